@@ -1,0 +1,151 @@
+// Command lethe sanitizes storage devices and proves it: it erases drives,
+// verifies the old data is gone, and signs a certificate per drive.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/devices"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes (DESIGN.md §7).
+const (
+	exitOK      = 0
+	exitFailed  = 1 // a drive failed, or verification failed
+	exitUsage   = 2 // bad flag, no such device, refused by a guard
+	exitAborted = 1 // the operator stopped the run: the drive is not erased
+)
+
+// exitError carries an exit code with the error to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, args...)}
+}
+
+func failed(format string, args ...any) error {
+	return &exitError{exitFailed, fmt.Errorf(format, args...)}
+}
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ee *exitError
+	var ie *devices.InputError
+	var ve *attest.VerifyError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case devices.IsRefusal(err), errors.As(err, &ie):
+		return exitUsage
+	case errors.As(err, &ve):
+		return exitFailed
+	}
+	return exitFailed
+}
+
+var log = logrus.New()
+
+type globalFlags struct {
+	logFormat string
+	logLevel  string
+}
+
+func newRootCmd() *cobra.Command {
+	var g globalFlags
+	root := &cobra.Command{
+		Use:   "lethe",
+		Short: "Sanitize storage devices and prove it",
+		Long: `lethe erases drives with the strongest method they support, verifies that
+the old data is gone, and signs a certificate of sanitization per drive
+(NIST SP 800-88 Rev. 2, IEEE 2883).`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return setupLogging(g)
+		},
+	}
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (json when stderr is not a terminal)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newDevicesCmd(), newPlanCmd(), newWipeCmd(), newVerifyCmd(), newKeygenCmd(), newCertCmd())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitUsage, err} })
+	return root
+}
+
+func setupLogging(g globalFlags) error {
+	lvl, err := logrus.ParseLevel(g.logLevel)
+	if err != nil {
+		return usageErr("--log-level: %v", err)
+	}
+	log.SetLevel(lvl)
+	log.SetOutput(os.Stderr)
+	switch g.logFormat {
+	case "json":
+		log.SetFormatter(&logrus.JSONFormatter{})
+	case "text":
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	case "auto":
+		if stderrIsTerminal() {
+			log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+		} else {
+			log.SetFormatter(&logrus.JSONFormatter{})
+		}
+	default:
+		return usageErr("--log-format %q: want text, json or auto", g.logFormat)
+	}
+	return nil
+}
+
+func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
+func stdinIsTerminal() bool  { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+func toolInfo() attest.Tool {
+	return attest.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version()}
+}
+
+func main() {
+	root := newRootCmd()
+	err := root.Execute()
+	if err != nil {
+		// Cobra's own argument errors are usage errors.
+		var ee *exitError
+		code := exitCode(err)
+		if !errors.As(err, &ee) && isCobraUsage(err) {
+			code = exitUsage
+		}
+		fmt.Fprintln(os.Stderr, "lethe:", err)
+		os.Exit(code)
+	}
+}
+
+// isCobraUsage recognizes cobra's errors for unknown commands and wrong
+// argument counts, which it returns as plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/wipe"
+)
+
+func newVerifyCmd() *cobra.Command {
+	var expect, certPath, seedHex, progress string
+	var keyPaths []string
+	var samplePercent float64
+	cmd := &cobra.Command{
+		Use:   "verify (--expect zero|one|0xHEX | --cert CERT --key PUB) [--sample-percent N] DEVICE",
+		Short: "Read a device back and check it holds the expected pattern; writes nothing",
+		Long: `Read DEVICE back, bypassing the page cache, and compare every byte (or a
+NIST-style sample with --sample-percent) with the expected content: a fixed
+pattern (--expect), or the last verified pass recorded in a certificate
+(--cert, which regenerates a random pass from its recorded key and IV).
+Exit status 0 when it matches, 1 when it does not.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var pattern wipe.Pattern
+			var err error
+			switch {
+			case expect != "" && certPath != "":
+				return usageErr("give --expect or --cert, not both")
+			case expect != "":
+				if expect == "random" {
+					return usageErr("--expect random cannot be checked without its key: use --cert CERT")
+				}
+				if pattern, err = wipe.ParsePattern(expect); err != nil {
+					return usageErr("--expect: %v", err)
+				}
+			case certPath != "":
+				keys, err := loadKeys(keyPaths)
+				if err != nil {
+					return err
+				}
+				v, err := attest.ReadFile(certPath, keys...)
+				if err != nil {
+					return usageErr("--cert %s: %v", certPath, err)
+				}
+				passes := v.Statement.Predicate.Sanitization.Passes
+				if len(passes) == 0 {
+					return usageErr("--cert %s records no overwrite pass", certPath)
+				}
+				if pattern, err = wipe.PatternFromSpec(passes[len(passes)-1].Pattern); err != nil {
+					return usageErr("--cert %s: %v", certPath, err)
+				}
+			default:
+				return usageErr("--expect PATTERN or --cert CERT is required")
+			}
+			var seed []byte
+			if seedHex != "" {
+				if seed, err = hex.DecodeString(seedHex); err != nil || len(seed) != 32 {
+					return usageErr("--sample-seed: want 64 hex digits")
+				}
+			}
+			if cmd.Flags().Changed("sample-percent") && (samplePercent <= 0 || samplePercent > 100) {
+				return usageErr("--sample-percent %.2f: want a value in (0, 100]", samplePercent)
+			}
+			d, err := devices.Describe(args[0])
+			if err != nil {
+				return err
+			}
+			if d.Kind == devices.KindPartition {
+				return &devices.Refusal{Device: d.Path, Reason: devices.ReasonPartition, Detail: "is a partition of " + d.Parent + "; verify the whole drive"}
+			}
+			// Reading is safe on a busy device; open it shared and read-only.
+			t, err := wipe.Open(d.Path, wipe.OpenOptions{Shared: true, ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ui, err := newProgressUI(progress)
+			if err != nil {
+				return err
+			}
+			rep, err := wipe.Verify(ctx, wipe.VerifyJob{Target: t, Expected: pattern, SamplePercent: samplePercent, SampleSeed: seed, Progress: ui.Track(d.Path)})
+			if err != nil {
+				return err
+			}
+			ui.Finish(d.Path, string(rep.Result))
+			ui.Close()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s: %s read-back against %s: %s\n", d.Path, rep.Scope, rep.Expected.Name, rep.Result)
+			fmt.Fprintf(out, "  read %s (%.2f%% of %s), page cache bypassed: %v\n", devices.HumanBytes(rep.Bytes), rep.Coverage, devices.HumanBytes(d.SizeBytes), rep.Direct)
+			if rep.Sample != nil {
+				fmt.Fprintf(out, "  sample %s seed %s: %d units of %d bytes in %d subsections\n", rep.Sample.Algorithm, rep.Sample.Seed, rep.Sample.Units, rep.Sample.UnitBytes, rep.Sample.Subsection)
+			}
+			fmt.Fprintf(out, "  mismatched sectors: %d, unreadable ranges: %d\n", rep.MismatchedSectors, len(rep.Unreadable))
+			for _, r := range rep.Mismatched {
+				fmt.Fprintf(out, "  mismatch at LBA %d +%d\n", r.LBA, r.Count)
+			}
+			for _, r := range rep.Unreadable {
+				fmt.Fprintf(out, "  unreadable LBA %d +%d: %s\n", r.LBA, r.Count, r.Error)
+			}
+			if rep.Result != wipe.VerifyPassed {
+				return failed("%s does not hold the expected content", d.Path)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&expect, "expect", "", "expected content: zero, one or 0xHEX")
+	fl.StringVar(&certPath, "cert", "", "check against the last pass recorded in this certificate")
+	fl.StringSliceVar(&keyPaths, "key", nil, "with --cert: the public key the certificate must be signed with")
+	fl.Float64Var(&samplePercent, "sample-percent", 0, "read a NIST-style sample of N percent instead of every byte")
+	fl.StringVar(&seedHex, "sample-seed", "", "32-byte hex seed for the sampled positions (random if empty)")
+	fl.StringVar(&progress, "progress", "auto", "progress display: auto, bar, log, none")
+	return cmd
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/wipe"
+)
+
+// wipeFlags are the options of `lethe wipe` (and the subset `lethe plan`
+// shares).
+type wipeFlags struct {
+	method        string
+	passes        []string
+	finalZero     bool
+	verify        string
+	samplePercent float64
+	sampleSeed    string
+	certDir       string
+	keyPath       string
+	personnel     attest.Personnel
+	yes           bool
+	force         bool
+	all           bool
+	excludes      []string
+	progress      string
+	chunkMiB      int
+	workers       int
+}
+
+func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.method, "method", "", "overwrite method: random (default), zero, one, dod (DoD 5220.22-M 3-pass)")
+	fl.StringSliceVar(&f.passes, "passes", nil, "custom passes, comma-separated: zero, one, random or 0xHEX (e.g. 0x00,0xFF,random)")
+	fl.BoolVar(&f.finalZero, "final-zero", false, "finish with a pass of zeros")
+	fl.StringVar(&f.verify, "verify", "last", "read-back: last (full read of the last pass), all, sample, off")
+	fl.Float64Var(&f.samplePercent, "sample-percent", 10, "with --verify sample: share of the media to read, in percent")
+	fl.BoolVar(&f.force, "force", false, "override refusals that may safely be overridden (holders, virtual devices, loop backing files)")
+	fl.BoolVar(&f.all, "all", false, "every physical device that passes the guards")
+	fl.StringSliceVar(&f.excludes, "exclude", nil, "with --all: skip a device by path, serial or WWN (repeatable)")
+}
+
+func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
+	f.addPlanFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.sampleSeed, "sample-seed", "", "with --verify sample: 32-byte hex seed for the sampled positions (e.g. from the audit server); random if empty")
+	fl.StringVar(&f.certDir, "cert-dir", "certificates", "directory for the signed certificates")
+	fl.StringVar(&f.keyPath, "key", os.Getenv("LETHE_KEY"), "ed25519 signing key, PKCS#8 PEM (from lethe keygen; default $LETHE_KEY)")
+	fl.StringVar(&f.personnel.Operator, "operator", os.Getenv("USER"), "name of the person performing the sanitization")
+	fl.StringVar(&f.personnel.Organization, "organization", "", "organization performing the sanitization")
+	fl.StringVar(&f.personnel.Site, "site", "", "location of the sanitization")
+	fl.StringVar(&f.personnel.Job, "job", "", "job or ticket identifier")
+	fl.StringVar(&f.personnel.AssetTag, "asset-tag", "", "organizationally assigned media or property number")
+	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, bar, log, none")
+	fl.IntVar(&f.chunkMiB, "chunk-mib", 4, "I/O size in MiB")
+	fl.IntVar(&f.workers, "workers", 4, "I/Os in flight per device")
+}
+
+// job builds the overwrite job description shared by plan and wipe.
+func (f *wipeFlags) job() (wipe.Method, wipe.VerifyMode, error) {
+	m, err := wipe.ResolveMethod(f.method, f.passes, f.finalZero)
+	if err != nil {
+		return wipe.Method{}, "", usageErr("%v", err)
+	}
+	v, err := wipe.ParseVerifyMode(f.verify)
+	if err != nil {
+		return wipe.Method{}, "", usageErr("%v", err)
+	}
+	if f.samplePercent <= 0 || f.samplePercent > 100 {
+		return wipe.Method{}, "", usageErr("--sample-percent %.2f: want a value in (0, 100]", f.samplePercent)
+	}
+	return m, v, nil
+}
+
+func newWipeCmd() *cobra.Command {
+	var f wipeFlags
+	cmd := &cobra.Command{
+		Use:   "wipe [flags] (DEVICE... | --all [--exclude ID]...)",
+		Short: "Erase drives, verify, and sign a certificate per drive",
+		Long: `Erase each named drive (a block device or a disk image file) by host
+overwrite, read it back, and write a signed certificate of sanitization per
+drive into --cert-dir. Mounted, swapped-on, system, read-only and busy
+devices are refused. Exit status: 0 all drives erased, 1 a drive failed or
+was stopped, 2 usage error or refusal (nothing written).`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runWipe(cmd, f, args) },
+	}
+	f.addWipeFlags(cmd)
+	return cmd
+}
+
+func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
+	method, verify, err := f.job()
+	if err != nil {
+		return err
+	}
+	if f.chunkMiB <= 0 || f.chunkMiB > 256 || f.workers <= 0 || f.workers > 64 {
+		return usageErr("--chunk-mib must be 1..256 and --workers 1..64")
+	}
+	var seed []byte
+	if f.sampleSeed != "" {
+		if seed, err = hex.DecodeString(f.sampleSeed); err != nil || len(seed) != 32 {
+			return usageErr("--sample-seed: want 64 hex digits (32 bytes)")
+		}
+	}
+	if f.keyPath == "" {
+		return usageErr("no signing key: pass --key FILE or set LETHE_KEY (create one with lethe keygen --out DIR)")
+	}
+	key, err := attest.LoadPrivateKey(f.keyPath)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
+		return usageErr("--cert-dir: %v", err)
+	}
+	sel := selection{args: args, all: f.all, excludes: f.excludes, force: f.force}
+	list, skips, err := sel.resolve()
+	for _, s := range skips {
+		fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: %s\n", s.dev.Path, s.reason)
+	}
+	if err != nil {
+		return err
+	}
+	if err := requireConfirmation(f.yes, list, "ERASE"); err != nil {
+		return err
+	}
+	targets, err := openTargets(list, f.force)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills the process the usual way
+		if cmd.Context().Err() == nil {
+			fmt.Fprintln(os.Stderr, "\nlethe: stopping; writing certificates that say ABORTED")
+		}
+	}()
+
+	ui, err := newProgressUI(f.progress)
+	if err != nil {
+		return err
+	}
+	host := devices.Host.Host()
+	results := make([]driveResult, len(list))
+	var wg sync.WaitGroup
+	for i, d := range list {
+		wg.Go(func() {
+			defer targets[i].Close()
+			results[i] = wipeOne(ctx, d, targets[i], f, method, verify, seed, key, host, ui)
+			ui.Finish(d.Path, results[i].status())
+		})
+	}
+	wg.Wait()
+	ui.Close()
+	return summarize(cmd, results)
+}
+
+// driveResult is what happened to one drive.
+type driveResult struct {
+	dev      *devices.Device
+	report   *wipe.Report
+	certPath string
+	err      error
+}
+
+func (r driveResult) status() string {
+	if r.report == nil {
+		return string(wipe.StatusFailed)
+	}
+	return string(r.report.Status)
+}
+
+func wipeOne(ctx context.Context, d *devices.Device, t wipe.Target, f wipeFlags, method wipe.Method, verify wipe.VerifyMode,
+	seed []byte, key ed25519.PrivateKey, host devices.HostIdentity, ui progressUI) driveResult {
+	logger := log.WithField("device", d.Path)
+	logger.WithFields(logrus.Fields{"event": "start", "method": method.Name, "verify": verify, "size_bytes": d.SizeBytes}).Info("wipe started")
+	rep, err := wipe.Overwrite(ctx, wipe.Job{
+		Target: t, Method: method, Verify: verify, SamplePercent: f.samplePercent, SampleSeed: seed,
+		IO:       wipe.IOOptions{ChunkBytes: f.chunkMiB << 20, Workers: f.workers},
+		Progress: ui.Track(d.Path),
+	})
+	if err != nil {
+		return driveResult{dev: d, err: err}
+	}
+	rep.Decision = append(rep.Decision, methodDecision(f, method))
+	path, err := writeCertificate(f.certDir, d, rep, f.personnel, host, attest.KeySigner{Key: key})
+	logger.WithFields(logrus.Fields{"event": "result", "status": rep.Status, "certificate": path}).Info(rep.StatusReason)
+	return driveResult{dev: d, report: rep, certPath: path, err: err}
+}
+
+func methodDecision(f wipeFlags, m wipe.Method) string {
+	switch {
+	case len(f.passes) > 0:
+		return "host overwrite with custom passes given by --passes"
+	case f.method != "":
+		return fmt.Sprintf("host overwrite, method %s chosen by --method", m.Name)
+	}
+	return fmt.Sprintf("host overwrite, default method %s (one verifiable pseudorandom pass; NIST SP 800-88 Clear)", m.Name)
+}
+
+// hiddenAreas says what is known of HPA/DCO for the certificate. Only ATA
+// drives have them; lethe cannot inspect them without ATA pass-through.
+func hiddenAreas(d *devices.Device) attest.HiddenAreas {
+	switch d.Transport {
+	case devices.TransportSATA, devices.TransportUnknown, devices.TransportUSB:
+		return attest.HiddenAreas{Inspected: false, Note: "not inspected: an ATA host protected area (HPA) or device configuration overlay (DCO) would not have been overwritten"}
+	case devices.TransportFile:
+		return attest.HiddenAreas{Inspected: true, Note: "not applicable: an image file has no hidden areas"}
+	case devices.TransportLoop:
+		return attest.HiddenAreas{Inspected: true, Note: "not applicable: a loop device exposes its whole backing file"}
+	}
+	return attest.HiddenAreas{Inspected: true, Note: fmt.Sprintf("not applicable: %s devices have no HPA/DCO", d.Transport)}
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// writeCertificate signs the certificate and writes it, without
+// overwriting any existing file, then fsyncs it: a certificate that was
+// reported must survive a power cut.
+func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attest.Personnel, host devices.HostIdentity, signer attest.Signer) (string, error) {
+	st, err := attest.NewStatement(attest.Input{
+		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(), HiddenAreas: hiddenAreas(d),
+	})
+	if err != nil {
+		return "", err
+	}
+	data, err := attest.Sign(st, signer)
+	if err != nil {
+		return "", err
+	}
+	label := d.Serial
+	if label == "" {
+		label = d.Name
+	}
+	name := fmt.Sprintf("%s-%s-%s.cert.json", unsafeName.ReplaceAllString(label, "_"),
+		rep.Ended.UTC().Format("20060102T150405Z"), st.Predicate.CertificateID[:8])
+	path := filepath.Join(dir, name)
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("write certificate: %w", err)
+	}
+	if _, err := fh.Write(data); err != nil {
+		fh.Close()
+		return "", fmt.Errorf("write certificate %s: %w", path, err)
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return "", fmt.Errorf("write certificate %s: %w", path, err)
+	}
+	if err := fh.Close(); err != nil {
+		return "", fmt.Errorf("write certificate %s: %w", path, err)
+	}
+	if dfd, err := os.Open(dir); err == nil {
+		_ = dfd.Sync()
+		dfd.Close()
+	}
+	return path, nil
+}
+
+// summarize prints one line per drive and picks the exit code.
+func summarize(cmd *cobra.Command, results []driveResult) error {
+	out := cmd.OutOrStdout()
+	bad := 0
+	for _, r := range results {
+		switch {
+		case r.report == nil:
+			bad++
+			fmt.Fprintf(out, "%-8s %s: %v\n", "FAILED", r.dev.Label(), r.err)
+			continue
+		case r.err != nil:
+			bad++
+			fmt.Fprintf(out, "%-8s %s: %s; certificate NOT written: %v\n", r.report.Status, r.dev.Label(), r.report.StatusReason, r.err)
+			continue
+		}
+		fmt.Fprintf(out, "%-8s %s: %s\n", r.report.Status, r.dev.Label(), r.report.StatusReason)
+		fmt.Fprintf(out, "         certificate: %s\n", r.certPath)
+		if r.report.Status != wipe.StatusErased && r.report.Status != wipe.StatusPartial {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return &exitError{exitFailed, fmt.Errorf("%d of %d drive(s) not erased", bad, len(results))}
+	}
+	return nil
+}

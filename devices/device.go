@@ -1,0 +1,198 @@
+// Package devices finds the block devices of this machine, describes each
+// one (identity, geometry, transport), and decides whether lethe may write to
+// it. It never writes to a device itself.
+package devices
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind says what a path names.
+type Kind string
+
+// Kinds of path lethe can be given.
+const (
+	KindDisk      Kind = "disk"      // a whole block device
+	KindPartition Kind = "partition" // a partition of a block device
+	KindFile      Kind = "file"      // a regular file, e.g. a disk image
+)
+
+// Transport is how the host talks to the medium.
+type Transport string
+
+// Transports lethe distinguishes. The firmware techniques that apply depend on
+// it (NVMe admin commands, ATA or SCSI pass-through).
+const (
+	TransportNVMe    Transport = "nvme"
+	TransportSATA    Transport = "sata"
+	TransportSAS     Transport = "sas"
+	TransportSCSI    Transport = "scsi" // SCSI, but neither SAS nor SATA behind it
+	TransportVirtio  Transport = "virtio"
+	TransportUSB     Transport = "usb"
+	TransportMMC     Transport = "mmc"
+	TransportLoop    Transport = "loop"
+	TransportVirtual Transport = "virtual" // zram, dm, md, nbd, ...
+	TransportOptical Transport = "optical"
+	TransportFile    Transport = "file"
+	TransportUnknown Transport = "unknown"
+)
+
+// MediaType is the storage medium as far as the host can tell.
+type MediaType string
+
+// Media types. Flash and rotating media differ in what an overwrite proves
+// (NIST SP 800-88 Rev. 2: overwrite is Clear on both, never Purge on flash).
+const (
+	MediaHDD     MediaType = "hdd"
+	MediaSSD     MediaType = "ssd"
+	MediaFile    MediaType = "file"
+	MediaVirtual MediaType = "virtual"
+	MediaUnknown MediaType = "unknown"
+)
+
+// Device describes one block device or image file.
+type Device struct {
+	Path      string    `json:"path"`
+	Name      string    `json:"name"`
+	Kind      Kind      `json:"kind"`
+	Transport Transport `json:"transport"`
+	Media     MediaType `json:"media"`
+
+	SizeBytes          int64 `json:"sizeBytes"`
+	LogicalSectorSize  int   `json:"logicalSectorSize"`
+	PhysicalSectorSize int   `json:"physicalSectorSize"`
+	Rotational         bool  `json:"rotational"`
+	Removable          bool  `json:"removable"`
+	ReadOnly           bool  `json:"readOnly"`
+
+	Vendor   string `json:"vendor,omitempty"`
+	Model    string `json:"model,omitempty"`
+	Serial   string `json:"serial,omitempty"`
+	WWN      string `json:"wwn,omitempty"`
+	Firmware string `json:"firmware,omitempty"`
+
+	// Major and Minor are the device numbers of a block device (0 for files).
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
+	// BackingFile is the file behind a loop device.
+	BackingFile string `json:"backingFile,omitempty"`
+	// Parent names the whole disk of a partition.
+	Parent string `json:"parent,omitempty"`
+
+	Partitions []Partition `json:"partitions,omitempty"`
+	Usage      Usage       `json:"usage"`
+	// Virtual is true for zram, dm, md, sr and similar devices that are not
+	// physical media; `lethe devices` hides them unless --all.
+	Virtual bool `json:"virtual"`
+}
+
+// Partition is one partition of a disk.
+type Partition struct {
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Major     uint32 `json:"major"`
+	Minor     uint32 `json:"minor"`
+	SizeBytes int64  `json:"sizeBytes"`
+}
+
+// Usage is what currently uses a device; any of it makes writing unsafe.
+type Usage struct {
+	// Mounts are the filesystems that live on the device, one of its
+	// partitions, or a device stacked on top of it (dm, md, loop).
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Holders are the kernel devices stacked directly on the device or its
+	// partitions (dm, md, bcache), from /sys/block/X/holders.
+	Holders []string `json:"holders,omitempty"`
+	// Swap lists active swap areas on the device or above it.
+	Swap []string `json:"swap,omitempty"`
+	// System is set when the device holds the running system (the root
+	// filesystem, /boot, /usr, or the medium the system booted from).
+	System string `json:"system,omitempty"`
+	// Busy is set when the kernel refuses an exclusive open (O_EXCL): some
+	// other program or kernel user holds the device.
+	Busy bool `json:"busy"`
+	// LoopBacking lists loop devices whose backing file is this image file.
+	LoopBacking []string `json:"loopBacking,omitempty"`
+}
+
+// Mount is one mounted filesystem that depends on a device.
+type Mount struct {
+	Source     string `json:"source"`
+	MountPoint string `json:"mountPoint"`
+	FSType     string `json:"fsType"`
+	// Via names the partition or stacked device the mount sits on, when it
+	// is not the device itself.
+	Via string `json:"via,omitempty"`
+}
+
+// Identity is the canonical identity of a drive, the part of a Device that
+// names the physical medium rather than how it is attached today. The
+// certificate's subject digest is computed over it.
+type Identity struct {
+	Vendor    string    `json:"vendor"`
+	Model     string    `json:"model"`
+	Serial    string    `json:"serial"`
+	WWN       string    `json:"wwn"`
+	Firmware  string    `json:"firmware"`
+	Transport Transport `json:"transport"`
+	SizeBytes int64     `json:"sizeBytes"`
+	// RawIdentify is the drive's raw IDENTIFY / INQUIRY data when lethe
+	// could read it, so an auditor can check the fields above against it.
+	RawIdentify []byte `json:"rawIdentify,omitempty"`
+	// BackingFile identifies loop devices and image files, which have no
+	// serial number.
+	BackingFile string `json:"backingFile,omitempty"`
+}
+
+// Identity returns the canonical identity of d.
+func (d *Device) Identity() Identity {
+	id := Identity{
+		Vendor:    d.Vendor,
+		Model:     d.Model,
+		Serial:    d.Serial,
+		WWN:       d.WWN,
+		Firmware:  d.Firmware,
+		Transport: d.Transport,
+		SizeBytes: d.SizeBytes,
+	}
+	switch {
+	case d.Kind == KindFile:
+		id.BackingFile = d.Path
+	case d.BackingFile != "":
+		id.BackingFile = d.BackingFile
+	}
+	return id
+}
+
+// Label is a short human name for the drive: model and serial where known.
+func (d *Device) Label() string {
+	var parts []string
+	if d.Model != "" {
+		parts = append(parts, d.Model)
+	}
+	if d.Serial != "" {
+		parts = append(parts, "serial "+d.Serial)
+	}
+	if d.BackingFile != "" {
+		parts = append(parts, "backed by "+d.BackingFile)
+	}
+	if len(parts) == 0 {
+		return d.Path
+	}
+	return d.Path + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// HumanBytes formats n bytes with binary units, as operators read sizes.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
