@@ -65,6 +65,17 @@ func exitCode(err error) int {
 
 var log = logrus.New()
 
+// commands are the subcommands, in the order help lists them. Each new
+// command is one line here.
+var commands = []func() *cobra.Command{
+	newDevicesCmd,
+	newPlanCmd,
+	newWipeCmd,
+	newVerifyCmd,
+	newKeygenCmd,
+	newCertCmd,
+}
+
 type globalFlags struct {
 	logFormat string
 	logLevel  string
@@ -87,7 +98,9 @@ the old data is gone, and signs a certificate of sanitization per drive
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (json when stderr is not a terminal)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newDevicesCmd(), newPlanCmd(), newWipeCmd(), newVerifyCmd(), newKeygenCmd(), newCertCmd())
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd())
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitUsage, err} })
 	return root
 }
