@@ -18,6 +18,9 @@ import (
 // Envelope is a DSSE envelope (payloadType, base64 payload, signatures).
 type Envelope = dsse.Envelope
 
+// Signature is one signature of an envelope (keyid, base64 sig).
+type Signature = dsse.Signature
+
 // dsseSigner adapts a Signer to the DSSE library.
 type dsseSigner struct{ s Signer }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
 )
 
 // WriteSummary prints a certificate for people: the status first, then who,
@@ -28,7 +27,11 @@ func WriteSummary(w io.Writer, st *Statement) error {
 	row("Category", "%s (NIST SP 800-88 Rev. 2)", strings.ToUpper(string(p.Sanitization.Category)))
 	fmt.Fprintln(tw, "\t")
 	m := p.Media
-	row("Media", "%s %s", m.Vendor, m.Model)
+	name := strings.TrimSpace(m.Vendor + " " + m.Model)
+	if name == "" && len(st.Subject) > 0 {
+		name = st.Subject[0].Name
+	}
+	row("Media", "%s", name)
 	opt("  serial", m.Serial)
 	opt("  WWN", m.WWN)
 	opt("  firmware", m.Firmware)
@@ -109,6 +112,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// StatusExitOK reports whether a status counts as success for exit codes.
-func StatusExitOK(s wipe.Status) bool { return s == wipe.StatusErased || s == wipe.StatusPartial }

@@ -248,11 +248,18 @@ func (e Env) readIdentity(d *Device, name, disk string) {
 			d.Serial = clean(s)
 		}
 	}
-	if d.Vendor == "ATA" && d.Transport == TransportSATA {
-		// SAT puts "ATA" in the vendor field; the real vendor is part of
-		// the model string.
-		d.Vendor = ""
+	d.Vendor = cleanVendor(d.Vendor)
+}
+
+// cleanVendor drops vendor strings that do not name the drive's vendor:
+// virtio and NVMe controllers expose a PCI vendor ID ("0x1af4"), and SAT
+// puts "ATA" in the INQUIRY vendor field (the real vendor is part of the
+// model string).
+func cleanVendor(v string) string {
+	if strings.HasPrefix(v, "0x") || v == "ATA" {
+		return ""
 	}
+	return v
 }
 
 // vpdSerial extracts the product serial number from a raw Unit Serial Number

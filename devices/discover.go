@@ -36,8 +36,8 @@ func (e Env) Discover() ([]*Device, error) {
 		if d.WWN == "" && !isUnknown(disk.WWN) {
 			d.WWN = normalizeWWN(disk.WWN)
 		}
-		if d.Vendor == "" && !isUnknown(disk.Vendor) && disk.Vendor != "ATA" {
-			d.Vendor = disk.Vendor
+		if d.Vendor == "" && !isUnknown(disk.Vendor) {
+			d.Vendor = cleanVendor(disk.Vendor)
 		}
 		out = append(out, d)
 	}

@@ -172,10 +172,17 @@ func (e Env) sourceDevno(source string) (devno, bool) {
 		return devno{}, false
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(e.path(source), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
-		return devno{}, false
+	if err := unix.Stat(e.path(source), &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		return devno{unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))}, true
 	}
-	return devno{unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))}, true
+	// No device node (a minimal /dev, or a test tree): /dev/NAME is the
+	// kernel name, which sysfs resolves.
+	if name, ok := strings.CutPrefix(source, "/dev/"); ok && !strings.Contains(name, "/") {
+		if d := e.devnoOfName(name); d.major != 0 {
+			return d, true
+		}
+	}
+	return devno{}, false
 }
 
 // fillUsage records what uses d: mounts, holders, swap, the running system,

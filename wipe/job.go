@@ -166,6 +166,7 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 	}
 
 	n := len(patterns)
+	aborted := false // the operator stopped the job, in any phase
 	for i, p := range patterns {
 		pr := PassReport{Index: i + 1, Pattern: p.Spec(), Started: time.Now().UTC()}
 		var res phaseResult
@@ -183,6 +184,7 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 		pr.BytesWritten = res.Bytes
 		pr.Failed = res.Failed
 		pr.Aborted = res.Aborted
+		aborted = aborted || res.Aborted
 		if res.Stopped != nil {
 			pr.Stopped = res.Stopped.Error()
 		}
@@ -193,16 +195,21 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 			}
 			pr.Verification = v
 			rep.Verification = *v
+			aborted = aborted || v.Result == VerifyAborted
 		}
 		rep.Passes = append(rep.Passes, pr)
-		if res.Aborted || res.Stopped != nil || (pr.Verification != nil && pr.Verification.Result == VerifyAborted) {
+		if aborted || res.Stopped != nil {
 			break
 		}
 	}
 	last := rep.Passes[len(rep.Passes)-1]
-	completed := len(rep.Passes) == n && !last.Aborted && last.Stopped == ""
+	completed := len(rep.Passes) == n && !aborted && last.Stopped == ""
 	switch {
-	case j.Verify == VerifyOff || !completed:
+	case !completed:
+		if rep.Verification.Scope == "" {
+			rep.Verification = VerifyReport{Scope: "none", Result: VerifySkipped}
+		}
+	case j.Verify == VerifyOff:
 		rep.Verification = VerifyReport{Scope: "none", Result: VerifySkipped}
 	case j.Verify == VerifyLast || j.Verify == VerifySample:
 		v, err := verifyPhase(ctx, t, patterns[n-1], n, sample, opt, tr, n)
@@ -210,22 +217,29 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 			return nil, err
 		}
 		rep.Verification = *v
+		aborted = v.Result == VerifyAborted
 	}
 	rep.Ended = time.Now().UTC()
-	rep.Status, rep.StatusReason = overwriteStatus(rep, j.Verify)
+	rep.Status, rep.StatusReason = overwriteStatus(rep, j.Verify, aborted)
 	return rep, nil
 }
 
 // overwriteStatus decides the final status from what the passes and the
 // read-back found. Order matters: an abort or any failed LBA outranks
 // everything else.
-func overwriteStatus(r *Report, mode VerifyMode) (Status, string) {
+func overwriteStatus(r *Report, mode VerifyMode, aborted bool) (Status, string) {
+	planned := len(r.Method.Passes)
+	if aborted {
+		last := r.Passes[len(r.Passes)-1]
+		where := fmt.Sprintf("during pass %d of %d after %s of %s", last.Index, planned,
+			devices.HumanBytes(last.BytesWritten), devices.HumanBytes(r.SizeBytes))
+		if !last.Aborted {
+			where = fmt.Sprintf("after pass %d of %d, while verifying", last.Index, planned)
+		}
+		return StatusAborted, "stopped by the operator " + where + "; old data may remain"
+	}
 	var failed int
 	for _, p := range r.Passes {
-		if p.Aborted {
-			return StatusAborted, fmt.Sprintf("stopped by the operator during pass %d of %d after %s of %s; old data may remain",
-				p.Index, len(r.Method.Passes), devices.HumanBytes(p.BytesWritten), devices.HumanBytes(r.SizeBytes))
-		}
 		failed += len(p.Failed)
 		if p.Stopped != "" {
 			return StatusFailed, fmt.Sprintf("pass %d stopped: %s", p.Index, p.Stopped)
@@ -236,8 +250,6 @@ func overwriteStatus(r *Report, mode VerifyMode) (Status, string) {
 	}
 	v := r.Verification
 	switch v.Result {
-	case VerifyAborted:
-		return StatusAborted, "stopped by the operator during verification; the overwrite is not proven"
 	case VerifyFailed:
 		return StatusFailed, fmt.Sprintf("verification of pass %d failed: %d sector(s) mismatched, %d unreadable range(s)",
 			v.Pass, v.MismatchedSectors, len(v.Unreadable))

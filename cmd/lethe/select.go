@@ -83,6 +83,11 @@ func (s selection) resolveAll() ([]*devices.Device, []skipped, error) {
 		if d.Virtual {
 			continue
 		}
+		if d.Transport == devices.TransportLoop {
+			// Loop devices are not media; they are wiped only when named.
+			skips = append(skips, skipped{d, "loop device: name it explicitly to wipe it"})
+			continue
+		}
 		if sel := matchAny(d, s.excludes); sel != "" {
 			skips = append(skips, skipped{d, "excluded by --exclude " + sel})
 			continue

@@ -66,6 +66,8 @@ type LoopOptions struct {
 	// DirectIO attaches with --direct-io=on so I/O bypasses the backing
 	// file's page cache.
 	DirectIO bool
+	// Partscan attaches with -P so the kernel scans a partition table.
+	Partscan bool
 	// Dir holds the backing file (default t.TempDir()).
 	Dir string
 }
@@ -107,6 +109,9 @@ func NewLoop(t testing.TB, size int64, opt LoopOptions) *Loop {
 	}
 	if opt.DirectIO {
 		args = append(args, "--direct-io=on")
+	}
+	if opt.Partscan {
+		args = append(args, "-P")
 	}
 	args = append(args, f.Name())
 	path := strings.TrimSpace(Run(t, "losetup", args...))
