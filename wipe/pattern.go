@@ -196,16 +196,31 @@ func (p *randomPattern) stream(off int64) cipher.Stream {
 	return cipher.NewCTR(p.block, ctr[:])
 }
 
+// Fill encrypts zeros from a small cache-resident buffer into buf, instead
+// of clearing buf first: one pass over buf instead of two.
 func (p *randomPattern) Fill(buf []byte, off int64) {
-	clear(buf)
-	p.stream(off).XORKeyStream(buf, buf)
+	st := p.stream(off)
+	for len(buf) > 0 {
+		n := min(len(buf), len(zeros))
+		st.XORKeyStream(buf[:n], zeros[:n])
+		buf = buf[n:]
+	}
 }
 
 // Mismatch decrypts buf in place: where the device holds the keystream, buf
-// becomes zero. One pass over memory instead of generate-then-compare.
+// becomes zero. One pass over memory instead of generate-then-compare; the
+// zero check follows each piece while it is still in the CPU cache.
 func (p *randomPattern) Mismatch(buf []byte, off int64) bool {
-	p.stream(off).XORKeyStream(buf, buf)
-	return !isZero(buf)
+	const piece = 256 << 10
+	st := p.stream(off)
+	bad := false
+	for len(buf) > 0 {
+		n := min(len(buf), piece)
+		st.XORKeyStream(buf[:n], buf[:n])
+		bad = bad || !isZero(buf[:n])
+		buf = buf[n:]
+	}
+	return bad
 }
 
 func (p *randomPattern) Differs(buf []byte, _ int64, i, j int) bool {

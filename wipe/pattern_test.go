@@ -221,6 +221,8 @@ func BenchmarkFillRandom(b *testing.B) {
 	}
 }
 
+// BenchmarkMismatchRandom measures generating a chunk and checking it, as a
+// write pass followed by its read-back costs in CPU.
 func BenchmarkMismatchRandom(b *testing.B) {
 	p, _ := NewRandomPattern()
 	buf := make([]byte, 4<<20)

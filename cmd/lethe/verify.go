@@ -18,6 +18,7 @@ func newVerifyCmd() *cobra.Command {
 	var expect, certPath, seedHex, progress string
 	var keyPaths []string
 	var samplePercent float64
+	var chunkMiB, workers int
 	cmd := &cobra.Command{
 		Use:   "verify (--expect zero|one|0xHEX | --cert CERT --key PUB) [--sample-percent N] DEVICE",
 		Short: "Read a device back and check it holds the expected pattern; writes nothing",
@@ -87,7 +88,11 @@ Exit status 0 when it matches, 1 when it does not.`,
 			if err != nil {
 				return err
 			}
-			rep, err := wipe.Verify(ctx, wipe.VerifyJob{Target: t, Expected: pattern, SamplePercent: samplePercent, SampleSeed: seed, Progress: ui.Track(d.Path)})
+			if chunkMiB <= 0 || chunkMiB > 256 || workers <= 0 || workers > 64 {
+				return usageErr("--chunk-mib must be 1..256 and --workers 1..64")
+			}
+			rep, err := wipe.Verify(ctx, wipe.VerifyJob{Target: t, Expected: pattern, SamplePercent: samplePercent, SampleSeed: seed,
+				IO: wipe.IOOptions{ChunkBytes: chunkMiB << 20, Workers: workers}, Progress: ui.Track(d.Path)})
 			if err != nil {
 				return err
 			}
@@ -119,5 +124,7 @@ Exit status 0 when it matches, 1 when it does not.`,
 	fl.Float64Var(&samplePercent, "sample-percent", 0, "read a NIST-style sample of N percent instead of every byte")
 	fl.StringVar(&seedHex, "sample-seed", "", "32-byte hex seed for the sampled positions (random if empty)")
 	fl.StringVar(&progress, "progress", "auto", "progress display: auto, bar, log, none")
+	fl.IntVar(&chunkMiB, "chunk-mib", 4, "I/O size in MiB")
+	fl.IntVar(&workers, "workers", 4, "I/Os in flight")
 	return cmd
 }
