@@ -103,12 +103,17 @@ type bar struct {
 }
 
 func newBarUI() *barUI {
-	return &barUI{p: mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(40), mpb.WithRefreshRate(250*time.Millisecond)), bars: map[string]*bar{}}
+	u := &barUI{p: mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(40), mpb.WithRefreshRate(250*time.Millisecond)), bars: map[string]*bar{}}
+	// Log lines go above the bars instead of through them.
+	log.SetOutput(u.p)
+	return u
 }
 
 func (u *barUI) Track(device string) func(wipe.Progress) {
 	br := &bar{phase: "starting"}
-	br.b = u.p.AddBar(1,
+	// Total 0: the total is set from the first event, and completion is
+	// triggered explicitly in Finish (mpb only allows both that way).
+	br.b = u.p.AddBar(0,
 		mpb.PrependDecorators(decor.Name(device, decor.WC{W: len(device) + 1, C: decor.DindentRight}),
 			decor.Any(func(decor.Statistics) string {
 				br.mu.Lock()
@@ -154,4 +159,7 @@ func (u *barUI) Finish(device, status string) {
 	}
 }
 
-func (u *barUI) Close() { u.p.Wait() }
+func (u *barUI) Close() {
+	u.p.Wait()
+	log.SetOutput(os.Stderr)
+}
