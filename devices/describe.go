@@ -39,6 +39,13 @@ func (e Env) Describe(path string) (*Device, error) {
 	if path == "" {
 		return nil, &InputError{Path: path, Reason: "empty device path"}
 	}
+	if !filepath.IsAbs(path) {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("describe %s: %w", path, err)
+		}
+		path = abs
+	}
 	st, err := os.Stat(e.path(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &InputError{Path: path, Reason: "no such device or file"}
@@ -71,13 +78,9 @@ func (e Env) Describe(path string) (*Device, error) {
 }
 
 func (e Env) describeFile(path string, st fs.FileInfo) (*Device, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		abs = path
-	}
 	d := &Device{
-		Path:               abs,
-		Name:               filepath.Base(abs),
+		Path:               path,
+		Name:               filepath.Base(path),
 		Kind:               KindFile,
 		Transport:          TransportFile,
 		Media:              MediaFile,

@@ -619,3 +619,37 @@ func TestWriteFaultsOnLoopDevice(t *testing.T) {
 		t.Fatalf("certificate %s %s %+v", p.Status, p.Disposition, p.Sanitization.Passes[0].Failed)
 	}
 }
+
+// TestRelativePathAndOpenSSLVerification wipes an image named by a relative
+// path, then checks the certificate with jq, base64 and openssl alone.
+func TestRelativePathAndOpenSSLVerification(t *testing.T) {
+	testutil.RequireCommand(t, "jq")
+	testutil.RequireCommand(t, "openssl")
+	s := newStation(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "disk.img"), bytes.Repeat([]byte{0xCC}, 1<<20), 0o644)
+	cmd := exec.Command(letheBin, s.wipeArgs("disk.img")...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wipe of a relative path: %v\n%s", err, out)
+	}
+	cert, st := onlyCert(t, s)
+	if st.Predicate.Media.Path != filepath.Join(dir, "disk.img") {
+		t.Fatalf("certificate names %q, want the absolute path", st.Predicate.Media.Path)
+	}
+	script, _ := filepath.Abs("../scripts/verify-with-openssl.sh")
+	out, err := exec.Command(script, cert, s.pub).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "OK: ERASED") {
+		t.Fatalf("openssl verification: %v\n%s", err, out)
+	}
+	other := newStation(t)
+	if out, err := exec.Command(script, cert, other.pub).CombinedOutput(); err == nil {
+		t.Fatalf("openssl verification accepted another key:\n%s", out)
+	}
+	data, _ := os.ReadFile(cert)
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, bytes.Replace(data, []byte(`"payload": "e`), []byte(`"payload": "f`), 1), 0o644)
+	if out, err := exec.Command(script, bad, s.pub).CombinedOutput(); err == nil {
+		t.Fatalf("openssl verification accepted a tampered payload:\n%s", out)
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/devices"
+)
+
+func TestConfirm(t *testing.T) {
+	list := []*devices.Device{{Path: "/dev/sdq", Model: "WDC WD10EZEX", Serial: "WD-1234", SizeBytes: 1 << 40, Transport: devices.TransportSATA}}
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{{"yes\n", true}, {" yes \n", true}, {"y\n", false}, {"no\n", false}, {"", false}, {"YES\n", false}} {
+		var out bytes.Buffer
+		err := confirm(strings.NewReader(tc.in), &out, list, "ERASE")
+		if (err == nil) != tc.ok {
+			t.Errorf("answer %q: err %v", tc.in, err)
+		}
+		if err != nil && exitCode(err) != exitUsage {
+			t.Errorf("answer %q: exit code %d, want %d", tc.in, exitCode(err), exitUsage)
+		}
+		for _, want := range []string{"/dev/sdq", "WDC WD10EZEX", "WD-1234", "1.0 TiB", "ERASE ALL DATA"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("prompt lacks %q:\n%s", want, out.String())
+			}
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+	}{
+		{nil, 0},
+		{usageErr("x"), 2},
+		{failed("x"), 1},
+		{&devices.Refusal{Device: "/dev/x", Detail: "mounted"}, 2},
+		{fmt.Errorf("wrapped: %w", &devices.Refusal{Device: "/dev/x"}), 2},
+		{&devices.InputError{Path: "/x", Reason: "missing"}, 2},
+		{&attest.VerifyError{Problems: []string{"bad"}}, 1},
+		{errors.New("I/O error"), 1},
+	} {
+		if got := exitCode(tc.err); got != tc.code {
+			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.code)
+		}
+	}
+}
