@@ -1,0 +1,293 @@
+package wipe
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+)
+
+// A firmware erase is a black box: the drive says it succeeded. Proof makes
+// that claim checkable from the host (DESIGN.md §3): before erasing, lethe
+// fingerprints sampled blocks and plants random canary blocks; afterwards no
+// canary may survive, no informative sampled block may still equal its
+// pre-image, and the content must be what the technique implies.
+
+// canaryMagic starts every canary block, so a surviving canary is
+// recognizable even where it was not planted (remapped, or misread).
+var canaryMagic = []byte("LETHE-CANARY-v1\x00")
+
+// Expectation is what a sanitized block should read back as.
+type Expectation struct {
+	// Kind is "zero", "pattern" (Pattern set), "ones", or "changed"
+	// (crypto erase: anything but the old data).
+	Kind    string       `json:"kind"`
+	Pattern *PatternSpec `json:"pattern,omitempty"`
+}
+
+// Probe is one block the proof looks at.
+type Probe struct {
+	Offset int64 `json:"offset"`
+	// Before is the SHA-256 of the block before the erase (fingerprints)
+	// or of the planted content (canaries).
+	Before string `json:"sha256Before"`
+	// Uniform marks a fingerprint whose pre-image was a single repeated
+	// byte (a new or zeroed drive): it cannot show that anything changed.
+	Uniform bool   `json:"uniform,omitempty"`
+	After   string `json:"sha256After,omitempty"`
+	// Outcome: "changed", "unchanged", "unreadable", "expected",
+	// "unexpected" (changed, but not to what the technique implies).
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// Evidence is the before/after proof of a firmware erase, recorded in the
+// certificate.
+type Evidence struct {
+	Seed         string      `json:"seed"` // hex; positions and canary content derive from it
+	BlockBytes   int         `json:"blockBytes"`
+	Fingerprints []Probe     `json:"fingerprints"`
+	Canaries     []Probe     `json:"canaries"`
+	Expect       Expectation `json:"expect"`
+	// Results, filled by CheckProof. CanariesSurvived counts probe blocks
+	// (canary or sampled) that read back with canary content.
+	CanariesSurvived   int      `json:"canariesSurvived"`
+	UnchangedBlocks    int      `json:"unchangedBlocks"`
+	UnexpectedBlocks   int      `json:"unexpectedBlocks"`
+	UnreadableBlocks   int      `json:"unreadableBlocks"`
+	InformativeSamples int      `json:"informativeSamples"`
+	Deallocated        bool     `json:"readsFromDeallocated"`
+	DeallocatedNote    string   `json:"deallocatedNote,omitempty"`
+	Result             string   `json:"result"` // "passed", "failed", "pending"
+	Problems           []string `json:"problems,omitempty"`
+	canaryContent      [][]byte
+}
+
+// ProofOptions sizes the proof.
+type ProofOptions struct {
+	Fingerprints int // sampled blocks (default 256)
+	Canaries     int // planted blocks (default 64)
+	// BlockBytes is the probe size (default max(4096, sector)).
+	BlockBytes int
+}
+
+// PrepareProof fingerprints and plants canaries on t before a firmware
+// erase. It writes (the canaries) — only call it on a drive about to be
+// erased.
+func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
+	if len(seed) != 32 {
+		return nil, fmt.Errorf("proof seed must be 32 bytes")
+	}
+	if opt.Fingerprints <= 0 {
+		opt.Fingerprints = 256
+	}
+	if opt.Canaries <= 0 {
+		opt.Canaries = 64
+	}
+	bs := opt.BlockBytes
+	if bs <= 0 {
+		bs = max(4096, t.SectorSize())
+	}
+	size := t.Size()
+	nblocks := size / int64(bs)
+	if nblocks < 4 {
+		return nil, fmt.Errorf("proof: device of %d bytes is too small for %d-byte probes", size, bs)
+	}
+	rng := mrand.New(mrand.NewChaCha8([32]byte(seed)))
+	// Distinct blocks: canaries first (they must not overlap fingerprints,
+	// or the fingerprint would record canary content), then fingerprints,
+	// including the first and last block.
+	used := map[int64]bool{}
+	pick := func() (int64, bool) {
+		for range 64 {
+			b := rng.Int64N(nblocks)
+			if !used[b] {
+				used[b] = true
+				return b, true
+			}
+		}
+		return 0, false
+	}
+	ncan := min(int64(opt.Canaries), nblocks/4)
+	var canaries []int64
+	for range ncan {
+		if b, ok := pick(); ok {
+			canaries = append(canaries, b)
+		}
+	}
+	fps := []int64{}
+	for _, b := range []int64{0, nblocks - 1} {
+		if !used[b] {
+			used[b] = true
+			fps = append(fps, b)
+		}
+	}
+	for range min(int64(opt.Fingerprints), nblocks/2) {
+		if b, ok := pick(); ok {
+			fps = append(fps, b)
+		}
+	}
+	slices.Sort(canaries)
+	slices.Sort(fps)
+
+	ev := &Evidence{Seed: hex.EncodeToString(seed), BlockBytes: bs, Result: "pending"}
+	buf, err := alignedBuffer(bs)
+	if err != nil {
+		return nil, err
+	}
+	defer freeBuffer(buf)
+	for _, b := range fps {
+		off := b * int64(bs)
+		if _, err := t.ReadAt(buf, off); err != nil {
+			return nil, fmt.Errorf("proof: fingerprint block at %d: %w", off, err)
+		}
+		ev.Fingerprints = append(ev.Fingerprints, Probe{Offset: off, Before: digest(buf), Uniform: isUniform(buf)})
+	}
+	// Canary content: magic, index, then the keystream of a key derived
+	// from the seed, so each canary is unique and not all zeros.
+	key := sha256.Sum256(append([]byte("lethe canary key"), seed...))
+	pat, err := newRandom(key[:16], key[16:])
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range canaries {
+		off := b * int64(bs)
+		pat.Fill(buf, off)
+		copy(buf, canaryMagic)
+		copy(buf[len(canaryMagic):], fmt.Sprintf("%08d", i))
+		if _, err := t.WriteAt(buf, off); err != nil {
+			return nil, fmt.Errorf("proof: plant canary at %d: %w", off, err)
+		}
+		ev.Canaries = append(ev.Canaries, Probe{Offset: off, Before: digest(buf)})
+		ev.canaryContent = append(ev.canaryContent, bytes.Clone(buf))
+	}
+	if err := t.Sync(); err != nil {
+		return nil, fmt.Errorf("proof: flush canaries: %w", err)
+	}
+	// Read the canaries back: a drive that drops writes would make the
+	// proof meaningless.
+	for i, c := range ev.Canaries {
+		if _, err := t.ReadAt(buf, c.Offset); err != nil || !bytes.Equal(buf, ev.canaryContent[i]) {
+			return nil, fmt.Errorf("proof: canary at %d did not read back as written (%v): the drive does not store writes", c.Offset, err)
+		}
+	}
+	return ev, nil
+}
+
+// CheckProof reads the probes after the erase and decides whether the
+// erase is proven. expect is what the technique implies.
+func CheckProof(t Target, ev *Evidence, expect Expectation) error {
+	ev.Expect = expect
+	var pat Pattern
+	if expect.Kind == "pattern" {
+		if expect.Pattern == nil {
+			return fmt.Errorf("proof: pattern expectation without a pattern")
+		}
+		p, err := PatternFromSpec(*expect.Pattern)
+		if err != nil {
+			return err
+		}
+		pat = p
+	}
+	buf, err := alignedBuffer(ev.BlockBytes)
+	if err != nil {
+		return err
+	}
+	defer freeBuffer(buf)
+	check := func(p *Probe) {
+		if _, err := t.ReadAt(buf, p.Offset); err != nil {
+			p.Outcome = "unreadable"
+			ev.UnreadableBlocks++
+			return
+		}
+		p.After = digest(buf)
+		switch {
+		case bytes.Contains(buf, canaryMagic):
+			// A canary's content, wherever it turns up: in its own
+			// block, or in another (remapped rather than erased).
+			p.Outcome = "canary"
+			ev.CanariesSurvived++
+		case p.After == p.Before && !p.Uniform:
+			p.Outcome = "unchanged"
+		case !matches(buf, p.Offset, expect, pat):
+			p.Outcome = "unexpected"
+			ev.UnexpectedBlocks++
+		default:
+			p.Outcome = "expected"
+		}
+	}
+	for i := range ev.Canaries {
+		check(&ev.Canaries[i])
+	}
+	for i := range ev.Fingerprints {
+		p := &ev.Fingerprints[i]
+		check(p)
+		if !p.Uniform {
+			ev.InformativeSamples++
+		}
+		if p.Outcome == "unchanged" && !p.Uniform {
+			ev.UnchangedBlocks++
+		}
+	}
+	ev.Problems = nil
+	if ev.CanariesSurvived > 0 {
+		ev.Problems = append(ev.Problems, fmt.Sprintf("canary content survived the erase in %d probe block(s) (%d canaries planted)", ev.CanariesSurvived, len(ev.Canaries)))
+	}
+	if ev.UnchangedBlocks > 0 {
+		ev.Problems = append(ev.Problems, fmt.Sprintf("%d of %d sampled blocks still hold their old content", ev.UnchangedBlocks, ev.InformativeSamples))
+	}
+	if ev.UnexpectedBlocks > 0 {
+		ev.Problems = append(ev.Problems, fmt.Sprintf("%d blocks changed but do not read back as %s", ev.UnexpectedBlocks, expectName(expect)))
+	}
+	if ev.UnreadableBlocks > 0 {
+		ev.Problems = append(ev.Problems, fmt.Sprintf("%d probe blocks could not be read", ev.UnreadableBlocks))
+	}
+	if len(ev.Problems) == 0 {
+		ev.Result = "passed"
+	} else {
+		ev.Result = "failed"
+	}
+	return nil
+}
+
+func expectName(e Expectation) string {
+	switch e.Kind {
+	case "pattern":
+		return "the overwrite pattern " + e.Pattern.Name
+	case "changed":
+		return "new content"
+	}
+	return e.Kind + "s"
+}
+
+func matches(buf []byte, off int64, e Expectation, pat Pattern) bool {
+	switch e.Kind {
+	case "zero":
+		return isZero(buf)
+	case "ones":
+		for _, b := range buf {
+			if b != 0xFF {
+				return false
+			}
+		}
+		return true
+	case "pattern":
+		return !pat.Mismatch(buf, off)
+	}
+	return true // "changed": any content that is not the old one
+}
+
+func digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func isUniform(b []byte) bool {
+	for _, c := range b[1:] {
+		if c != b[0] {
+			return false
+		}
+	}
+	return true
+}
