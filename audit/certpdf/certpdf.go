@@ -226,5 +226,6 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 	if d.err != nil {
 		return fmt.Errorf("render pdf: %w", d.err)
 	}
-	return pdf.Write(w)
+	_, err := pdf.WriteTo(w)
+	return err
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -285,5 +284,3 @@ func (s *Store) lockFor(id string) func() {
 	mu.Lock()
 	return mu.Unlock
 }
-
-func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
