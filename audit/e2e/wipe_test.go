@@ -58,6 +58,11 @@ func TestWipeToAuditStore(t *testing.T) {
 			t.Fatalf("mismatched receipt: exit %d\n%s", code, out)
 		}
 	}
+	pdf := filepath.Join(work, "cert.pdf")
+	mustRun(t, "cert", "pdf", "--key", filepath.Join(keys, "lethe.pub"), strings.TrimSuffix(sent[0], ".receipt.json")+".json", "-o", pdf)
+	if b, _ := os.ReadFile(pdf); !strings.HasPrefix(string(b), "%PDF-") {
+		t.Fatal("lethe cert pdf wrote no PDF")
+	}
 	var res struct{ Total int }
 	if err := admin.Do(ctx, "GET", "/v1/certificates?job=JOB-E2E", nil, &res); err != nil || res.Total != 2 {
 		t.Fatalf("search by job: %d, %v", res.Total, err)
