@@ -16,7 +16,7 @@ func newCertCmd() *cobra.Command {
 		Use:   "cert",
 		Short: "Verify and show certificates of sanitization",
 	}
-	cmd.AddCommand(newCertVerifyCmd(), newCertShowCmd())
+	cmd.AddCommand(newCertVerifyCmd(), newCertShowCmd(), newCertPDFCmd())
 	return cmd
 }
 
@@ -37,13 +37,17 @@ func loadKeys(paths []string) ([]ed25519.PublicKey, error) {
 
 func newCertVerifyCmd() *cobra.Command {
 	var keyPaths []string
+	var rf receiptFlags
 	cmd := &cobra.Command{
-		Use:   "verify --key PUB CERT...",
+		Use:   "verify --key PUB [--receipt FILE...] CERT...",
 		Short: "Check certificates' signatures and content; exit 0 only if every one verifies",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys, err := loadKeys(keyPaths)
 			if err != nil {
+				return err
+			}
+			if err := rf.check(len(args)); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -65,6 +69,9 @@ func newCertVerifyCmd() *cobra.Command {
 					p := v.Statement.Predicate
 					fmt.Fprintf(out, "OK   %s: %s %s, %s (%s), signed by key %s\n", path, p.Status,
 						v.Statement.Subject[0].Name, p.Sanitization.Category, p.Sanitization.Technique, v.KeyID[:16])
+					if !rf.verify(out, path, len(args)) {
+						bad++
+					}
 				}
 			}
 			if bad > 0 {
@@ -74,6 +81,7 @@ func newCertVerifyCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "trusted public key, PKIX PEM (repeatable)")
+	rf.add(cmd)
 	return cmd
 }
 

@@ -74,6 +74,7 @@ var commands = []func() *cobra.Command{
 	newVerifyCmd,
 	newKeygenCmd,
 	newCertCmd,
+	newAuditCmd,
 }
 
 type globalFlags struct {

@@ -39,6 +39,7 @@ type wipeFlags struct {
 	progress      string
 	chunkMiB      int
 	workers       int
+	audit         auditFlags
 }
 
 func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
@@ -68,6 +69,7 @@ func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, bar, log, none")
 	fl.IntVar(&f.chunkMiB, "chunk-mib", 4, "I/O size in MiB")
 	fl.IntVar(&f.workers, "workers", 4, "I/Os in flight per device")
+	f.audit.add(fl)
 }
 
 // job builds the overwrite job description shared by plan and wipe.
@@ -167,7 +169,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	}
 	wg.Wait()
 	ui.Close()
-	return summarize(cmd, results)
+	return f.audit.submit(cmd, f.certDir, key, results, summarize(cmd, results))
 }
 
 // driveResult is what happened to one drive.

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	tclient "github.com/transparency-dev/tessera/client"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/client"
+	"github.com/lethe-project/lethe/audit/server"
+	"github.com/lethe-project/lethe/audit/store"
+	"github.com/lethe-project/lethe/audit/tlog"
+)
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "The audit store: serve it, back it up, verify its log, flush a spool",
+	}
+	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd())
+	return cmd
+}
+
+func newAuditServeCmd() *cobra.Command {
+	var (
+		cfg                                store.Config
+		listen, certFile, keyFile, baseURL string
+		trust                              []string
+		backupEvery, backupKeep            time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --data DIR --listen ADDR",
+		Short: "Run the audit store (HTTPS API and web UI)",
+		Long: `Run the audit store: certificates go into a Tessera transparency log
+(POSIX files in DIR/log, or MySQL/MariaDB with --mysql), searchable through
+a SQLite index, over HTTPS with a self-signed certificate created in
+DIR/tls on first start unless --tls-cert/--tls-key are given. On first start
+an admin account is created and its credentials written to
+DIR/initial-admin.json. Backups are written daily to DIR/backups and kept 7
+days.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Dir == "" {
+				return usageErr("--data DIR is required")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			st, err := store.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				st.Close(cctx)
+			}()
+			for _, p := range trust {
+				pub, err := attest.LoadPublicKey(p)
+				if err != nil {
+					return usageErr("--trust-key: %v", err)
+				}
+				if _, err := st.AddStationKey(ctx, filepath.Base(p), pub, store.Actor{Name: "server (--trust-key)"}); err != nil {
+					return err
+				}
+			}
+			if ia, err := st.Bootstrap(ctx); err != nil {
+				return err
+			} else if ia != nil {
+				log.Warnf("created the first admin account %q; its password and TOTP secret are in %s — change the password, then delete the file",
+					ia.User, filepath.Join(cfg.Dir, store.InitialAdminFile))
+			}
+			host, _, _ := net.SplitHostPort(listen)
+			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return usageErr("--listen: %v", err)
+			}
+			if baseURL == "" {
+				baseURL = "https://" + ln.Addr().String()
+			}
+			srv := &http.Server{Handler: server.New(server.Config{Store: st, BaseURL: baseURL}), TLSConfig: tlsCfg,
+				ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
+			_ = st.Event(ctx, "server.start", store.Actor{Name: "server"}, "listen:"+ln.Addr().String(), "success", "lethe "+version)
+			if backupEvery > 0 {
+				go dailyBackups(ctx, st, backupEvery, backupKeep)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lethe audit store listening on https://%s (TLS certificate %s, log key %s)\n", ln.Addr(), certPath, st.LogKey())
+			errc := make(chan error, 1)
+			go func() { errc <- srv.ServeTLS(ln, "", "") }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Dir, "data", "", "data directory (keys, log, index, backups)")
+	fl.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on")
+	fl.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: self-signed in DATA/tls")
+	fl.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	fl.StringVar(&baseURL, "url", "", "public URL of this server, for links and QR codes (default https://LISTEN)")
+	fl.StringVar(&cfg.MySQLDSN, "mysql", "", "keep the log and index in MySQL/MariaDB (DSN user:pass@tcp(host:3306)/db) for scale-out")
+	fl.StringVar(&cfg.Origin, "origin", "", "log origin name in checkpoints (set once, at first start; default lethe-audit/HOSTNAME)")
+	fl.StringSliceVar(&trust, "trust-key", nil, "trust a station's public key (PKIX PEM; repeatable)")
+	fl.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 0, "how often to publish checkpoints (default 200ms; 1s with --mysql)")
+	fl.DurationVar(&backupEvery, "backup-interval", 24*time.Hour, "how often to write a backup to DATA/backups (0: never)")
+	fl.DurationVar(&backupKeep, "backup-keep", 7*24*time.Hour, "how long to keep backups")
+	return cmd
+}
+
+func dailyBackups(ctx context.Context, st *store.Store, every, keep time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if p, err := st.BackupFile(ctx, filepath.Join(st.Dir(), "backups"), keep); err != nil {
+			log.Errorf("backup: %v", err)
+		} else {
+			log.Infof("backup written: %s", p)
+		}
+	}
+}
+
+func newAuditBackupCmd() *cobra.Command {
+	var dir, out string
+	cmd := &cobra.Command{
+		Use:   "backup --data DIR -o FILE.tar.gz",
+		Short: "Back up a stopped audit store's data directory (a running server writes its own: DATA/backups, POST /v1/admin/backup)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" || out == "" {
+				return usageErr("--data DIR and -o FILE are required")
+			}
+			// Opening the store takes the log's lock, so only one writer
+			// exists: run this where the store is stopped, or use the
+			// server's own backups (POST /v1/admin/backup, DATA/backups).
+			st, err := store.Open(cmd.Context(), store.Config{Dir: dir})
+			if err != nil {
+				return err
+			}
+			defer st.Close(context.Background())
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			cp, err := st.Backup(cmd.Context(), f)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(out)
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backup %s: log of %d entries, checkpoint root %x\n", out, cp.Size, cp.Hash)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "data", "", "data directory of the store")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "backup file to write")
+	return cmd
+}
+
+func newAuditRestoreCmd() *cobra.Command {
+	var dir, from string
+	cmd := &cobra.Command{
+		Use:   "restore --from FILE.tar.gz --data EMPTYDIR",
+		Short: "Restore a backup into an empty directory and re-verify the whole log",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" || from == "" {
+				return usageErr("--from FILE and --data DIR are required")
+			}
+			f, err := os.Open(from)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			defer f.Close()
+			rep, err := store.Restore(cmd.Context(), f, dir)
+			if err != nil {
+				return failed("%v", err)
+			}
+			printVerifyReport(cmd, rep)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "backup file")
+	cmd.Flags().StringVar(&dir, "data", "", "empty directory to restore into")
+	return cmd
+}
+
+func printVerifyReport(cmd *cobra.Command, rep *store.VerifyReport) {
+	fmt.Fprintf(cmd.OutOrStdout(), "OK   log %s: %d entries re-verified against the signed checkpoint (root %x): %d certificates, %d validations, %d events",
+		rep.Checkpoint.Origin, rep.Entries, rep.Checkpoint.Hash, rep.Certificates, rep.Validations, rep.Events)
+	if rep.Unindexed > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "; %d certificate(s) not yet indexed (indexed on next start)", rep.Unindexed)
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+}
+
+func newAuditVerifyLogCmd() *cobra.Command {
+	var dir, addr, token, caFile, logKeyFile, state string
+	cmd := &cobra.Command{
+		Use:   "verify-log (--data DIR | --url URL --log-key FILE) [--state FILE]",
+		Short: "Check the log: signed checkpoint, every entry, and consistency with the last checkpoint seen",
+		Long: `With --data, re-verify a store's data directory offline: the checkpoint
+signature, every entry's countersignature and certificate signature, and
+that the entries hash to the checkpoint's root.
+
+With --url, fetch the store's current checkpoint and prove it is consistent
+with the checkpoint remembered in --state (an append-only extension of it):
+a log whose history was rewritten fails. The new checkpoint is then saved
+to --state. Exit 1 when verification fails.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			if dir != "" {
+				rep, err := store.VerifyDir(ctx, dir)
+				if err != nil {
+					return failed("FAIL %v", err)
+				}
+				printVerifyReport(cmd, rep)
+				vkey, err := os.ReadFile(filepath.Join(dir, "keys", "log.vkey"))
+				if logKeyFile != "" {
+					vkey, err = os.ReadFile(logKeyFile)
+				}
+				if err != nil {
+					return usageErr("log key: %v", err)
+				}
+				return checkState(out, state, string(vkey), rep.Checkpoint, func(older *tlog.Checkpoint) error {
+					if older.Size > rep.Checkpoint.Size {
+						return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, rep.Checkpoint.Size)
+					}
+					// The entries verified against the new root; if the
+					// first older.Size of them give the old root, the new
+					// tree extends the old one.
+					if err := tlog.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
+						return fmt.Errorf("%w: %v", tlog.ErrInconsistent, err)
+					}
+					return nil
+				})
+			}
+			if addr == "" || logKeyFile == "" {
+				return usageErr("give --data DIR, or --url URL with --log-key FILE (DATA/keys/log.vkey of the store)")
+			}
+			vkey, err := os.ReadFile(logKeyFile)
+			if err != nil {
+				return usageErr("--log-key: %v", err)
+			}
+			c, err := client.New(addr, client.Options{CAFile: caFile, Token: token})
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			u, _ := url.Parse(strings.TrimRight(addr, "/") + "/v1/log/")
+			f, err := tclient.NewHTTPFetcher(u, c.HTTPClient())
+			if err != nil {
+				return err
+			}
+			if token != "" {
+				f.SetAuthorizationHeader("Bearer " + token)
+			}
+			raw, err := f.ReadCheckpoint(ctx)
+			if err != nil {
+				return failed("read checkpoint: %v", err)
+			}
+			cp, err := tlog.ParseCheckpoint(raw, string(vkey))
+			if err != nil {
+				return failed("FAIL %v", err)
+			}
+			fmt.Fprintf(out, "OK   checkpoint of %s: %d entries, root %x, signature valid\n", cp.Origin, cp.Size, cp.Hash)
+			return checkState(out, state, string(vkey), cp, func(older *tlog.Checkpoint) error {
+				if older.Size > cp.Size {
+					return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, cp.Size)
+				}
+				proof, err := tlog.ConsistencyProof(ctx, f, older.Size, cp.Size)
+				if err != nil {
+					return fmt.Errorf("consistency proof %d -> %d: %w", older.Size, cp.Size, err)
+				}
+				return tlog.VerifyConsistency(older, cp, proof)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&dir, "data", "", "verify a data directory offline")
+	fl.StringVar(&addr, "url", "", "audit store URL")
+	fl.StringVar(&token, "token", os.Getenv("LETHE_AUDIT_TOKEN"), "API token (default $LETHE_AUDIT_TOKEN)")
+	fl.StringVar(&caFile, "ca", "", "PEM certificate to trust for the server (its DATA/tls/cert.pem)")
+	fl.StringVar(&logKeyFile, "log-key", "", "the log's verifier key (DATA/keys/log.vkey), obtained out of band")
+	fl.StringVar(&state, "state", "", "file holding the last verified checkpoint; checked for consistency and updated")
+	return cmd
+}
+
+// checkState proves cp consistent with the checkpoint saved in state (an
+// append-only extension of it), then saves cp.
+func checkState(out io.Writer, state, vkey string, cp *tlog.Checkpoint, consistent func(older *tlog.Checkpoint) error) error {
+	if state == "" {
+		return nil
+	}
+	if raw, err := os.ReadFile(state); err == nil {
+		older, err := tlog.ParseCheckpoint(raw, vkey)
+		if err != nil {
+			return failed("FAIL saved checkpoint %s: %v", state, err)
+		}
+		if err := consistent(older); err != nil {
+			return failed("FAIL %v", err)
+		}
+		fmt.Fprintf(out, "OK   consistent with the checkpoint in %s (size %d -> %d): no history was rewritten\n", state, older.Size, cp.Size)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return usageErr("--state: %v", err)
+	}
+	return os.WriteFile(state, cp.Raw, 0o644)
+}
+
+func newAuditFlushCmd() *cobra.Command {
+	var spool, addr, caFile, token string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "flush --spool DIR --url URL",
+		Short: "Submit the certificates waiting in a spool (after the store was unreachable)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client.New(addr, client.Options{CAFile: caFile, Token: token})
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			sp, err := client.OpenSpool(spool, c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			res, err := sp.FlushRetry(ctx, client.Retry{Initial: time.Second, Max: 30 * time.Second})
+			if err != nil {
+				return err
+			}
+			return reportFlush(cmd, sp, res)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&spool, "spool", "", "spool directory (lethe wipe --audit keeps it in CERT-DIR/audit-spool)")
+	fl.StringVar(&addr, "url", "", "audit store URL")
+	fl.StringVar(&caFile, "ca", os.Getenv("LETHE_AUDIT_CA"), "PEM certificate to trust for the server")
+	fl.StringVar(&token, "token", os.Getenv("LETHE_AUDIT_TOKEN"), "API token")
+	fl.DurationVar(&wait, "wait", time.Minute, "how long to keep retrying")
+	return cmd
+}
+
+func reportFlush(cmd *cobra.Command, sp *client.Spool, res client.FlushResult) error {
+	out := cmd.OutOrStdout()
+	for _, it := range res.Sent {
+		rc, _ := sp.Receipt(it.ID)
+		if rc != nil {
+			fmt.Fprintf(out, "audit: certificate %s logged as entry %d (receipt %s)\n", rc.CertificateID, rc.LogIndex,
+				filepath.Join(sp.Dir(), "sent", it.ID+".receipt.json"))
+		}
+	}
+	for _, r := range res.Rejected {
+		fmt.Fprintf(out, "audit: certificate REJECTED by the store: %v (kept in %s)\n", r.Err, filepath.Join(sp.Dir(), "rejected"))
+	}
+	if res.Pending > 0 {
+		fmt.Fprintf(out, "audit: %d certificate(s) still waiting in %s (%v); run `lethe audit flush --spool %s --url URL` later\n",
+			res.Pending, filepath.Join(sp.Dir(), "pending"), res.LastError, sp.Dir())
+	}
+	if len(res.Rejected) > 0 {
+		return failed("%d certificate(s) rejected by the audit store", len(res.Rejected))
+	}
+	return nil
+}

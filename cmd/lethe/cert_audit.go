@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/certpdf"
+	"github.com/lethe-project/lethe/audit/receipt"
+)
+
+// receiptFlags are cert verify's audit-log options: check that each
+// certificate is included in the audit store's log.
+type receiptFlags struct {
+	receipts      []string
+	logKey        string
+	serverKey     string
+	next          int
+	keys          receipt.Keys
+	keysFromStore bool
+}
+
+func (r *receiptFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&r.receipts, "receipt", nil, "audit store receipt for each CERT, in the same order: checks the certificate's inclusion in the log against the receipt's signed checkpoint")
+	fl.StringVar(&r.logKey, "log-key", "", "the audit log's verifier key file (the store's DATA/keys/log.vkey); default: the key named in the receipt")
+	fl.StringVar(&r.serverKey, "server-key", "", "the audit store's public key (DATA/keys/server.pub); default: the key named in the receipt")
+}
+
+func (r *receiptFlags) check(ncerts int) error {
+	if len(r.receipts) == 0 {
+		return nil
+	}
+	if len(r.receipts) != ncerts {
+		return usageErr("%d --receipt for %d certificate(s): give one receipt per certificate, in order", len(r.receipts), ncerts)
+	}
+	if r.logKey != "" {
+		b, err := os.ReadFile(r.logKey)
+		if err != nil {
+			return usageErr("--log-key: %v", err)
+		}
+		r.keys.LogKey = string(b)
+	}
+	if r.serverKey != "" {
+		k, err := attest.LoadPublicKey(r.serverKey)
+		if err != nil {
+			return usageErr("--server-key: %v", err)
+		}
+		r.keys.ServerKey = k
+	}
+	r.keysFromStore = r.logKey == "" || r.serverKey == ""
+	return nil
+}
+
+// verify checks the next receipt against the certificate at path.
+func (r *receiptFlags) verify(out io.Writer, path string, _ int) bool {
+	if len(r.receipts) == 0 {
+		return true
+	}
+	rp := r.receipts[r.next]
+	r.next++
+	rc, err := receipt.Load(rp)
+	if err == nil {
+		var data []byte
+		if data, err = os.ReadFile(path); err == nil {
+			var res *receipt.Result
+			if res, err = rc.Verify(data, r.keys); err == nil {
+				fmt.Fprintf(out, "     in audit log %s as entry %d: inclusion proof verifies against the signed checkpoint of size %d\n",
+					res.Checkpoint.Origin, rc.LogIndex, res.Checkpoint.Size)
+				if r.keysFromStore {
+					fmt.Fprintf(out, "     note: log/server key taken from the receipt; pass --log-key and --server-key to pin them\n")
+				}
+				return true
+			}
+		}
+	}
+	fmt.Fprintf(out, "FAIL %s: receipt %s: %v\n", path, rp, err)
+	return false
+}
+
+func newCertPDFCmd() *cobra.Command {
+	var out, pageURL string
+	var keyPaths []string
+	cmd := &cobra.Command{
+		Use:   "pdf CERT -o FILE",
+		Short: "Render a certificate as a PDF for people (the JSON stays authoritative)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageErr("-o FILE is required")
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			sig := "not checked (pass --key PUB)"
+			var st *attest.Statement
+			if len(keyPaths) > 0 {
+				keys, err := loadKeys(keyPaths)
+				if err != nil {
+					return err
+				}
+				v, err := attest.Verify(data, keys...)
+				if err != nil {
+					return failed("%s does not verify: %v", args[0], err)
+				}
+				st, sig = v.Statement, "valid ed25519 signature by key "+v.KeyID
+			} else if st, err = attest.Decode(data); err != nil {
+				return usageErr("%s: %v", args[0], err)
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if err := certpdf.Render(f, st, certpdf.Options{URL: pageURL, Signature: sig}); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "PDF file to write")
+	cmd.Flags().StringVar(&pageURL, "url", "", "link to the certificate's page (shown as a QR code)")
+	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "verify the signature first with this public key")
+	return cmd
+}
