@@ -81,7 +81,9 @@ func TestWebUIInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if total, _ := chromedp.Run(bctx, chromedp.Text("#total")); strings.TrimSpace(total) != "3" {
+	// The click starts a navigation; the old page's #total is visible
+	// until the new page replaces it, so poll for the new count.
+	if total, ok := textEventually(bctx, "#total", "3"); !ok {
 		t.Fatalf("search by host serial: %q", total)
 	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(e.ts.URL+"/?serial=WEB-0002"), chromedp.WaitVisible("#results"),
@@ -147,6 +149,20 @@ func TestWebUIInChromium(t *testing.T) {
 	if err != nil || len(ev) != 1 || ev[0].Subject != "audrey" || ev[0].Result != "approved" {
 		t.Fatalf("validation event: %+v %v", ev, err)
 	}
+}
+
+// textEventually polls the text of sel until it is want, for up to 20 s.
+func textEventually(ctx context.Context, sel, want string) (string, bool) {
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		got, _ = chromedp.Run(actx, chromedp.Text(sel))
+		cancel()
+		if strings.TrimSpace(got) == want {
+			return got, true
+		}
+	}
+	return got, false
 }
 
 // checkRendered checks that a rendered page is an A4 page with ink on it:
