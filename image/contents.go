@@ -79,8 +79,9 @@ var DefaultModules = []string{
 	"xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
 	// Keyboards for the rescue shell on a USB-only console.
 	"usbhid", "hid_generic",
-	// Virtual machines.
-	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net",
+	// Virtual machines; virtio_rng seeds the kernel's random pool where
+	// the CPU has no RDRAND (QEMU TCG), or crypto/rand blocks for minutes.
+	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_rng",
 	// device-mapper (its core carries the "error" target).
 	"dm_mod",
 	// NICs for DHCP and the audit store: Intel, Broadcom, Mellanox/NVIDIA

@@ -209,15 +209,20 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	}
 
 	// -no-reboot: a guest that reboots or panics (panic=-1) ends QEMU.
+	// virtio-rng: TCG's CPU has no RDRAND, and the kernel's random pool
+	// would take minutes to initialize (getrandom blocks until it does).
 	args := []string{"-M", "q35", "-m", opt.Memory, "-smp", "1", "-nographic", "-no-reboot",
+		"-device", "virtio-rng-pci",
 		"-virtfs", "local,path=" + res.Share + ",mount_tag=" + guestproto.MountTag + ",security_model=none,id=share"}
-	cmdline := strings.TrimSpace("console=ttyS0,115200 panic=-1 loglevel=4 " + opt.Cmdline)
+	// The test's additions to the command line; boot.ipxe already names
+	// the consoles (a second console=ttyS0 would print every line twice).
+	extra := strings.TrimSpace("panic=-1 loglevel=4 " + opt.Cmdline)
 	var srv *http.Server
 	switch {
 	case opt.PXE:
 		tftp := filepath.Join(work, "tftp")
 		var err error
-		srv, err = pxeDir(tftp, img, cmdline)
+		srv, err = pxeDir(tftp, img, extra)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +231,7 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 			"-netdev", "user,id=n0,tftp="+tftp+",bootfile=test.ipxe",
 			"-device", "virtio-net-pci,netdev=n0")
 	default:
-		args = append(args, "-kernel", img.Kernel, "-initrd", img.TestInitramfs, "-append", cmdline)
+		args = append(args, "-kernel", img.Kernel, "-initrd", img.TestInitramfs, "-append", "console=ttyS0,115200 "+extra)
 		if opt.Network {
 			args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0")
 		} else {
@@ -260,6 +265,7 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	runErr := cmd.Run()
 	res.Took = time.Since(start)
 	res.Console = con.String()
+	keep(t, res)
 	ended := con.ended()
 	switch {
 	case ctx.Err() != nil && !ended:
@@ -516,4 +522,26 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// keep copies the console log and the share to $LETHE_QEMU_KEEP/TESTNAME
+// when that variable is set, for looking at a guest after the test (CI
+// can archive the directory).
+func keep(t testing.TB, res *Result) {
+	dir := os.Getenv("LETHE_QEMU_KEEP")
+	if dir == "" {
+		return
+	}
+	dst := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Logf("LETHE_QEMU_KEEP: %v", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dst, "console.log"), []byte(res.Console), 0o644); err != nil {
+		t.Logf("LETHE_QEMU_KEEP: %v", err)
+	}
+	if err := os.CopyFS(filepath.Join(dst, "share"), os.DirFS(res.Share)); err != nil {
+		t.Logf("LETHE_QEMU_KEEP: %v", err)
+	}
+	t.Logf("guest console and share kept in %s", dst)
 }

@@ -2,8 +2,14 @@ package qemutest_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/lethe-project/lethe/image"
 	"github.com/lethe-project/lethe/internal/qemutest"
 )
 
@@ -70,4 +76,45 @@ func TestGuestDevicesDirectBoot(t *testing.T) {
 	)
 	res.RequireOK(t)
 	checkDevices(t, res.ReadFile(t, "devices.json"), threeDisks)
+}
+
+// TestGuestPXEBoot boots the released boot.ipxe through the NIC's iPXE ROM
+// over QEMU user networking, fetching the kernel and initramfs over HTTP
+// from the host's loopback (10.0.2.2 in the guest), then checks the guest
+// reaches the same point as a direct boot, and that the guest's own
+// network reaches a host loopback service after DHCP.
+func TestGuestPXEBoot(t *testing.T) {
+	qemutest.Require(t)
+	img := qemutest.GetImage(t)
+	disks := []qemutest.Disk{{Kind: qemutest.VirtioBlk, Size: 64 << 20, Serial: "LETHEVBLK0001"}}
+
+	// A service on the host's loopback only, as the audit store will be.
+	token := fmt.Sprintf("token-%d", time.Now().UnixNano())
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, token) }), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := fmt.Sprintf("http://10.0.2.2:%d/token", ln.Addr().(*net.TCPAddr).Port)
+
+	res := qemutest.Boot(t, img, qemutest.Options{PXE: true, Disks: disks},
+		qemutest.Step{Name: "modules", Script: "lethe modules load > $OUT/modules.txt"},
+		qemutest.Step{Name: "devices", Script: "lethe devices --json > $OUT/devices.json"},
+		qemutest.Step{Name: "network", Script: "dhclient -ipv6=false -timeout 10 eth0 && wget -O $OUT/token " + url},
+		qemutest.Step{Name: "cmdline", Script: "cat /proc/cmdline"},
+	)
+	res.RequireOK(t)
+	checkDevices(t, res.ReadFile(t, "devices.json"), disks)
+	if !strings.Contains(res.Console, "iPXE") {
+		t.Error("console shows no iPXE: the guest did not boot over the network")
+	}
+	// The released boot.ipxe put the image's default command line in.
+	if cl := res.Step("cmdline").Stdout; !strings.Contains(cl, image.DefaultCmdline) || !strings.Contains(cl, "initrd="+image.InitramfsFile) {
+		t.Errorf("kernel command line %q lacks boot.ipxe's defaults", cl)
+	}
+	if got := string(res.ReadFile(t, "token")); got != token {
+		t.Errorf("guest fetched %q from the host's loopback, want %q", got, token)
+	}
 }

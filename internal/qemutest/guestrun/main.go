@@ -51,11 +51,13 @@ func main() {
 }
 
 func run(res *guestproto.Results) error {
-	// virtio_pci finds the 9p device; the disks' drivers are left to the
-	// steps, so tests see module loading as the agent does it.
+	// virtio_pci finds the 9p device, virtio_rng seeds the random pool
+	// (TCG has no RDRAND; without it getrandom(2) blocks for minutes). The
+	// disks' drivers are left to the steps, so tests see module loading as
+	// the agent does it.
 	l := &kmod.Loader{}
-	if _, err := l.Load(kmod.Request{Name: "virtio_pci"}, kmod.Request{Name: "9pnet_virtio"}, kmod.Request{Name: "9p"}); err != nil {
-		return fmt.Errorf("load 9p modules: %w", err)
+	if _, err := l.Load(kmod.Request{Name: "virtio_pci"}, kmod.Request{Name: "virtio_rng"}, kmod.Request{Name: "9pnet_virtio"}, kmod.Request{Name: "9p"}); err != nil {
+		return fmt.Errorf("load the share's modules: %w", err)
 	}
 	if err := mountShare(); err != nil {
 		return err
