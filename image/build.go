@@ -14,8 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -187,8 +187,8 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	b := manifest.Build{
 		Schema:         manifest.Schema,
-		URoot:          depVersion("github.com/u-root/u-root"),
-		MkUImage:       depVersion("github.com/u-root/mkuimage"),
+		URoot:          modVersion(ctx, src, "github.com/u-root/u-root"),
+		MkUImage:       modVersion(ctx, src, "github.com/u-root/mkuimage"),
 		Kernel:         k.Info(),
 		Commands:       append(slices.Clone(Commands), Module+"/cmd/lethe"),
 		DefaultModules: slices.Clone(DefaultModules),
@@ -386,20 +386,16 @@ func FindSource(dir string) (string, error) {
 	}
 }
 
-func depVersion(path string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+// modVersion is the version of module path that the source tree's go.mod
+// selects: the one the busybox is compiled with.
+func modVersion(ctx context.Context, src, path string) string {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}", path)
+	cmd.Dir = src
+	out, err := cmd.Output()
+	if err != nil {
 		return ""
 	}
-	for _, d := range bi.Deps {
-		if d.Path == path {
-			if d.Replace != nil {
-				return d.Replace.Version
-			}
-			return d.Version
-		}
-	}
-	return ""
+	return strings.TrimSpace(string(out))
 }
 
 func setenv(key, val string) (restore func()) {

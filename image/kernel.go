@@ -86,7 +86,7 @@ func firstLine(b []byte) string {
 	return s
 }
 
-var kernelPkgRE = regexp.MustCompile(`^linux-image-(\d+\.\d+\.\d+-\d+-[a-z0-9]+)(-unsigned)?$`)
+var kernelPkgRE = regexp.MustCompile(`^linux-image-(\d+\.\d+\.\d+-\d+-[a-z0-9-]+?)(-unsigned)?$`)
 
 // kernelDependency picks the concrete kernel package out of the
 // metapackage's Depends line ("linux-image-6.1.0-56-amd64 (= 6.1.192-2)").
