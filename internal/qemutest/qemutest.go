@@ -147,6 +147,9 @@ type StepResult struct {
 	Stderr   string
 	// Took is measured on the guest's clock.
 	Took time.Duration
+	// Start and End are the guest's uptime (seconds since the kernel
+	// started) when the step began and ended.
+	Start, End float64
 }
 
 // Result is a finished guest.
@@ -429,6 +432,7 @@ func readResults(res *Result, steps []Step) error {
 		sr := StepResult{Name: s.Name, Ran: ok && g.Ran, ExitCode: g.ExitCode, Error: g.Error}
 		if sr.Ran {
 			sr.Took = time.Duration((g.UptimeEnd - g.UptimeStart) * float64(time.Second))
+			sr.Start, sr.End = g.UptimeStart, g.UptimeEnd
 			out, _ := os.ReadFile(filepath.Join(res.Out, s.Name+".stdout"))
 			errOut, _ := os.ReadFile(filepath.Join(res.Out, s.Name+".stderr"))
 			sr.Stdout, sr.Stderr = string(out), string(errOut)
