@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/u-root/mkuimage/cpio"
+
+	"github.com/lethe-project/lethe/internal/testutil"
 )
 
 func build(t *testing.T, body []byte) ([]byte, Image) {
@@ -126,9 +128,7 @@ func TestHeaderReadableByOtherTools(t *testing.T) {
 		t.Errorf("records %v", names)
 	}
 
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("GNU cpio not installed")
-	}
+	testutil.RequireCommand(t, "cpio")
 	dir := t.TempDir()
 	cmd := exec.Command("cpio", "-idm", "--quiet")
 	cmd.Dir = dir

@@ -145,9 +145,10 @@ func buildCached(t testing.TB) (*Image, error) {
 	return img, nil
 }
 
-// sourceKey hashes what the image is built from: lethe's non-test Go
-// files, go.mod, go.sum, everything under image/ (README.md is embedded),
-// the Go toolchain, and the kernel package's sha256.
+// sourceKey hashes what the image and the test overlay are built from:
+// lethe's non-test Go files (except this harness's host side), go.mod,
+// go.sum, everything under image/ (README.md is embedded), the Go
+// toolchain, and the kernel package's sha256.
 func sourceKey(src, kernelSHA string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "go %s\nkernel %s\nschema 1\n", runtime.Version(), kernelSHA)
@@ -170,6 +171,8 @@ func sourceKey(src, kernelSHA string) (string, error) {
 		inImageDir := strings.HasPrefix(rel, "image"+string(filepath.Separator))
 		switch {
 		case strings.HasSuffix(rel, "_test.go"):
+		case filepath.Dir(rel) == filepath.Join("internal", "qemutest"):
+			// The host side of the harness: not in the image or the overlay.
 		case strings.HasSuffix(rel, ".go"), rel == "go.mod", rel == "go.sum", inImageDir:
 			files = append(files, rel)
 		}

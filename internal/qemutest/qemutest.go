@@ -65,6 +65,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,8 +261,11 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	cmd.WaitDelay = 5 * time.Second
 	con := &console{log: logf}
 	// After the end marker the guest powers off within seconds; if it
-	// does not (a broken ACPI path), stop waiting for it.
-	con.onEnd = func() { time.AfterFunc(20*time.Second, cancel) }
+	// does not (a broken power-off path), stop it and fail.
+	var stuck atomic.Bool
+	con.onEnd = func() {
+		time.AfterFunc(20*time.Second, func() { stuck.Store(true); cancel() })
+	}
 	cmd.Stdout, cmd.Stderr = con, con
 	t.Logf("qemu %s", strings.Join(args, " "))
 	start := time.Now()
@@ -275,6 +279,10 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 		return res, fmt.Errorf("guest did not finish within %s (killed)", opt.Timeout)
 	case !ended:
 		return res, fmt.Errorf("qemu exited (%v) before the guest runner finished", runErr)
+	case stuck.Load():
+		return res, errors.New("the guest finished but did not power itself off within 20 s (killed)")
+	case runErr != nil:
+		return res, fmt.Errorf("qemu: %v", runErr)
 	}
 	if err := readResults(res, steps); err != nil {
 		return res, err

@@ -73,9 +73,68 @@ func TestGuestDevicesDirectBoot(t *testing.T) {
 		qemutest.Step{Name: "modules", Script: "lethe modules load --json > $OUT/modules.json"},
 		qemutest.Step{Name: "devices", Script: "lethe devices --json > $OUT/devices.json"},
 		qemutest.Step{Name: "digest", Script: "lethe image digest --json > $OUT/digest.json"},
+		qemutest.Step{Name: "version", Script: "lethe --version"},
+		// A module loaded by name, with parameters: a 16 MiB scsi_debug disk.
+		qemutest.Step{Name: "scsi_debug", Script: "lethe modules load 'scsi_debug dev_size_mb=16' && lethe devices --json > $OUT/devices2.json"},
 	)
 	res.RequireOK(t)
 	checkDevices(t, res.ReadFile(t, "devices.json"), threeDisks)
+
+	var mods struct {
+		Modules []struct {
+			Name, Status string
+			Optional     bool
+		}
+		BlockDevices []string
+	}
+	if err := json.Unmarshal(res.ReadFile(t, "modules.json"), &mods); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, m := range mods.Modules {
+		status[m.Name] = m.Status
+		if m.Status != "loaded" && !m.Optional {
+			t.Errorf("module %s: %s", m.Name, m.Status)
+		}
+	}
+	for _, n := range []string{"nvme", "ahci", "sd_mod", "virtio_scsi", "mpt3sas", "megaraid_sas", "usb_storage", "dm_mod"} {
+		if status[n] != "loaded" {
+			t.Errorf("module %s: %q, want loaded", n, status[n])
+		}
+	}
+	if len(mods.BlockDevices) != len(threeDisks) {
+		t.Errorf("after settling: block devices %v, want %d", mods.BlockDevices, len(threeDisks))
+	}
+
+	// The running image reports the released image's digest: this is
+	// what certificates record.
+	var dg struct {
+		Image struct{ Digest string }
+		Build struct{ Lethe struct{ Version string } }
+	}
+	if err := json.Unmarshal(res.ReadFile(t, "digest.json"), &dg); err != nil {
+		t.Fatal(err)
+	}
+	if dg.Image.Digest != img.Digest || dg.Build.Lethe.Version != "test" {
+		t.Errorf("lethe image digest in the guest: %+v, want %s", dg, img.Digest)
+	}
+	if v := res.Step("version").Stdout; !strings.Contains(v, "test") {
+		t.Errorf("lethe --version in the image: %q, want the version the build stamped (test)", v)
+	}
+
+	var all []guestDevice
+	if err := json.Unmarshal(res.ReadFile(t, "devices2.json"), &all); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range all {
+		if d.SizeBytes == 16<<20 && d.Transport == "scsi" {
+			found = true
+		}
+	}
+	if !found || len(all) != len(threeDisks)+1 {
+		t.Errorf("after loading scsi_debug dev_size_mb=16: %+v", all)
+	}
 }
 
 // TestGuestPXEBoot boots the released boot.ipxe through the NIC's iPXE ROM
