@@ -79,6 +79,13 @@ func TestGuestDevicesDirectBoot(t *testing.T) {
 	)
 	res.RequireOK(t)
 	checkDevices(t, res.ReadFile(t, "devices.json"), threeDisks)
+	prev := res.UptimeReady
+	for _, s := range res.Steps {
+		if s.Start < prev || s.End < s.Start {
+			t.Errorf("step %s ran from %.2fs to %.2fs of uptime, after %.2fs", s.Name, s.Start, s.End, prev)
+		}
+		prev = s.End
+	}
 
 	var mods struct {
 		Modules []struct {

@@ -105,8 +105,8 @@ func mountShare() error {
 	}
 }
 
-func runStep(st guestproto.Step, out string) guestproto.StepResult {
-	sr := guestproto.StepResult{Name: st.Name, UptimeStart: uptime(), Ran: true}
+func runStep(st guestproto.Step, out string) (sr guestproto.StepResult) {
+	sr = guestproto.StepResult{Name: st.Name, UptimeStart: uptime(), Ran: true}
 	defer func() { sr.UptimeEnd = uptime() }()
 	fmt.Printf("guestrun: step %s\n", st.Name)
 	stdout, err1 := os.Create(filepath.Join(out, st.Name+".stdout"))
