@@ -137,6 +137,7 @@ func buildCached(t testing.TB) (*Image, error) {
 		if err := os.WriteFile(filepath.Join(dir, "complete.json"), data, 0o644); err != nil {
 			return nil, err
 		}
+		prune(filepath.Dir(dir), dir, 3)
 	}
 	img.Kernel = filepath.Join(img.Dir, image.KernelFile)
 	img.Initramfs = filepath.Join(img.Dir, image.InitramfsFile)
@@ -263,4 +264,47 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// prune removes all but the newest keep built images under images (and
+// never current), so a developer's or CI machine's cache does not grow
+// with every source change. Images another process holds are left alone.
+func prune(images, current string, keep int) {
+	ents, err := os.ReadDir(images)
+	if err != nil {
+		return
+	}
+	type built struct {
+		dir string
+		mod time.Time
+	}
+	var all []built
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		d := filepath.Join(images, e.Name())
+		st, err := os.Stat(filepath.Join(d, "complete.json"))
+		if err != nil {
+			continue // being built, or a broken build: the builder cleans it up
+		}
+		all = append(all, built{d, st.ModTime()})
+	}
+	slices.SortFunc(all, func(a, b built) int { return b.mod.Compare(a.mod) })
+	for i, b := range all {
+		if i < keep || b.dir == current {
+			continue
+		}
+		f, err := os.OpenFile(b.dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			// The empty lock file stays: removing it would let two
+			// processes lock different files for the same key.
+			os.RemoveAll(b.dir)
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+		f.Close()
+	}
 }

@@ -125,6 +125,9 @@ func runStep(st guestproto.Step, out string) (sr guestproto.StepResult) {
 	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", filepath.Join(guestproto.MountPoint, filepath.FromSlash(st.Script)))
 	cmd.Dir = guestproto.MountPoint
+	// A timed-out step is killed with everything it started.
+	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
 	cmd.Env = append(os.Environ(), "OUT="+out, "SHARE="+guestproto.MountPoint, "STEP="+st.Name)
 	// The console gets a copy, so a failing test's log shows what the
 	// step printed.
