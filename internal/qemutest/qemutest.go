@@ -49,7 +49,10 @@
 // the share before boot; Options.Network gives the guest a virtio NIC on
 // QEMU user networking, where the host's loopback services answer at
 // 10.0.2.2 (run `dhclient -ipv6=false` in a step first); Options.PXE boots
-// through iPXE instead of -kernel/-initrd.
+// through iPXE instead of -kernel/-initrd. Options.Released boots the
+// released initramfs untouched, so `lethe agent` runs as it will on a
+// server (configured with Options.Cmdline); such a guest takes no steps and
+// must power itself off.
 package qemutest
 
 import (
@@ -126,6 +129,12 @@ type Options struct {
 	Files map[string][]byte
 	// QEMUArgs are appended to QEMU's arguments (a TPM, more devices).
 	QEMUArgs []string
+	// Released boots the released initramfs as it is, so its own uinit
+	// (`lethe agent`) runs, configured by Cmdline, instead of the test
+	// runner: no share, no steps. Boot returns once the guest powers
+	// itself off and fails the test if it has not within Timeout. Check
+	// what it did through Result.Console and the services it talked to.
+	Released bool
 }
 
 // Step is a shell script run in the guest; see the package documentation.
@@ -202,6 +211,13 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	if opt.Timeout == 0 {
 		opt.Timeout = 5 * time.Minute
 	}
+	if opt.Released && len(steps) > 0 {
+		return nil, errors.New("a released image runs its own uinit: it takes no steps")
+	}
+	initrd := img.TestInitramfs
+	if opt.Released {
+		initrd = img.Initramfs
+	}
 	work := t.TempDir()
 	res := &Result{
 		Share:       filepath.Join(work, "share"),
@@ -216,8 +232,10 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	// virtio-rng: TCG's CPU has no RDRAND, and the kernel's random pool
 	// would take minutes to initialize (getrandom blocks until it does).
 	args := []string{"-M", "q35", "-m", opt.Memory, "-smp", "1", "-nographic", "-no-reboot",
-		"-device", "virtio-rng-pci",
-		"-virtfs", "local,path=" + res.Share + ",mount_tag=" + guestproto.MountTag + ",security_model=none,id=share"}
+		"-device", "virtio-rng-pci"}
+	if !opt.Released {
+		args = append(args, "-virtfs", "local,path="+res.Share+",mount_tag="+guestproto.MountTag+",security_model=none,id=share")
+	}
 	// The test's additions to the command line; boot.ipxe already names
 	// the consoles (a second console=ttyS0 would print every line twice).
 	extra := strings.TrimSpace("panic=-1 loglevel=4 " + opt.Cmdline)
@@ -226,7 +244,7 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	case opt.PXE:
 		tftp := filepath.Join(work, "tftp")
 		var err error
-		srv, err = pxeDir(tftp, img, extra)
+		srv, err = pxeDir(tftp, img, initrd, extra)
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +253,7 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 			"-netdev", "user,id=n0,tftp="+tftp+",bootfile=test.ipxe",
 			"-device", "virtio-net-pci,netdev=n0")
 	default:
-		args = append(args, "-kernel", img.Kernel, "-initrd", img.TestInitramfs, "-append", "console=ttyS0,115200 "+extra)
+		args = append(args, "-kernel", img.Kernel, "-initrd", initrd, "-append", "console=ttyS0,115200 "+extra)
 		if opt.Network {
 			args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0")
 		} else {
@@ -274,6 +292,23 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	res.Console = con.String()
 	keep(t, res)
 	ended := con.ended()
+	if strings.Contains(res.Console, "Kernel panic - not syncing") {
+		// panic=-1 reboots at once and -no-reboot turns that into a clean
+		// QEMU exit: only the console tells a panic from a power-off.
+		return res, errors.New("the guest kernel panicked")
+	}
+	if opt.Released {
+		switch {
+		case ctx.Err() != nil:
+			return res, fmt.Errorf("the guest did not power itself off within %s (killed)", opt.Timeout)
+		case runErr != nil:
+			return res, fmt.Errorf("qemu: %v", runErr)
+		case !strings.Contains(res.Console, "reboot: Power down"):
+			return res, errors.New("the guest stopped without powering off")
+		}
+		t.Logf("released image ran and powered off; QEMU ran %s", res.Took.Round(10*time.Millisecond))
+		return res, nil
+	}
 	switch {
 	case ctx.Err() != nil && !ended:
 		return res, fmt.Errorf("guest did not finish within %s (killed)", opt.Timeout)
@@ -390,13 +425,13 @@ func diskArgs(work string, disks []Disk) ([]string, []string, error) {
 // pxeDir fills the TFTP root and serves it over HTTP on the host's
 // loopback. test.ipxe, the boot file, points lethe-base at that server
 // (10.0.2.2 from the guest) and chains the released boot.ipxe.
-func pxeDir(dir string, img *Image, cmdline string) (*http.Server, error) {
+func pxeDir(dir string, img *Image, initrd, cmdline string) (*http.Server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	for dst, src := range map[string]string{
 		image.KernelFile:    img.Kernel,
-		image.InitramfsFile: img.TestInitramfs, // the test overlay, under the released name
+		image.InitramfsFile: initrd, // the test overlay, if any, under the released name
 		image.IPXEFile:      filepath.Join(img.Dir, image.IPXEFile),
 	} {
 		if err := copyFile(filepath.Join(dir, dst), src); err != nil {
