@@ -13,8 +13,9 @@
 // overlay can. The image digest stays that of the released image.
 //
 // Boot starts QEMU with the kernel, the test initramfs, the disks, and a
-// host directory shared over virtio-9p. guestrun loads the 9p modules,
-// mounts the share at /mnt/lethe, and runs each Step's script with
+// host directory shared over virtio-9p. guestrun loads the 9p modules and
+// virtio_rng (QEMU's virtio-rng-pci seeds the guest's random pool; TCG has
+// no RDRAND), mounts the share at /mnt/lethe, and runs each Step's script with
 // /bin/sh (u-root's gosh: POSIX sh through mvdan.cc/sh) in the share's
 // root, with $OUT (/mnt/lethe/out) for files to hand back. Storage modules
 // are not loaded for you: run `lethe modules load` in a step, as the agent
@@ -45,10 +46,15 @@
 //	}
 //
 // Steps' stdout and stderr are in res.Step(name).Stdout/.Stderr (and on
-// the console log). Options.Files puts input files (keys, configs) into
+// the console log). Find disks in the guest by the serial you gave them
+// (`lethe devices --json`), not by name: NVMe disks are nvme0n1..., AHCI
+// and SCSI disks sdX in probe order, virtio-blk vdX. Setting
+// LETHE_QEMU_KEEP=DIR keeps each guest's console log and share in
+// DIR/TESTNAME for inspection. Options.Files puts input files (keys, configs) into
 // the share before boot; Options.Network gives the guest a virtio NIC on
 // QEMU user networking, where the host's loopback services answer at
-// 10.0.2.2 (run `dhclient -ipv6=false` in a step first); Options.PXE boots
+// 10.0.2.2 (in a step: `lethe modules load` for the NIC driver, then
+// `dhclient -ipv6=false eth0`); Options.PXE boots
 // through iPXE instead of -kernel/-initrd. Options.Released boots the
 // released initramfs untouched, so `lethe agent` runs as it will on a
 // server (configured with Options.Cmdline); such a guest takes no steps and
