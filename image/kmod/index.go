@@ -57,8 +57,9 @@ type Module struct {
 	// CPU-specific implementation (e.g. crct10dif-pclmul) may refuse to
 	// load where a generic one works.
 	SoftPre []string `json:"softPre,omitempty"`
-	// Default is set for the modules Load loads when asked for none by
-	// name: storage controllers, their transports, NICs.
+	// Default marks the modules Load loads when asked for none by name
+	// (storage controllers, their transports, NICs) and their hard
+	// dependencies; their soft dependencies come along through Plan.
 	Default bool `json:"default,omitempty"`
 }
 
