@@ -7,7 +7,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin/lethe
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build demo test unit lint fuzz bench clean
+.PHONY: all build demo test unit lint fuzz bench image bench-image clean
 
 all: build
 
@@ -47,5 +47,16 @@ bench: build
 	LETHE=$(BIN) scripts/bench.sh
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./wipe/
 
+# The network boot image: vmlinuz, initramfs.cpio.zst, boot.ipxe,
+# image.json, SHA256SUMS, README.txt in $(IMAGE). Kernel packages are
+# cached in $$XDG_CACHE_HOME/lethe (or ~/.cache/lethe).
+IMAGE ?= out/image
+image:
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/lethe image build --out $(IMAGE)
+
+# Image size and boot times under QEMU TCG (see BenchmarkBootImage).
+bench-image:
+	$(GO) test -run '^$$' -bench BootImage -benchtime 1x -timeout 30m ./internal/qemutest/
+
 clean:
-	rm -rf bin demo-output
+	rm -rf bin demo-output out

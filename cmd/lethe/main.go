@@ -17,8 +17,19 @@ import (
 	"github.com/lethe-project/lethe/devices"
 )
 
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time: -ldflags "-X main.version=..."; in the
+// boot image's busybox binary the package is no longer main, so the image
+// builder sets github.com/lethe-project/lethe/cmd/lethe.version instead. It
+// has no initializer on purpose: u-root's busybox rewrite turns initialized
+// package variables into code run at command start, which would overwrite
+// the -X value.
+var version string
+
+func init() {
+	if version == "" {
+		version = "dev"
+	}
+}
 
 // Exit codes (DESIGN.md §7).
 const (
@@ -75,6 +86,8 @@ var commands = []func() *cobra.Command{
 	newKeygenCmd,
 	newCertCmd,
 	newAuditCmd,
+	newImageCmd,
+	newModulesCmd,
 }
 
 type globalFlags struct {
