@@ -168,6 +168,9 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 			p.Estimate = cp.Estimate
 		}
 		note("%s", why)
+		if c.Technique == TechOverwrite && !req.MethodExplicit {
+			note("overwrite method %s (default): %s", req.Method.Name, req.Method.Description)
+		}
 		return p
 	}
 	find := func(pred func(Considered) bool) (Considered, bool) {

@@ -27,8 +27,8 @@ type Expectation struct {
 	Pattern *PatternSpec `json:"pattern,omitempty"`
 }
 
-// Probe is one block the proof looks at.
-type Probe struct {
+// ProofBlock is one block the proof looks at.
+type ProofBlock struct {
 	Offset int64 `json:"offset"`
 	// Before is the SHA-256 of the block before the erase (fingerprints)
 	// or of the planted content (canaries).
@@ -45,11 +45,11 @@ type Probe struct {
 // Evidence is the before/after proof of a firmware erase, recorded in the
 // certificate.
 type Evidence struct {
-	Seed         string      `json:"seed"` // hex; positions and canary content derive from it
-	BlockBytes   int         `json:"blockBytes"`
-	Fingerprints []Probe     `json:"fingerprints"`
-	Canaries     []Probe     `json:"canaries"`
-	Expect       Expectation `json:"expect"`
+	Seed         string       `json:"seed"` // hex; positions and canary content derive from it
+	BlockBytes   int          `json:"blockBytes"`
+	Fingerprints []ProofBlock `json:"fingerprints"`
+	Canaries     []ProofBlock `json:"canaries"`
+	Expect       Expectation  `json:"expect"`
 	// Results, filled by CheckProof. CanariesSurvived counts probe blocks
 	// (canary or sampled) that read back with canary content.
 	CanariesSurvived   int      `json:"canariesSurvived"`
@@ -142,7 +142,7 @@ func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
 		if _, err := t.ReadAt(buf, off); err != nil {
 			return nil, fmt.Errorf("proof: fingerprint block at %d: %w", off, err)
 		}
-		ev.Fingerprints = append(ev.Fingerprints, Probe{Offset: off, Before: digest(buf), Uniform: isUniform(buf)})
+		ev.Fingerprints = append(ev.Fingerprints, ProofBlock{Offset: off, Before: digest(buf), Uniform: isUniform(buf)})
 	}
 	// Canary content: magic, index, then the keystream of a key derived
 	// from the seed, so each canary is unique and not all zeros.
@@ -159,7 +159,7 @@ func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
 		if _, err := t.WriteAt(buf, off); err != nil {
 			return nil, fmt.Errorf("proof: plant canary at %d: %w", off, err)
 		}
-		ev.Canaries = append(ev.Canaries, Probe{Offset: off, Before: digest(buf)})
+		ev.Canaries = append(ev.Canaries, ProofBlock{Offset: off, Before: digest(buf)})
 		ev.canaryContent = append(ev.canaryContent, bytes.Clone(buf))
 	}
 	if err := t.Sync(); err != nil {
@@ -195,7 +195,7 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 		return err
 	}
 	defer freeBuffer(buf)
-	check := func(p *Probe) {
+	check := func(p *ProofBlock) {
 		if _, err := t.ReadAt(buf, p.Offset); err != nil {
 			p.Outcome = "unreadable"
 			ev.UnreadableBlocks++

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +16,13 @@ func newPlanCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan [flags] (DEVICE... | --all [--exclude ID]...)",
 		Short: "Show what wipe would do to each drive, and why; writes nothing",
+		Long: `Run the same guards and the same planner as wipe, and print for each
+drive the chosen technique, its NIST category, every technique considered
+with the reason it was or was not chosen, and the verification. Writes
+nothing. Exit status 2 when a guard refuses a drive, 1 when the policy
+refuses one (purge-or-fail with no Purge technique).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			method, verify, err := f.job()
+			req, verify, err := f.request()
 			if err != nil {
 				return err
 			}
@@ -28,38 +35,65 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, d := range list {
-				writePlan(out, d, f, method, verify)
+			plans := planAll(cmd.Context(), list, req)
+			for _, p := range plans {
+				writePlan(out, p, f, verify)
 			}
-			return nil
+			return refusals(plans)
 		},
 	}
 	f.addPlanFlags(cmd)
 	return cmd
 }
 
-func writePlan(out interface{ Write([]byte) (int, error) }, d *devices.Device, f wipeFlags, m wipe.Method, v wipe.VerifyMode) {
-	tech, _ := wipe.LookupTechnique(wipe.TechOverwrite)
+func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
+	d, pl := p.dev, p.plan
 	fmt.Fprintf(out, "%s\n", d.Label())
 	fmt.Fprintf(out, "  size       %s (%d bytes, %d-byte sectors), %s over %s\n", devices.HumanBytes(d.SizeBytes), d.SizeBytes, d.LogicalSectorSize, d.Media, d.Transport)
-	fmt.Fprintf(out, "  technique  %s -> %s\n", tech.Name, tech.CategoryOn(d.Rotational))
-	fmt.Fprintf(out, "  why        %s\n", methodDecision(f, m))
-	fmt.Fprintf(out, "  passes     %d: %v\n", len(m.Passes), m.Passes)
-	written := int64(len(m.Passes)) * d.SizeBytes
-	read := int64(0)
-	switch v {
-	case wipe.VerifyLast:
-		read = d.SizeBytes
-		fmt.Fprintf(out, "  verify     full read-back of pass %d\n", len(m.Passes))
-	case wipe.VerifyAll:
-		read = written
-		fmt.Fprintf(out, "  verify     full read-back after every pass\n")
-	case wipe.VerifySample:
-		read = int64(float64(d.SizeBytes) * f.samplePercent / 100)
-		fmt.Fprintf(out, "  verify     sampled read-back of pass %d: >= %.1f%% in >= %d subsections, first and last LBA\n", len(m.Passes), f.samplePercent, wipe.MinSubsections)
-	case wipe.VerifyOff:
-		fmt.Fprintf(out, "  verify     none: the certificate will say PARTIAL\n")
+	if pl.Refusal != "" {
+		fmt.Fprintf(out, "  REFUSED    %s\n", pl.Refusal)
+	} else {
+		fmt.Fprintf(out, "  technique  %s -> %s\n", pl.Technique.Name, strings.ToUpper(string(pl.Category)))
+		if pl.Estimate > 0 {
+			fmt.Fprintf(out, "  estimate   %s (the drive's own)\n", pl.Estimate)
+		}
 	}
-	fmt.Fprintf(out, "  I/O        writes %s, reads %s\n", devices.HumanBytes(written), devices.HumanBytes(read))
+	for _, line := range pl.Decision {
+		fmt.Fprintf(out, "  why        %s\n", line)
+	}
+	for _, c := range pl.Considered {
+		mark := "-"
+		if c.Available {
+			mark = "+"
+		}
+		reason := ""
+		if c.Reason != "" {
+			reason = ": " + c.Reason
+		}
+		fmt.Fprintf(out, "  considered %s %s (%s)%s\n", mark, c.Technique, c.Category, reason)
+	}
+	if pl.Refusal != "" {
+		return
+	}
+	if pl.Technique.ID == wipe.TechOverwrite {
+		m := pl.Method
+		fmt.Fprintf(out, "  passes     %d: [%s]\n", len(m.Passes), strings.Join(m.Passes, " "))
+		written := int64(len(m.Passes)) * d.SizeBytes
+		read := int64(0)
+		switch v {
+		case wipe.VerifyLast:
+			read = d.SizeBytes
+			fmt.Fprintf(out, "  verify     full read-back of pass %d\n", len(m.Passes))
+		case wipe.VerifyAll:
+			read = written
+			fmt.Fprintf(out, "  verify     full read-back after every pass\n")
+		case wipe.VerifySample:
+			read = int64(float64(d.SizeBytes) * f.samplePercent / 100)
+			fmt.Fprintf(out, "  verify     sampled read-back of pass %d: >= %.1f%% in >= %d subsections, first and last LBA\n", len(m.Passes), f.samplePercent, wipe.MinSubsections)
+		case wipe.VerifyOff:
+			fmt.Fprintf(out, "  verify     none: the certificate will say PARTIAL\n")
+		}
+		fmt.Fprintf(out, "  I/O        writes %s, reads %s\n", devices.HumanBytes(written), devices.HumanBytes(read))
+	}
 	fmt.Fprintf(out, "  hidden     %s\n", hiddenAreas(d).Note)
 }

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -23,6 +24,8 @@ import (
 // wipeFlags are the options of `lethe wipe` (and the subset `lethe plan`
 // shares).
 type wipeFlags struct {
+	policy        string
+	technique     string
 	method        string
 	passes        []string
 	finalZero     bool
@@ -44,7 +47,9 @@ type wipeFlags struct {
 
 func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.method, "method", "", "overwrite method: random (default), zero, one, dod (DoD 5220.22-M 3-pass)")
+	fl.StringVar(&f.policy, "policy", "purge", "outcome: purge (strongest available, falling back to Clear), purge-or-fail, clear (host overwrite)")
+	fl.StringVar(&f.technique, "technique", "", "force one technique by id (see lethe devices), e.g. nvme-format-user-data")
+	fl.StringVar(&f.method, "method", "", "host overwrite method: random (default), zero, one, dod (DoD 5220.22-M 3-pass); asks for a host overwrite")
 	fl.StringSliceVar(&f.passes, "passes", nil, "custom passes, comma-separated: zero, one, random or 0xHEX (e.g. 0x00,0xFF,random)")
 	fl.BoolVar(&f.finalZero, "final-zero", false, "finish with a pass of zeros")
 	fl.StringVar(&f.verify, "verify", "last", "read-back: last (full read of the last pass), all, sample, off")
@@ -72,20 +77,64 @@ func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
 	f.audit.add(fl)
 }
 
-// job builds the overwrite job description shared by plan and wipe.
-func (f *wipeFlags) job() (wipe.Method, wipe.VerifyMode, error) {
+// request turns the flags into a planner request and a verification mode,
+// shared by plan and wipe.
+func (f *wipeFlags) request() (wipe.Request, wipe.VerifyMode, error) {
+	policy, err := wipe.ParsePolicy(f.policy)
+	if err != nil {
+		return wipe.Request{}, "", usageErr("%v", err)
+	}
 	m, err := wipe.ResolveMethod(f.method, f.passes, f.finalZero)
 	if err != nil {
-		return wipe.Method{}, "", usageErr("%v", err)
+		return wipe.Request{}, "", usageErr("%v", err)
 	}
 	v, err := wipe.ParseVerifyMode(f.verify)
 	if err != nil {
-		return wipe.Method{}, "", usageErr("%v", err)
+		return wipe.Request{}, "", usageErr("%v", err)
 	}
 	if f.samplePercent <= 0 || f.samplePercent > 100 {
-		return wipe.Method{}, "", usageErr("--sample-percent %.2f: want a value in (0, 100]", f.samplePercent)
+		return wipe.Request{}, "", usageErr("--sample-percent %.2f: want a value in (0, 100]", f.samplePercent)
 	}
-	return m, v, nil
+	tech := wipe.TechniqueID(f.technique)
+	if tech != "" {
+		if _, ok := wipe.LookupTechnique(tech); !ok {
+			return wipe.Request{}, "", usageErr("--technique %q: no such technique (lethe devices lists them)", f.technique)
+		}
+	}
+	explicit := f.method != "" || len(f.passes) > 0 || f.finalZero
+	if tech != "" && explicit && tech != wipe.TechOverwrite {
+		return wipe.Request{}, "", usageErr("--method/--passes describe a host overwrite; they do not combine with --technique %s", tech)
+	}
+	return wipe.Request{Policy: policy, Technique: tech, Method: m, MethodExplicit: explicit}, v, nil
+}
+
+// planned is a drive with its plan.
+type planned struct {
+	dev  *devices.Device
+	plan wipe.Plan
+}
+
+// planAll probes and plans every drive. Planning writes nothing.
+func planAll(ctx context.Context, list []*devices.Device, req wipe.Request) []planned {
+	out := make([]planned, len(list))
+	for i, d := range list {
+		out[i] = planned{d, wipe.NewPlan(d, wipe.Probe(ctx, d), req)}
+	}
+	return out
+}
+
+// refusals lists the drives the policy refuses.
+func refusals(ps []planned) error {
+	var msgs []string
+	for _, p := range ps {
+		if p.plan.Refusal != "" {
+			msgs = append(msgs, fmt.Sprintf("refusing %s: %s", p.dev.Path, p.plan.Refusal))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return failed("%s\nnothing was written", strings.Join(msgs, "\nlethe: "))
 }
 
 func newWipeCmd() *cobra.Command {
@@ -105,7 +154,7 @@ was stopped, 2 usage error or refusal (nothing written).`,
 }
 
 func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
-	method, verify, err := f.job()
+	req, verify, err := f.request()
 	if err != nil {
 		return err
 	}
@@ -136,6 +185,10 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	plans := planAll(cmd.Context(), list, req)
+	if err := refusals(plans); err != nil {
+		return err
+	}
 	if err := requireConfirmation(f.yes, list, "ERASE"); err != nil {
 		return err
 	}
@@ -163,7 +216,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	for i, d := range list {
 		wg.Go(func() {
 			defer targets[i].Close()
-			results[i] = wipeOne(ctx, d, targets[i], f, method, verify, seed, key, host, ui)
+			results[i] = wipeOne(ctx, plans[i], targets[i], f, verify, seed, key, host, ui)
 			ui.Finish(d.Path, results[i].status())
 		})
 	}
@@ -187,32 +240,23 @@ func (r driveResult) status() string {
 	return string(r.report.Status)
 }
 
-func wipeOne(ctx context.Context, d *devices.Device, t wipe.Target, f wipeFlags, method wipe.Method, verify wipe.VerifyMode,
+func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify wipe.VerifyMode,
 	seed []byte, key ed25519.PrivateKey, host devices.HostIdentity, ui progressUI) driveResult {
+	d := p.dev
 	logger := log.WithField("device", d.Path)
-	logger.WithFields(logrus.Fields{"event": "start", "method": method.Name, "verify": verify, "size_bytes": d.SizeBytes}).Info("wipe started")
-	rep, err := wipe.Overwrite(ctx, wipe.Job{
-		Target: t, Method: method, Verify: verify, SamplePercent: f.samplePercent, SampleSeed: seed,
+	logger.WithFields(logrus.Fields{"event": "start", "technique": p.plan.Technique.ID, "category": p.plan.Category,
+		"method": p.plan.Method.Name, "verify": verify, "size_bytes": d.SizeBytes}).Info("wipe started")
+	rep, err := wipe.Execute(ctx, d, t, p.plan, wipe.ExecOptions{
+		Verify: verify, SamplePercent: f.samplePercent, SampleSeed: seed,
 		IO:       wipe.IOOptions{ChunkBytes: f.chunkMiB << 20, Workers: f.workers},
 		Progress: ui.Track(d.Path),
 	})
 	if err != nil {
 		return driveResult{dev: d, err: err}
 	}
-	rep.Decision = append(rep.Decision, methodDecision(f, method))
 	path, err := writeCertificate(f.certDir, d, rep, f.personnel, host, attest.KeySigner{Key: key})
 	logger.WithFields(logrus.Fields{"event": "result", "status": rep.Status, "certificate": path}).Info(rep.StatusReason)
 	return driveResult{dev: d, report: rep, certPath: path, err: err}
-}
-
-func methodDecision(f wipeFlags, m wipe.Method) string {
-	switch {
-	case len(f.passes) > 0:
-		return "host overwrite with custom passes given by --passes"
-	case f.method != "":
-		return fmt.Sprintf("host overwrite, method %s chosen by --method", m.Name)
-	}
-	return fmt.Sprintf("host overwrite, default method %s (one verifiable pseudorandom pass; NIST SP 800-88 Clear)", m.Name)
 }
 
 // hiddenAreas says what is known of HPA/DCO for the certificate. Only ATA
