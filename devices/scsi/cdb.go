@@ -147,22 +147,24 @@ func SanitizeCDB(r SanitizeRequest) (cdb, param []byte, err error) {
 	return cdb, param, nil
 }
 
-// FormatRequest describes a FORMAT UNIT (SBC-4 §5.4). Without Immed it is
-// sent with FMTDATA=0 (no parameter list), as `sg_format --format` does.
+// FormatRequest describes a FORMAT UNIT (SBC-4 §5.4). It is sent as
+// `sg_format --format` sends it: FMTDATA=1 and CMPLST=1 with a 4-byte short
+// parameter list header and no defect list.
 type FormatRequest struct {
-	// Immed sends a short parameter list header with FOV=1 and IMMED=1 so
-	// the command returns at once; progress comes from REQUEST SENSE.
+	// Immed sets IMMED in the header so the command returns at once;
+	// progress then comes from REQUEST SENSE. Without it the command
+	// blocks for the whole format.
 	Immed bool
 	// FFMT is the fast-format field of the CDB (SBC-4: 0 = full format).
 	FFMT uint8
 }
 
-// FormatUnitCDB returns the CDB and the parameter list (nil without Immed).
+// FormatUnitCDB returns the CDB and the parameter list header.
 func FormatUnitCDB(r FormatRequest) (cdb, param []byte) {
-	cdb = []byte{OpFormatUnit, 0, 0, 0, r.FFMT & 0x03, 0}
+	cdb = []byte{OpFormatUnit, 0x10 | 0x08, 0, 0, r.FFMT & 0x03, 0} // FMTDATA, CMPLST
+	param = []byte{0, 0, 0, 0}
 	if r.Immed {
-		cdb[1] |= 0x10                // FMTDATA
-		param = []byte{0, 0x82, 0, 0} // short header: FOV=1, IMMED=1, no defect list
+		param[1] = 0x02
 	}
 	return cdb, param
 }

@@ -64,8 +64,8 @@ func ParseInquiry(b []byte) (*InquiryData, error) {
 
 // Inquiry sends a standard INQUIRY.
 func Inquiry(ctx context.Context, t Transport) (*InquiryData, error) {
-	buf := make([]byte, 96)
-	r, err := Run(ctx, t, "INQUIRY", &Command{CDB: InquiryCDB(false, 0, 96), Data: buf, Dir: DirIn})
+	buf := make([]byte, 36) // the standard part, as sg_inq asks
+	r, err := Run(ctx, t, "INQUIRY", &Command{CDB: InquiryCDB(false, 0, 36), Data: buf, Dir: DirIn})
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ const (
 // against the page code it asked for.
 func VPD(ctx context.Context, t Transport, page uint8) ([]byte, error) {
 	op := fmt.Sprintf("INQUIRY VPD 0x%02x", page)
-	buf := make([]byte, 255)
+	buf := make([]byte, 252) // sg_inq's first read
 	r, err := Run(ctx, t, op, &Command{CDB: InquiryCDB(true, page, uint16(len(buf))), Data: buf, Dir: DirIn})
 	if err != nil {
 		return nil, err
@@ -333,7 +333,7 @@ func ParseOpcodeSupport(b []byte) (*OpcodeSupport, error) {
 // CODES yields a SenseError with IsInvalidOpcode; callers then fall back to
 // trying the command's harmless form or to "unknown".
 func ReportOpcode(ctx context.Context, t Transport, op uint8, sa uint16, withSA bool) (*OpcodeSupport, error) {
-	buf := make([]byte, 64)
+	buf := make([]byte, 8192) // as sg_opcodes asks
 	name := fmt.Sprintf("REPORT SUPPORTED OPERATION CODES (0x%02x/0x%02x)", op, sa)
 	r, err := Run(ctx, t, name, &Command{CDB: ReportOpcodeCDB(op, sa, withSA, uint32(len(buf))), Data: buf, Dir: DirIn})
 	if err != nil {
@@ -391,10 +391,7 @@ func Sanitize(ctx context.Context, t Transport, r SanitizeRequest, timeout time.
 // FormatUnit sends FORMAT UNIT; see Sanitize for Immed and timeout.
 func FormatUnit(ctx context.Context, t Transport, r FormatRequest, timeout time.Duration) error {
 	cdb, param := FormatUnitCDB(r)
-	c := &Command{CDB: cdb, Timeout: timeout, Dir: DirNone}
-	if param != nil {
-		c.Data, c.Dir = param, DirOut
-	}
+	c := &Command{CDB: cdb, Data: param, Dir: DirOut, Timeout: timeout}
 	_, err := Run(ctx, t, "FORMAT UNIT", c)
 	return err
 }

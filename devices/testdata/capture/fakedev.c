@@ -74,7 +74,15 @@ int ioctl(int fd, unsigned long req, ...) {
 			if (cdb[0] == 0x25 && h->dxfer_len >= 8) { d[1] = 0x7f; d[2] = 0xff; d[3] = 0xff; d[6] = 2; }
 			if (cdb[0] == 0x03 && h->dxfer_len >= 18) { d[0] = 0x70; d[7] = 10; }
 			if (cdb[0] == 0xa3 && h->dxfer_len >= 4) { d[1] = 3; d[3] = 10; d[4] = cdb[3]; }
-			if (cdb[0] == 0x12 && (cdb[1] & 1) && h->dxfer_len >= 4) { d[1] = cdb[2]; }
+			if (cdb[0] == 0x12 && (cdb[1] & 1) && h->dxfer_len >= 64) {
+				d[1] = cdb[2];
+				switch (cdb[2]) {
+				case 0x00: d[3] = 4; d[4] = 0x00; d[5] = 0x80; d[6] = 0x83; d[7] = 0xb1; break;
+				case 0x80: d[3] = 8; memcpy(d+4, "SERIAL01", 8); break;
+				case 0x83: d[3] = 12; d[4] = 0x01; d[5] = 0x03; d[7] = 8; d[8] = 0x50; d[15] = 0x01; break;
+				case 0xb1: d[3] = 0x3c; d[5] = 0x01; break;
+				}
+			}
 		}
 		/* ATA PASS-THROUGH with CK_COND: return an ATA Status Return descriptor, status DRDY. */
 		if (cdb[0] == 0x85 && (cdb[2] & 0x20) && h->sbp && h->mx_sb_len >= 22) {
