@@ -198,6 +198,11 @@ func (d *Device) Exec(ctx context.Context, c *Command) (*Registers, error) {
 	}
 	if r.Status == scsi.StatusCheckCondition && len(r.Sense) > 0 {
 		s, derr := scsi.DecodeSense(r.Sense)
+		if derr == nil && s.ATA == nil && s.Key != scsi.KeyIllegalRequest {
+			// Fixed format: libata puts the registers there for any
+			// pass-through sense, whatever the ASC.
+			s.ATA = s.FixedATA()
+		}
 		if derr == nil && s.ATA != nil {
 			regs := s.ATA
 			if regs.Status&(StatusERR|StatusDF) != 0 {

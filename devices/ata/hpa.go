@@ -31,8 +31,8 @@ func (d *Device) ReadNativeMaxAddress(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if regs == nil || regs.Partial {
-		return 0, fmt.Errorf("READ NATIVE MAX ADDRESS EXT: the SATL returned no 48-bit registers")
+	if regs == nil || regs.Partial && regs.LBAUpperNonZero {
+		return 0, fmt.Errorf("READ NATIVE MAX ADDRESS EXT: the SATL returned only LBA 23:0 (fixed format sense) of a larger address")
 	}
 	return regs.LBA, nil
 }

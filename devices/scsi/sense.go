@@ -212,22 +212,35 @@ func (s *Sense) decodeFixed(b []byte) error {
 		copy(s.SenseKeySpecific[:], b[15:18])
 		s.SKSV = b[15]&0x80 != 0
 	}
-	// SAT-4 §12.2.2.6: fixed format ATA registers after ATA PASS-THROUGH.
-	if s.ASC == ASCATAPassThroughInfo && end >= 12 {
-		s.ATA = &ATAReturn{
-			Partial:           true,
-			Error:             b[3],
-			Status:            b[4],
-			Device:            b[5],
-			Count:             uint16(b[6]),
-			Extend:            b[8]&0x80 != 0,
-			CountUpperNonZero: b[8]&0x40 != 0,
-			LBAUpperNonZero:   b[8]&0x20 != 0,
-			LBA:               uint64(b[9]) | uint64(b[10])<<8 | uint64(b[11])<<16,
-		}
-		s.InformationValid = false
+	if s.ASC == ASCATAPassThroughInfo {
+		s.ATA = s.FixedATA()
 	}
 	return nil
+}
+
+// FixedATA interprets fixed format sense data as the answer to an ATA
+// PASS-THROUGH command (SAT-4 §12.2.2.6): ERROR, STATUS, DEVICE and
+// COUNT(7:0) in the INFORMATION field, the EXTEND/UPPER NONZERO flags and
+// LBA(23:0) in the COMMAND-SPECIFIC INFORMATION field. Linux libata fills
+// them this way for every pass-through sense in fixed format, whatever the
+// ASC, so only the caller, who knows the command, can ask for it. It
+// returns nil for descriptor format or short data.
+func (s *Sense) FixedATA() *ATAReturn {
+	b := s.Raw
+	if (s.ResponseCode != 0x70 && s.ResponseCode != 0x71) || len(b) < 12 {
+		return nil
+	}
+	return &ATAReturn{
+		Partial:           true,
+		Error:             b[3],
+		Status:            b[4],
+		Device:            b[5],
+		Count:             uint16(b[6]),
+		Extend:            b[8]&0x80 != 0,
+		CountUpperNonZero: b[8]&0x40 != 0,
+		LBAUpperNonZero:   b[8]&0x20 != 0,
+		LBA:               uint64(b[9]) | uint64(b[10])<<8 | uint64(b[11])<<16,
+	}
 }
 
 // decodeDescriptor decodes descriptor format sense data (SPC-5 §4.4.2).
