@@ -216,6 +216,20 @@ func (d *Device) Exec(ctx context.Context, c *Command) (*Registers, error) {
 	return nil, r.Err(c.Name())
 }
 
+// ErrPartialRegisters says the SATL answered in fixed format sense data,
+// which lacks COUNT 15:8 and LBA 47:24. Device.PreferDescriptorSense fixes
+// that on Linux (libata) and most SAT bridges.
+var ErrPartialRegisters = errors.New("the SATL returned fixed format sense data without the upper ATA registers; enable descriptor sense (D_SENSE)")
+
+// PreferDescriptorSense asks the SATL for descriptor format sense data
+// (scsi.EnsureDescriptorSense), so that 48-bit registers come back whole.
+// Call it once after opening a drive; it changes only how errors are
+// reported, not the drive.
+func (d *Device) PreferDescriptorSense(ctx context.Context) error {
+	_, err := scsi.EnsureDescriptorSense(ctx, d.T)
+	return err
+}
+
 // Error is an ATA command that ended with ERR or DF set in the status
 // register. Predicates name the error register bits.
 type Error struct {

@@ -32,7 +32,7 @@ func (d *Device) ReadNativeMaxAddress(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	if regs == nil || regs.Partial && regs.LBAUpperNonZero {
-		return 0, fmt.Errorf("READ NATIVE MAX ADDRESS EXT: the SATL returned only LBA 23:0 (fixed format sense) of a larger address")
+		return 0, fmt.Errorf("READ NATIVE MAX ADDRESS EXT: %w", ErrPartialRegisters)
 	}
 	return regs.LBA, nil
 }

@@ -180,6 +180,9 @@ func (d *Device) SanitizeStatus(ctx context.Context, clearFailure bool) (*Saniti
 	if regs == nil {
 		return nil, fmt.Errorf("SANITIZE STATUS EXT: the SATL returned no registers despite CK_COND")
 	}
+	if regs.Partial && regs.CountUpperNonZero {
+		return nil, fmt.Errorf("SANITIZE STATUS EXT: %w", ErrPartialRegisters)
+	}
 	p := uint16(regs.LBA)
 	return &SanitizeStatus{
 		CompletedWithoutError: regs.Count&0x8000 != 0,

@@ -168,3 +168,29 @@ func FormatUnitCDB(r FormatRequest) (cdb, param []byte) {
 	}
 	return cdb, param
 }
+
+// Mode page handling (SPC-5 §6.13, §6.15, §7.5.10).
+const (
+	OpModeSelect10     = 0x55
+	OpModeSense10      = 0x5A
+	ModePageControl    = 0x0A
+	controlDSenseBit   = 0x04 // Control mode page byte 2 bit 2: D_SENSE
+	modeHeader10Length = 8
+)
+
+// ModeSense10CDB is MODE SENSE(10) for the current values of one page,
+// without block descriptors.
+func ModeSense10CDB(page uint8, alloc uint16) []byte {
+	c := make([]byte, 10)
+	c[0], c[1], c[2] = OpModeSense10, 0x08, page&0x3f // DBD=1, PC=current
+	binary.BigEndian.PutUint16(c[7:9], alloc)
+	return c
+}
+
+// ModeSelect10CDB is MODE SELECT(10) with PF=1 (pages in SPC format).
+func ModeSelect10CDB(length uint16) []byte {
+	c := make([]byte, 10)
+	c[0], c[1] = OpModeSelect10, 0x10
+	binary.BigEndian.PutUint16(c[7:9], length)
+	return c
+}
