@@ -55,3 +55,29 @@ func EnsureDescriptorSense(ctx context.Context, t Transport) (bool, error) {
 		&Command{CDB: ModeSelect10CDB(uint16(len(data))), Data: data, Dir: DirOut})
 	return err == nil, err
 }
+
+// ControlModePage returns a MODE SENSE(10) answer holding the Control mode
+// page with D_SENSE as given, for simulators.
+func ControlModePage(dsense bool) []byte {
+	b := make([]byte, modeHeader10Length+12)
+	binary.BigEndian.PutUint16(b[0:], uint16(len(b)-2))
+	b[8], b[9] = ModePageControl, 10
+	if dsense {
+		b[10] |= controlDSenseBit
+	}
+	return b
+}
+
+// ParseControlModeSelect returns the D_SENSE bit of a MODE SELECT(10)
+// parameter list carrying the Control mode page, for simulators.
+func ParseControlModeSelect(data []byte) (dsense bool, err error) {
+	if len(data) < modeHeader10Length+3 {
+		return false, fmt.Errorf("MODE SELECT(10): %d bytes", len(data))
+	}
+	bdl := int(binary.BigEndian.Uint16(data[6:8]))
+	p := data[min(len(data), modeHeader10Length+bdl):]
+	if len(p) < 3 || p[0]&0x3f != ModePageControl {
+		return false, fmt.Errorf("MODE SELECT(10): not the Control page")
+	}
+	return p[2]&controlDSenseBit != 0, nil
+}

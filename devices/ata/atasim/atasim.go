@@ -323,21 +323,16 @@ func (d *Drive) Exec(ctx context.Context, c *scsi.Command) (*scsi.Result, error)
 		return &scsi.Result{}, nil
 	case scsi.OpModeSense10:
 		if len(c.CDB) == 10 && c.CDB[2]&0x3f == scsi.ModePageControl {
-			page := make([]byte, 8+12)
-			binary.BigEndian.PutUint16(page[0:], uint16(len(page)-2))
-			page[8], page[9] = scsi.ModePageControl, 10
-			if !d.fixedSense {
-				page[10] |= 0x04
-			}
-			return dataIn(c, page), nil
+			return dataIn(c, scsi.ControlModePage(!d.fixedSense)), nil
 		}
 		return check(scsi.SenseBuilder{Key: scsi.KeyIllegalRequest, ASC: scsi.ASCInvalidFieldInCDB}.Fixed()), nil
 	case scsi.OpModeSelect10:
 		// Only the Control page's D_SENSE bit is changeable, as in libata.
-		if c.Dir != scsi.DirOut || len(c.Data) < 8+3 || c.Data[8]&0x3f != scsi.ModePageControl {
+		dsense, err := scsi.ParseControlModeSelect(c.Data)
+		if c.Dir != scsi.DirOut || err != nil {
 			return check(scsi.SenseBuilder{Key: scsi.KeyIllegalRequest, ASC: scsi.ASCInvalidFieldInParamList}.Fixed()), nil
 		}
-		d.fixedSense = c.Data[10]&0x04 == 0
+		d.fixedSense = !dsense
 		return &scsi.Result{DataLen: len(c.Data)}, nil
 	case scsi.OpServiceIn16:
 		if len(c.CDB) == 16 && c.CDB[1]&0x1f == scsi.SAReadCapacity16 {
