@@ -243,3 +243,17 @@ func SanitizeCheck(id *Identify, f SanitizeFeature) error {
 	}
 	return nil
 }
+
+// SanitizeTimeout is how long lethe waits for an ATA sanitize operation to
+// end (polling STATUS EXT). ATA reports no sanitize time estimate, so it is
+// the time to write every sector once per pass at 50 MB/s plus 30 minutes;
+// a crypto scramble usually ends in seconds but gets the same bound, since
+// giving up early only loses track of an operation that cannot be aborted.
+func SanitizeTimeout(id *Identify, f SanitizeFeature, o SanitizeOptions) time.Duration {
+	passes := uint64(1)
+	if f == SanitizeOverwrite && o.Passes > 0 {
+		passes = uint64(o.Passes)
+	}
+	bytes := id.Sectors * uint64(id.LogicalSectorSize)
+	return time.Duration(passes*bytes/50e6)*time.Second + 30*time.Minute
+}

@@ -110,7 +110,7 @@ func (c *Controller) Format() FormatAttrs {
 // ParseController parses Identify Controller data.
 func ParseController(b []byte) (*Controller, error) {
 	if len(b) < IdentifyDataBytes {
-		return nil, fmt.Errorf("Identify Controller data: %d bytes, need %d", len(b), IdentifyDataBytes)
+		return nil, fmt.Errorf("identify controller data: %d bytes, need %d", len(b), IdentifyDataBytes)
 	}
 	le16 := func(o int) uint16 { return binary.LittleEndian.Uint16(b[o:]) }
 	le32 := func(o int) uint32 { return binary.LittleEndian.Uint32(b[o:]) }
@@ -229,7 +229,7 @@ func (n *Namespace) ID() string {
 // inactive NSID) parses to a Namespace with NSZE 0.
 func ParseNamespace(b []byte) (*Namespace, error) {
 	if len(b) < IdentifyDataBytes {
-		return nil, fmt.Errorf("Identify Namespace data: %d bytes, need %d", len(b), IdentifyDataBytes)
+		return nil, fmt.Errorf("identify namespace data: %d bytes, need %d", len(b), IdentifyDataBytes)
 	}
 	le64 := func(o int) uint64 { return binary.LittleEndian.Uint64(b[o:]) }
 	n := &Namespace{
@@ -243,7 +243,7 @@ func ParseNamespace(b []byte) (*Namespace, error) {
 	copy(n.EUI64[:], b[120:128])
 	count := int(n.NLBAF) + 1
 	if count > 64 {
-		return nil, fmt.Errorf("Identify Namespace: NLBAF %d exceeds 63", n.NLBAF)
+		return nil, fmt.Errorf("identify namespace: NLBAF %d exceeds 63", n.NLBAF)
 	}
 	for i := 0; i < count; i++ {
 		v := binary.LittleEndian.Uint32(b[128+4*i:])

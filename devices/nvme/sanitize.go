@@ -125,7 +125,7 @@ func (l *SanitizeLog) Estimate(a SanitizeAction, noDealloc bool) Estimate {
 // page is 512).
 func ParseSanitizeLog(b []byte) (*SanitizeLog, error) {
 	if len(b) < 32 {
-		return nil, fmt.Errorf("Sanitize Status log: %d bytes, need 32", len(b))
+		return nil, fmt.Errorf("sanitize status log: %d bytes, need 32", len(b))
 	}
 	le32 := func(o int) Estimate { return Estimate(binary.LittleEndian.Uint32(b[o:])) }
 	sstat := binary.LittleEndian.Uint16(b[2:4])
@@ -332,4 +332,23 @@ func FormatTimeout(log *SanitizeLog, ses uint8, capacityBytes uint64) time.Durat
 		}
 	}
 	return time.Duration(capacityBytes/50e6)*time.Second + 10*time.Minute
+}
+
+// SanitizeTimeout is how long lethe waits for a sanitize operation to end
+// (polling the log): twice the controller's estimate for the action (with
+// or without no-deallocate) plus 10 minutes; without an estimate, the time
+// to write the capacity once per pass at 50 MB/s plus 10 minutes (a crypto
+// erase without an estimate gets the same, erring long: a sanitize cannot
+// be aborted, so giving up early only loses track of it).
+func SanitizeTimeout(l *SanitizeLog, r SanitizeRequest, capacityBytes uint64) time.Duration {
+	if l != nil {
+		if d, ok := l.Estimate(r.Action, r.NoDeallocate).Duration(); ok {
+			return 2*d + 10*time.Minute
+		}
+	}
+	passes := uint64(1)
+	if r.Action == SanitizeOverwrite && r.OverwritePasses > 0 {
+		passes = uint64(r.OverwritePasses)
+	}
+	return time.Duration(passes*capacityBytes/50e6)*time.Second + 10*time.Minute
 }

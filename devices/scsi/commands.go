@@ -439,3 +439,19 @@ func trimASCII(b []byte) string {
 	}
 	return strings.TrimSpace(sb.String())
 }
+
+// SanitizeTimeout bounds a SANITIZE: the command timeout without IMMED, or
+// how long to keep polling with it. SCSI reports no estimate lethe reads
+// (sg_sanitize uses a fixed 15 h): the time to write the capacity once per
+// pass at 50 MB/s plus 30 minutes.
+func SanitizeTimeout(c *Capacity, r SanitizeRequest) time.Duration {
+	passes := uint64(1)
+	if r.Action == SanitizeOverwrite && r.Count > 0 {
+		passes = uint64(r.Count)
+	}
+	var bytes uint64
+	if c != nil {
+		bytes = c.Bytes()
+	}
+	return time.Duration(passes*bytes/50e6)*time.Second + 30*time.Minute
+}

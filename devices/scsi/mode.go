@@ -42,7 +42,7 @@ func EnsureDescriptorSense(ctx context.Context, t Transport) (bool, error) {
 		return false, err
 	}
 	if len(p) < 3 {
-		return false, fmt.Errorf("Control mode page: %d bytes", len(p))
+		return false, fmt.Errorf("control mode page: %d bytes", len(p))
 	}
 	if p[2]&controlDSenseBit != 0 {
 		return false, nil
