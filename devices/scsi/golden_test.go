@@ -2,6 +2,7 @@ package scsi
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 	"testing"
 
@@ -97,5 +98,38 @@ func TestGoldenCDBs(t *testing.T) {
 				t.Errorf("%s: parameter list length %d, golden %s", tc.name, len(tc.param), n)
 			}
 		}
+	}
+}
+
+// recorder answers MODE SENSE(10) with a Control page with D_SENSE=0 (as
+// the capture shim does) and records the MODE SELECT it receives.
+type recorder struct{ sel *Command }
+
+func (r *recorder) Exec(_ context.Context, c *Command) (*Result, error) {
+	if c.CDB[0] == OpModeSelect10 {
+		r.sel = c
+		return &Result{DataLen: len(c.Data)}, nil
+	}
+	n := copy(c.Data, ControlModePage(false))
+	return &Result{DataLen: n}, nil
+}
+
+// The D_SENSE switch sends what `sg_modes -d -p 0x0a` and `sdparm --set
+// D_SENSE=1 --page=co` send.
+func TestGoldenDescriptorSense(t *testing.T) {
+	g, err := golden.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ModeSense10CDB(ModePageControl, 252), g["scsi-mode-sense-control"].Hex("cdb"); !bytes.Equal(got, want) {
+		t.Errorf("MODE SENSE(10): %x, want %x", got, want)
+	}
+	r := &recorder{}
+	if changed, err := EnsureDescriptorSense(context.Background(), r); err != nil || !changed || r.sel == nil {
+		t.Fatalf("changed %v err %v", changed, err)
+	}
+	e := g["scsi-mode-select-dsense"]
+	if !bytes.Equal(r.sel.CDB, e.Hex("cdb")) || !bytes.Equal(bytes.TrimRight(r.sel.Data, "\x00"), e.Hex("data")) || e.Fields["len"] != strconv.Itoa(len(r.sel.Data)) {
+		t.Errorf("MODE SELECT(10): cdb %x data %x, want %x %x (%s)", r.sel.CDB, r.sel.Data, e.Hex("cdb"), e.Hex("data"), e.Origin)
 	}
 }

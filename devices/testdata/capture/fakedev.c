@@ -74,6 +74,10 @@ int ioctl(int fd, unsigned long req, ...) {
 			if (cdb[0] == 0x25 && h->dxfer_len >= 8) { d[1] = 0x7f; d[2] = 0xff; d[3] = 0xff; d[6] = 2; }
 			if (cdb[0] == 0x03 && h->dxfer_len >= 18) { d[0] = 0x70; d[7] = 10; }
 			if (cdb[0] == 0xa3 && h->dxfer_len >= 4) { d[1] = 3; d[3] = 10; d[4] = cdb[3]; }
+			if (cdb[0] == 0x5a && (cdb[2] & 0x3f) == 0x0a) { /* MODE SENSE(10), Control page, D_SENSE=0 */
+				uint8_t m[20] = {0, 18, 0, 0, 0, 0, 0, 0, 0x0a, 0x0a};
+				memcpy(d, m, h->dxfer_len < sizeof m ? h->dxfer_len : sizeof m);
+			}
 			if (cdb[0] == 0x12 && (cdb[1] & 1) && h->dxfer_len >= 64) {
 				d[1] = cdb[2];
 				switch (cdb[2]) {
