@@ -196,21 +196,27 @@ func (d *Device) Exec(ctx context.Context, c *Command) (*Registers, error) {
 		}
 		return nil, nil
 	}
-	if r.Status == scsi.StatusCheckCondition && len(r.Sense) > 0 {
+	if r.Status == scsi.StatusCheckCondition && len(r.Sense) > 0 && r.HostStatus == 0 {
 		s, derr := scsi.DecodeSense(r.Sense)
-		if derr == nil && s.ATA == nil && s.Key != scsi.KeyIllegalRequest {
-			// Fixed format: libata puts the registers there for any
-			// pass-through sense, whatever the ASC.
-			s.ATA = s.FixedATA()
-		}
-		if derr == nil && s.ATA != nil {
+		if derr == nil && s.Key != scsi.KeyIllegalRequest {
 			regs := s.ATA
-			if regs.Status&(StatusERR|StatusDF) != 0 {
-				return regs, &Error{Op: c.Name(), Regs: *regs}
+			if regs == nil {
+				// Fixed format: libata puts the registers there for any
+				// pass-through sense, whatever the ASC.
+				regs = s.FixedATA()
 			}
-			// CK_COND success: RECOVERED ERROR / NO SENSE, ATA PASS
-			// THROUGH INFORMATION AVAILABLE.
-			return regs, nil
+			switch {
+			case regs == nil:
+			case regs.Status&(StatusERR|StatusDF) != 0:
+				return regs, &Error{Op: c.Name(), Regs: *regs}
+			case s.Key == scsi.KeyNoSense || s.Key == scsi.KeyRecoveredError:
+				// CK_COND success: ATA PASS THROUGH INFORMATION AVAILABLE.
+				return regs, nil
+			default:
+				// A SCSI-level error (e.g. MEDIUM ERROR, NOT READY) with
+				// registers that claim success: trust the sense key.
+				return regs, &scsi.SenseError{Op: c.Name(), Sense: s}
+			}
 		}
 	}
 	return nil, r.Err(c.Name())

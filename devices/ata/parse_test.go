@@ -186,6 +186,12 @@ func TestExecErrors(t *testing.T) {
 	if err := dev.SetMaxAddress(context.Background(), 1, true); !IsDeviceFault(err) || !IsIDNotFound(err) {
 		t.Fatalf("%v", err)
 	}
+	// A SCSI error whose registers claim success: the sense key wins.
+	med := scsi.SenseBuilder{Key: scsi.KeyMediumError, ASC: scsi.ASCUnrecoveredReadError, ATA: &scsi.ATAReturn{Status: 0x50}}
+	dev = New(fakeSATL{&scsi.Result{Status: scsi.StatusCheckCondition, Sense: med.Descriptor()}})
+	if _, err := dev.ReadNativeMaxAddress(context.Background()); !scsi.IsMediumError(err) {
+		t.Fatalf("medium error with clean registers: %v", err)
+	}
 	// A SATL that does not know ATA PASS-THROUGH (virtio-scsi, SAS).
 	inv := scsi.SenseBuilder{Key: scsi.KeyIllegalRequest, ASC: scsi.ASCInvalidOpcode}
 	dev = New(fakeSATL{&scsi.Result{Status: scsi.StatusCheckCondition, Sense: inv.Fixed()}})

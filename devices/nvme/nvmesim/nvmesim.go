@@ -184,6 +184,11 @@ func New(cfg Config) (*Controller, error) {
 		if nc.DLFEAT == 0 {
 			nc.DLFEAT = 1
 		}
+		for j, f := range nc.Formats {
+			if f.BlockSize() == 0 || nc.SizeBytes%int64(f.BlockSize()) != 0 {
+				return nil, fmt.Errorf("nvmesim: namespace %d: size %d does not fit LBA format %d", i+1, nc.SizeBytes, j)
+			}
+		}
 		bs := int(nc.Formats[nc.Format].BlockSize())
 		d := nc.Disk
 		if d == nil {

@@ -375,3 +375,12 @@ func asStatus(err error, se **nvme.StatusError) bool {
 	}
 	return ok
 }
+
+func TestConfigValidation(t *testing.T) {
+	if _, err := New(Config{Namespaces: []NamespaceConfig{{SizeBytes: 6000}}}); err == nil {
+		t.Fatal("a namespace size that fits no LBA format was accepted")
+	}
+	if _, err := New(Config{Namespaces: []NamespaceConfig{{Format: 5}}}); err == nil {
+		t.Fatal("a current format outside the table was accepted")
+	}
+}
