@@ -449,3 +449,33 @@ func TestCommandLog(t *testing.T) {
 		t.Fatalf("commands %+v", cmds)
 	}
 }
+
+func TestSanitizeResumesAfterPowerLoss(t *testing.T) {
+	d := MustNew(Config{Sanitize: true, Steps: 4, ManualProgress: true, UserPassword: []byte("pw")})
+	dev := ata.New(d)
+	pw, _ := ata.NewPassword("pw")
+	if err := dev.SecurityUnlock(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Sanitize(ctx, ata.SanitizeBlockErase, ata.SanitizeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Advance(2); err != nil {
+		t.Fatal(err)
+	}
+	d.PowerCycle()
+	s, err := dev.SanitizeStatus(ctx, false)
+	if err != nil || !s.InProgress || s.ProgressRaw != 0x8000 {
+		t.Fatalf("after power loss: %+v %v", s, err)
+	}
+	if err := d.Advance(2); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := dev.SanitizeStatus(ctx, false); !s.CompletedWithoutError || s.InProgress {
+		t.Fatalf("after resume: %+v", s)
+	}
+	// The power cycle relocked the drive: the password survives a sanitize.
+	if id := identify(t, dev); !id.Security.Locked {
+		t.Fatalf("security state after power cycle: %s", id.Security.State())
+	}
+}

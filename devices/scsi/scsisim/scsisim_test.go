@@ -250,3 +250,24 @@ func TestDescriptorSenseSwitch(t *testing.T) {
 		t.Fatalf("sense after D_SENSE: %v", err)
 	}
 }
+
+func TestSanitizeResumesAfterPowerLoss(t *testing.T) {
+	d := MustNew(Config{Sanitize: true, Steps: 4, ManualProgress: true})
+	if err := scsi.Sanitize(ctx, d, scsi.SanitizeRequest{Action: scsi.SanitizeBlockErase, Immed: true}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Advance(1); err != nil {
+		t.Fatal(err)
+	}
+	d.PowerCycle()
+	st, err := scsi.PollOperation(ctx, d)
+	if err != nil || !st.InProgress || st.Progress != 0.25 {
+		t.Fatalf("after power loss: %+v %v", st, err)
+	}
+	if err := d.Advance(3); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := scsi.PollOperation(ctx, d); st.InProgress || st.Failed {
+		t.Fatalf("after resume: %+v", st)
+	}
+}
