@@ -74,7 +74,7 @@ func (r *fwRun) ataRecoverPassword(dev *ata.Device, id *ata.Identify) (*ata.Iden
 		}
 	}
 	if sec.Frozen {
-		if id, err = r.ataUnfreeze(dev, id, true, "security frozen with a password set (SEC6)"); err != nil {
+		if _, err := r.ataUnfreeze(dev, id, true, "security frozen with a password set (SEC6)"); err != nil {
 			return nil, err
 		}
 	}

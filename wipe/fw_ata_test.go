@@ -204,9 +204,9 @@ func TestATALockedByInterruptedRun(t *testing.T) {
 	}
 	// Another lethe did not set this password: a drive locked by someone
 	// else stays refused.
-	other := *r
-	other.fo.StateDir = t.TempDir()
-	caps := wipe.ProbeWith(context.Background(), r.dev, other.fo)
+	other := r.fo
+	other.StateDir = t.TempDir()
+	caps := wipe.ProbeWith(context.Background(), r.dev, other)
 	if c, _ := caps.Lookup(wipe.TechATASecurityEnhanced); c.Available || !strings.Contains(c.Reason, "lethe did not set") {
 		t.Fatalf("locked by a stranger: %+v", c)
 	}

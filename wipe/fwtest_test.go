@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -172,11 +171,6 @@ func hasCommand(rep *wipe.Report, sub string) bool {
 		}
 	}
 	return false
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func asRefused(err error, re **wipe.RefusedError) bool { return errors.As(err, re) }
