@@ -92,7 +92,11 @@ func WriteSummary(w io.Writer, st *Statement) error {
 			row("", "%s", p.Firmware.VerificationNote)
 		}
 	default:
-		row("Verification", "%s read-back of pass %d against %s: %s", v.Scope, v.Pass, v.Expected.Name, strings.ToUpper(string(v.Result)))
+		of := ""
+		if v.Pass > 0 {
+			of = fmt.Sprintf(" of pass %d", v.Pass)
+		}
+		row("Verification", "%s read-back%s against %s: %s", v.Scope, of, v.Expected.Name, strings.ToUpper(string(v.Result)))
 		row("  coverage", "%.2f%% (%s read, page cache bypassed: %v)", v.Coverage, devices.HumanBytes(v.Bytes), v.Direct)
 		if v.Sample != nil {
 			row("  sample", "%s seed %s, %d units of %d bytes in %d subsections", v.Sample.Algorithm, v.Sample.Seed, v.Sample.Units, v.Sample.UnitBytes, v.Sample.Subsection)

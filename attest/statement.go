@@ -67,9 +67,9 @@ type Predicate struct {
 	// with the OS view (optional; absent without pass-through).
 	Capacity []wipe.CapacityCheck `json:"capacityCheck,omitempty"`
 	Errors   []string             `json:"errors,omitempty"`
-	Tool         Tool                 `json:"tool"`
-	Started      time.Time            `json:"started"`
-	Ended        time.Time            `json:"ended"`
+	Tool     Tool                 `json:"tool"`
+	Started  time.Time            `json:"started"`
+	Ended    time.Time            `json:"ended"`
 }
 
 // Personnel is who performed the sanitization, and where.

@@ -160,13 +160,14 @@ func executeFirmware(ctx context.Context, d *devices.Device, t Target, p Plan, o
 	if caps.Rotational != nil {
 		rotating = *caps.Rotational
 	}
+	io := opt.IO.withDefaults()
 	r.rep = &Report{
 		Technique:  r.tech,
 		Category:   tech.CategoryOn(rotating),
 		SizeBytes:  t.Size(),
 		SectorSize: t.SectorSize(),
 		Started:    r.start,
-		IO:         IOInfo{Direct: t.Direct()},
+		IO:         IOInfo{Direct: t.Direct(), ChunkBytes: io.ChunkBytes, Workers: io.Workers},
 		Capacity:   caps.Capacity,
 	}
 	r.rec = &FirmwareRecord{Interface: caps.Interface, Started: r.start}

@@ -137,7 +137,7 @@ func (h HiddenState) String() string {
 	var parts []string
 	switch {
 	case h.NativeMaxLBA == 0:
-		parts = append(parts, fmt.Sprintf("max LBA %d, native max not readable", h.CurrentMaxLBA))
+		parts = append(parts, fmt.Sprintf("max LBA %d; native max not read (the drive does not advertise the HPA feature set, or READ NATIVE MAX ADDRESS failed)", h.CurrentMaxLBA))
 	case h.HPASectors > 0:
 		parts = append(parts, fmt.Sprintf("HPA hides %d sectors (max LBA %d, native max %d)", h.HPASectors, h.CurrentMaxLBA, h.NativeMaxLBA))
 	default:
