@@ -380,3 +380,31 @@ func TestATAHiddenAreaThatStays(t *testing.T) {
 		t.Fatalf("%+v", rep.HiddenAreas)
 	}
 }
+
+func TestATASanitizePowerLossResume(t *testing.T) {
+	r, sim := ataRig(t, atasim.Config{Sanitize: true, ManualProgress: true, Steps: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	rep := r.execute(ctx, r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
+		if pr.Phase == "sanitize" {
+			sim.Advance(1)
+			cancel()
+		}
+	}})
+	requireStatus(t, rep, wipe.StatusAborted, "cannot be stopped")
+	sim.PowerCycle() // SD2 resumes after power-on
+	rep = r.execute(context.Background(), r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
+		if pr.Phase == "sanitize" && !pr.Final {
+			sim.Advance(1)
+		}
+	}})
+	requireStatus(t, rep, wipe.StatusErased)
+	n := 0
+	for _, c := range rep.Firmware.Commands {
+		if strings.HasPrefix(c.Name, "SANITIZE DEVICE") {
+			n++
+		}
+	}
+	if n != 1 || len(rep.Firmware.Resumed) != 1 || r.oldDataOnMedium() != 0 {
+		t.Fatalf("%d SANITIZE commands, resumed %+v", n, rep.Firmware.Resumed)
+	}
+}

@@ -2,6 +2,7 @@ package wipe_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -347,4 +348,16 @@ func mustTechnique(id wipe.TechniqueID) wipe.Technique {
 		panic(id)
 	}
 	return t
+}
+
+// A probe that fails leaves only the host overwrite, and says why.
+func TestProbeFailureDegradesToOverwrite(t *testing.T) {
+	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll})
+	r.fo.Open = func(*devices.Device) (*probe.Handle, error) { return nil, errors.New("permission denied") }
+	caps := wipe.ProbeWith(context.Background(), r.dev, r.fo)
+	m, _ := wipe.ResolveMethod("", nil, false)
+	p := wipe.NewPlan(r.dev, caps, wipe.Request{Policy: wipe.PolicyPurge, Method: m})
+	if caps.ProbeError == "" || p.Technique.ID != wipe.TechOverwrite || !strings.Contains(strings.Join(p.Decision, "\n"), "firmware techniques unavailable: open the command transport: permission denied") {
+		t.Fatalf("%+v %s %v", caps, p.Technique.ID, p.Decision)
+	}
 }

@@ -31,9 +31,15 @@ func (r *fwRun) runSCSI() (fwResult, error) {
 func (r *fwRun) scsiStatus(record bool, why string) (*scsi.OperationStatus, error) {
 	var st *scsi.OperationStatus
 	get := func(ctx context.Context) error {
-		var err error
-		st, err = scsi.PollOperation(ctx, r.h.SCSI)
-		return err
+		// A UNIT ATTENTION (reset, power on) reported first says nothing
+		// about the operation: ask again.
+		for range 4 {
+			var err error
+			if st, err = scsi.PollOperation(ctx, r.h.SCSI); err != nil || st.Sense.Key != scsi.KeyUnitAttention {
+				return err
+			}
+		}
+		return nil
 	}
 	var err error
 	if record {

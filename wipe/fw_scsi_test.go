@@ -13,13 +13,17 @@ import (
 )
 
 // scsiRig is a SAS-style disk behind scsisim.
-func scsiRig(t *testing.T, cfg scsisim.Config) (*rig, *scsisim.Disk) {
+func scsiRig(t *testing.T, cfg scsisim.Config, wrap ...func(scsi.Transport) scsi.Transport) (*rig, *scsisim.Disk) {
 	t.Helper()
 	sim := scsisim.MustNew(cfg)
+	var tr scsi.Transport = sim
+	for _, w := range wrap {
+		tr = w(tr)
+	}
 	dev := &devices.Device{Path: "/dev/sim-sdb", Name: "sim-sdb", Kind: devices.KindDisk, Transport: devices.TransportSAS,
 		Media: devices.MediaSSD, SizeBytes: sim.Medium().Size(), LogicalSectorSize: sim.Medium().BlockSize(),
 		PhysicalSectorSize: sim.Medium().BlockSize(), Vendor: "LETHE", Model: "scsisim", Serial: "SIMSCSI0001"}
-	r := newRig(t, dev, sim, sim.Medium(), func() *probe.Handle { return probe.NewSCSIHandle(dev.Path, sim, false, nil) })
+	r := newRig(t, dev, sim, sim.Medium(), func() *probe.Handle { return probe.NewSCSIHandle(dev.Path, tr, false, nil) })
 	return r, sim
 }
 
@@ -139,4 +143,61 @@ func TestSCSIWithoutReportOpcodes(t *testing.T) {
 		t.Fatalf("%+v %+v", c, f)
 	}
 	_ = scsi.OpSanitize
+}
+
+func TestSCSISanitizePowerLossResume(t *testing.T) {
+	var ua *uaAfterSanitize
+	r, sim := scsiRig(t, scsisim.Config{Sanitize: true, Block: true, ManualProgress: true, Steps: 4, UnitAttentionOnPowerCycle: true},
+		func(t scsi.Transport) scsi.Transport { ua = &uaAfterSanitize{Transport: t}; return ua })
+	ctx, cancel := context.WithCancel(context.Background())
+	rep := r.execute(ctx, r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
+		if pr.Phase == "sanitize" {
+			sim.Advance(1)
+			cancel()
+		}
+	}})
+	requireStatus(t, rep, wipe.StatusAborted)
+	sim.PowerCycle()
+	// The resumed run's first REQUEST SENSE reports the power-on UNIT
+	// ATTENTION, not the sanitize: it must not pass for "nothing pending".
+	ua.armed = true
+	rep = r.execute(context.Background(), r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
+		if pr.Phase == "sanitize" && !pr.Final {
+			sim.Advance(1)
+		}
+	}})
+	requireStatus(t, rep, wipe.StatusErased)
+	if len(rep.Firmware.Resumed) != 1 || !strings.HasPrefix(rep.Firmware.Completion, "observed") || r.oldDataOnMedium() != 0 {
+		t.Fatalf("resumed %+v completion %q", rep.Firmware.Resumed, rep.Firmware.Completion)
+	}
+}
+
+// uaAfterSanitize answers the first REQUEST SENSE after a SANITIZE (or
+// after the test arms it) with a UNIT ATTENTION, as a device reset would.
+type uaAfterSanitize struct {
+	scsi.Transport
+	armed bool
+}
+
+func (u *uaAfterSanitize) Exec(ctx context.Context, c *scsi.Command) (*scsi.Result, error) {
+	switch {
+	case c.CDB[0] == scsi.OpSanitize:
+		u.armed = true
+	case c.CDB[0] == scsi.OpRequestSense && u.armed:
+		u.armed = false
+		n := copy(c.Data, scsi.SenseBuilder{Key: scsi.KeyUnitAttention, ASC: scsi.ASCPowerOnReset}.Fixed())
+		return &scsi.Result{DataLen: n, Resid: len(c.Data) - n}, nil
+	}
+	return u.Transport.Exec(ctx, c)
+}
+
+// A UNIT ATTENTION is no news about the sanitize: lethe asks again rather
+// than taking "nothing pending" for the end.
+func TestSCSIUnitAttentionWhilePolling(t *testing.T) {
+	r, _ := scsiRig(t, scsisim.Config{Sanitize: true, Block: true}, func(t scsi.Transport) scsi.Transport { return &uaAfterSanitize{Transport: t} })
+	rep := r.run(purge())
+	requireStatus(t, rep, wipe.StatusErased)
+	if !rep.Firmware.InProgressSeen || !strings.HasPrefix(rep.Firmware.Completion, "observed") {
+		t.Fatalf("%q", rep.Firmware.Completion)
+	}
 }
