@@ -341,21 +341,27 @@ func (r *fwRun) poll(what string, timeout time.Duration, step pollStep) fwResult
 	}
 }
 
-// prepareProof plants canaries and fingerprints (or reuses those of the
-// interrupted job this run continues).
+// prepareProof plants canaries and fingerprints before a new erase
+// command. The proof of an earlier attempt is reused only when the drive
+// refuses I/O (a sanitize failure mode), where nothing new can be planted:
+// otherwise old fingerprints and canaries may no longer describe the drive
+// (a stale job, or data written since), and a proof must be fresh.
 func (r *fwRun) prepareProof() error {
-	if r.ev != nil {
-		r.rec.note("the proof planted by job %s before the interruption is reused", r.job.ID)
-		return nil
-	}
-	if r.job != nil && r.job.Evidence != nil && r.failureBlocksIO {
-		r.ev = r.job.Evidence
-		r.rec.note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
-		return nil
-	}
 	if r.failureBlocksIO {
-		r.rec.note("the drive refuses I/O in its sanitize failure mode and no earlier proof is recorded: no before/after proof is possible")
+		switch {
+		case r.ev != nil:
+			r.rec.note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
+		case r.job != nil && r.job.Evidence != nil:
+			r.ev = r.job.Evidence
+			r.rec.note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
+		default:
+			r.rec.note("the drive refuses I/O in its sanitize failure mode and no earlier proof is recorded: no before/after proof is possible")
+		}
 		return nil
+	}
+	if r.ev != nil {
+		r.rec.note("a new erase command: the proof of the earlier attempt is replaced by a fresh one")
+		r.ev = nil
 	}
 	seed := r.fo.ProofSeed
 	if seed == nil {

@@ -361,3 +361,33 @@ func TestProbeFailureDegradesToOverwrite(t *testing.T) {
 		t.Fatalf("%+v %s %v", caps, p.Technique.ID, p.Decision)
 	}
 }
+
+// A job file whose operation the drive no longer shows (state lost, drive
+// reinstalled) does not lend its old proof to a new sanitize.
+func TestNVMeStaleJobGetsFreshProof(t *testing.T) {
+	r, sim := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, ManualProgress: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.execute(ctx, r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
+		if pr.Phase == "sanitize" {
+			cancel()
+		}
+	}})
+	// The drive finishes; then new customer data is written (the drive
+	// went back into service while the job file stayed behind).
+	sim.Advance(10)
+	if _, err := r.target.WriteAt(r.old, 0); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.execute(context.Background(), r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
+		if pr.Phase == "sanitize" && !pr.Final {
+			sim.Advance(1)
+		}
+	}})
+	requireStatus(t, rep, wipe.StatusErased)
+	if !strings.Contains(strings.Join(rep.Firmware.Notes, "\n"), "replaced by a fresh one") || rep.Firmware.Proof.InformativeSamples < 200 {
+		t.Fatalf("notes %v informative %d", rep.Firmware.Notes, rep.Firmware.Proof.InformativeSamples)
+	}
+	if r.oldDataOnMedium() != 0 {
+		t.Fatal("new customer data survived")
+	}
+}
