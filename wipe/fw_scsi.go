@@ -48,7 +48,7 @@ func (r *fwRun) scsiStatus(record bool, why string) (*scsi.OperationStatus, erro
 		err = get(context.WithoutCancel(r.ctx))
 	}
 	if err == nil {
-		r.rec.observe(scsiState(st), st.Progress, st.Sense.String())
+		r.rec.observe(scsiState(st), st.Progress, fmt.Sprintf("%s, %s", st.Sense.Key, st.Sense.ASC))
 	}
 	return st, err
 }

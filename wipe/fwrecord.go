@@ -102,11 +102,17 @@ func (r *FirmwareRecord) observe(state string, progress float64, detail string) 
 	r.Polls++
 	now := time.Now().UTC()
 	o := Observation{At: now, State: state, ProgressPct: round2(progress * 100), Detail: detail}
-	if n := len(r.Observations); n > 0 {
+	n := len(r.Observations)
+	if n > 0 {
 		last := r.Observations[n-1]
-		if last.State == state && last.Detail == detail && (o.ProgressPct-last.ProgressPct < 1 || n >= maxObservations) {
+		if last.State == state && last.Detail == detail && o.ProgressPct-last.ProgressPct < 1 {
 			return
 		}
+	}
+	if n >= maxObservations {
+		// Keep the latest state; Polls still counts every poll.
+		r.Observations[n-1] = o
+		return
 	}
 	r.Observations = append(r.Observations, o)
 }

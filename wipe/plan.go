@@ -218,7 +218,10 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 	switch {
 	case req.Technique != "":
 		c, ok := find(func(c Considered) bool { return c.Technique == req.Technique })
+		t, _ := LookupTechnique(req.Technique)
 		switch {
+		case t.Category == CategoryNone:
+			p.Refusal = fmt.Sprintf("technique %s erases nothing (%s)", req.Technique, t.Reference)
 		case !ok:
 			p.Refusal = fmt.Sprintf("technique %s does not apply to a %s drive", req.Technique, orNone(caps.Interface))
 		case !c.Available:
