@@ -36,7 +36,7 @@ func firmwareStatement(t *testing.T) *Statement {
 		Capacity:    []wipe.CapacityCheck{{Source: "NVMe Identify Namespace", OSBytes: 1 << 30, DeviceBytes: 1 << 30, Match: true}},
 	}
 	st, err := NewStatement(Input{Device: d, Report: rep, Personnel: Personnel{Operator: "A. Tech"}, Tool: Tool{Name: "lethe", Version: "test"},
-		HiddenAreas: HiddenAreasFrom(rep.HiddenAreas)})
+		HiddenAreas: HiddenAreas{Inspected: false, Note: "what the transport says"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,9 @@ type Input struct {
 	Report      *wipe.Report
 	Personnel   Personnel
 	Host        devices.HostIdentity
-	Tool        Tool
+	Tool Tool
+	// HiddenAreas is what the caller knows of HPA/DCO; the report's own
+	// record (Report.HiddenAreas), when set, takes precedence.
 	HiddenAreas HiddenAreas
 	Errors      []string
 }
@@ -170,6 +172,12 @@ func NewStatement(in Input) (*Statement, error) {
 		return nil, err
 	}
 	tech, _ := wipe.LookupTechnique(r.Technique)
+	hidden := in.HiddenAreas
+	if r.HiddenAreas != nil {
+		// What lethe found and did beats what the caller knows from the
+		// transport.
+		hidden = HiddenAreasFrom(r.HiddenAreas)
+	}
 	p := Predicate{
 		SchemaVersion: SchemaVersion,
 		CertificateID: newUUID(),
@@ -190,7 +198,7 @@ func NewStatement(in Input) (*Statement, error) {
 			Method: r.Method, Passes: r.Passes, IO: r.IO, Decision: r.Decision,
 		},
 		Verification: r.Verification,
-		HiddenAreas:  in.HiddenAreas,
+		HiddenAreas:  hidden,
 		Firmware:     r.Firmware,
 		Capacity:     r.Capacity,
 		Errors:       in.Errors,

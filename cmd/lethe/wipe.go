@@ -157,8 +157,8 @@ func newWipeCmd() *cobra.Command {
 technique the planner chooses (--policy: the drive's own sanitize, crypto
 erase or format where it supports one, else a host overwrite), check the
 result (read-back; before/after proof for firmware erases), and write a
-signed certificate of sanitization per drive into --cert-dir. Mounted, swapped-on, system, read-only and busy
-devices are refused. Exit status: 0 all drives erased, 1 a drive failed or
+signed certificate of sanitization per drive into --cert-dir. Mounted,
+swapped-on, system, read-only and busy devices are refused. Exit status: 0 all drives erased, 1 a drive failed or
 was stopped, 2 usage error or refusal (nothing written).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runWipe(cmd, f, args) },
 	}
@@ -275,15 +275,6 @@ func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify 
 	return driveResult{dev: d, report: rep, certPath: path, err: err}
 }
 
-// certHiddenAreas is the certificate's hiddenAreas: what lethe found and did
-// when it could inspect them, else what is known from the transport.
-func certHiddenAreas(d *devices.Device, rep *wipe.Report) attest.HiddenAreas {
-	if rep != nil && rep.HiddenAreas != nil {
-		return attest.HiddenAreasFrom(rep.HiddenAreas)
-	}
-	return hiddenAreas(d)
-}
-
 // hiddenAreas says what is known of HPA/DCO for the certificate. Only ATA
 // drives have them; lethe cannot inspect them without ATA pass-through.
 func hiddenAreas(d *devices.Device) attest.HiddenAreas {
@@ -305,7 +296,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // reported must survive a power cut.
 func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attest.Personnel, host devices.HostIdentity, signer attest.Signer) (string, error) {
 	st, err := attest.NewStatement(attest.Input{
-		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(), HiddenAreas: certHiddenAreas(d, rep),
+		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(), HiddenAreas: hiddenAreas(d),
 	})
 	if err != nil {
 		return "", err
