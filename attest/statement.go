@@ -149,11 +149,11 @@ type Tool struct {
 
 // Input is everything a certificate is built from.
 type Input struct {
-	Device      *devices.Device
-	Report      *wipe.Report
-	Personnel   Personnel
-	Host        devices.HostIdentity
-	Tool Tool
+	Device    *devices.Device
+	Report    *wipe.Report
+	Personnel Personnel
+	Host      devices.HostIdentity
+	Tool      Tool
 	// HiddenAreas is what the caller knows of HPA/DCO; the report's own
 	// record (Report.HiddenAreas), when set, takes precedence.
 	HiddenAreas HiddenAreas
