@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/wipe"
 )
 
 // WriteSummary prints a certificate for people: the status first, then who,
@@ -64,14 +65,38 @@ func WriteSummary(w io.Writer, st *Statement) error {
 	for _, d := range s.Decision {
 		row("  decision", "%s", d)
 	}
+	if f := p.Firmware; f != nil {
+		writeFirmware(row, f)
+	}
 	row("Hidden areas", "%s", p.HiddenAreas.Note)
+	opt("  before", p.HiddenAreas.Before)
+	for _, a := range p.HiddenAreas.Actions {
+		row("  action", "%s", a)
+	}
+	if p.HiddenAreas.After != p.HiddenAreas.Before {
+		opt("  after", p.HiddenAreas.After)
+	}
+	for _, c := range p.Capacity {
+		state := "matches the OS view"
+		if !c.Match {
+			state = "MISMATCH: " + c.Note
+		}
+		row("Capacity", "%s: %d bytes; %s", c.Source, c.DeviceBytes, state)
+	}
 	fmt.Fprintln(tw, "\t")
 	v := p.Verification
 	switch v.Scope {
 	case "none", "":
-		row("Verification", "none (%s)", v.Result)
+		row("Verification", "no read-back (%s)", v.Result)
+		if p.Firmware != nil && p.Firmware.VerificationNote != "" {
+			row("", "%s", p.Firmware.VerificationNote)
+		}
 	default:
-		row("Verification", "%s read-back of pass %d against %s: %s", v.Scope, v.Pass, v.Expected.Name, strings.ToUpper(string(v.Result)))
+		of := ""
+		if v.Pass > 0 {
+			of = fmt.Sprintf(" of pass %d", v.Pass)
+		}
+		row("Verification", "%s read-back%s against %s: %s", v.Scope, of, v.Expected.Name, strings.ToUpper(string(v.Result)))
 		row("  coverage", "%.2f%% (%s read, page cache bypassed: %v)", v.Coverage, devices.HumanBytes(v.Bytes), v.Direct)
 		if v.Sample != nil {
 			row("  sample", "%s seed %s, %d units of %d bytes in %d subsections", v.Sample.Algorithm, v.Sample.Seed, v.Sample.Units, v.Sample.UnitBytes, v.Sample.Subsection)
@@ -104,6 +129,81 @@ func WriteSummary(w io.Writer, st *Statement) error {
 	row("Tool", "%s %s", p.Tool.Name, p.Tool.Version)
 	opt("  boot image", p.Tool.ImageDigest)
 	return tw.Flush()
+}
+
+// writeFirmware prints the record of a firmware erase: what was sent, what
+// the drive reported, how completion was established, and the proof.
+func writeFirmware(row func(k, format string, args ...any), f *wipe.FirmwareRecord) {
+	row("Firmware erase", "%s over %s", f.Operation, f.Interface)
+	if len(f.Parameters) > 0 {
+		row("  parameters", "%s", strings.Join(f.Parameters, ", "))
+	}
+	if f.FailureMode != "" {
+		row("  failure mode", "%s", f.FailureMode)
+	}
+	row("  no-deallocate", "%v", f.NoDeallocate)
+	timing := fmt.Sprintf("%s to %s (%s)", f.Started.Format(time.RFC3339), f.Ended.Format(time.RFC3339), f.Ended.Sub(f.Started).Round(time.Second))
+	if f.EstimateSeconds > 0 {
+		timing += fmt.Sprintf("; the drive estimated %s", time.Duration(f.EstimateSeconds*float64(time.Second)).Round(time.Second))
+	}
+	if f.TimeoutSeconds > 0 {
+		timing += fmt.Sprintf("; lethe would have waited %s", time.Duration(f.TimeoutSeconds*float64(time.Second)).Round(time.Second))
+	}
+	row("  time", "%s", timing)
+	for _, r := range f.Resumed {
+		row("  resumed", "job %s started %s, stopped in phase %s", r.JobID, r.Started.Format(time.RFC3339), r.Phase)
+	}
+	if f.Unfreeze != "" {
+		row("  unfreeze", "%s", f.Unfreeze)
+	}
+	for _, c := range f.Commands {
+		line := c.Name
+		if c.Params != "" {
+			line += " [" + c.Params + "]"
+		}
+		row("  command", "%s %s: %s", c.At.Format("15:04:05.000"), line, c.Result)
+	}
+	row("  polls", "%d, in progress seen: %v", f.Polls, f.InProgressSeen)
+	for _, o := range f.Observations {
+		s := o.State
+		if o.ProgressPct > 0 {
+			s += fmt.Sprintf(" %.1f%%", o.ProgressPct)
+		}
+		if o.Detail != "" {
+			s += " (" + o.Detail + ")"
+		}
+		row("  observed", "%s %s", o.At.Format("15:04:05.000"), s)
+	}
+	completion := f.Completion
+	if completion == "" {
+		completion = "not established"
+	}
+	row("  completion", "%s", completion)
+	if pw := f.Password; pw != nil {
+		row("  password", "temporary password set: %v, cleared: %v; %s", pw.Set, pw.Cleared, pw.Note)
+	}
+	if ev := f.Proof; ev != nil {
+		row("  proof", "%s: %d canaries planted, %d survived; %d fingerprints (%d informative), %d unchanged, %d unexpected, %d unreadable; expected %s",
+			strings.ToUpper(ev.Result), len(ev.Canaries), ev.CanariesSurvived, len(ev.Fingerprints), ev.InformativeSamples,
+			ev.UnchangedBlocks, ev.UnexpectedBlocks, ev.UnreadableBlocks, ev.Expect.Kind)
+		row("  proof seed", "%s (%d-byte probes)", ev.Seed, ev.BlockBytes)
+		for _, pr := range ev.Problems {
+			row("  proof problem", "%s", pr)
+		}
+		dealloc := "reads came from the medium"
+		if ev.Deallocated {
+			dealloc = "reads came from deallocated blocks"
+		}
+		if ev.DeallocatedNote != "" {
+			dealloc += ": " + ev.DeallocatedNote
+		}
+		row("  deallocation", "%s", dealloc)
+	} else {
+		row("  proof", "none")
+	}
+	for _, n := range f.Notes {
+		row("  note", "%s", n)
+	}
 }
 
 func orDash(s string) string {

@@ -60,10 +60,16 @@ type Predicate struct {
 	Sanitization Sanitization         `json:"sanitization"`
 	Verification wipe.VerifyReport    `json:"verification"`
 	HiddenAreas  HiddenAreas          `json:"hiddenAreas"`
-	Errors       []string             `json:"errors,omitempty"`
-	Tool         Tool                 `json:"tool"`
-	Started      time.Time            `json:"started"`
-	Ended        time.Time            `json:"ended"`
+	// Firmware is the record of a firmware erase (optional; absent for a
+	// host overwrite): commands, observed states, timings, the proof.
+	Firmware *wipe.FirmwareRecord `json:"firmware,omitempty"`
+	// Capacity compares the drive's own capacity (through pass-through)
+	// with the OS view (optional; absent without pass-through).
+	Capacity []wipe.CapacityCheck `json:"capacityCheck,omitempty"`
+	Errors   []string             `json:"errors,omitempty"`
+	Tool     Tool                 `json:"tool"`
+	Started  time.Time            `json:"started"`
+	Ended    time.Time            `json:"ended"`
 }
 
 // Personnel is who performed the sanitization, and where.
@@ -113,6 +119,23 @@ type HiddenAreas struct {
 	Note      string `json:"note"`
 	Before    string `json:"before,omitempty"`
 	After     string `json:"after,omitempty"`
+	// BeforeState and AfterState are the same in numbers (optional).
+	BeforeState *wipe.HiddenState `json:"beforeState,omitempty"`
+	AfterState  *wipe.HiddenState `json:"afterState,omitempty"`
+	// Actions are the commands that removed hidden areas (optional).
+	Actions []string `json:"actions,omitempty"`
+}
+
+// HiddenAreasFrom turns what Execute recorded into the certificate field.
+func HiddenAreasFrom(r *wipe.HiddenAreasRecord) HiddenAreas {
+	h := HiddenAreas{Inspected: r.Inspected, Note: r.Note, BeforeState: r.Before, AfterState: r.After, Actions: r.Actions}
+	if r.Before != nil {
+		h.Before = r.Before.String()
+	}
+	if r.After != nil {
+		h.After = r.After.String()
+	}
+	return h
 }
 
 // Tool is the software that did the work.
@@ -126,11 +149,13 @@ type Tool struct {
 
 // Input is everything a certificate is built from.
 type Input struct {
-	Device      *devices.Device
-	Report      *wipe.Report
-	Personnel   Personnel
-	Host        devices.HostIdentity
-	Tool        Tool
+	Device    *devices.Device
+	Report    *wipe.Report
+	Personnel Personnel
+	Host      devices.HostIdentity
+	Tool      Tool
+	// HiddenAreas is what the caller knows of HPA/DCO; the report's own
+	// record (Report.HiddenAreas), when set, takes precedence.
 	HiddenAreas HiddenAreas
 	Errors      []string
 }
@@ -147,6 +172,12 @@ func NewStatement(in Input) (*Statement, error) {
 		return nil, err
 	}
 	tech, _ := wipe.LookupTechnique(r.Technique)
+	hidden := in.HiddenAreas
+	if r.HiddenAreas != nil {
+		// What lethe found and did beats what the caller knows from the
+		// transport.
+		hidden = HiddenAreasFrom(r.HiddenAreas)
+	}
 	p := Predicate{
 		SchemaVersion: SchemaVersion,
 		CertificateID: newUUID(),
@@ -167,7 +198,9 @@ func NewStatement(in Input) (*Statement, error) {
 			Method: r.Method, Passes: r.Passes, IO: r.IO, Decision: r.Decision,
 		},
 		Verification: r.Verification,
-		HiddenAreas:  in.HiddenAreas,
+		HiddenAreas:  hidden,
+		Firmware:     r.Firmware,
+		Capacity:     r.Capacity,
 		Errors:       in.Errors,
 		Tool:         in.Tool,
 		Started:      r.Started,

@@ -74,6 +74,15 @@ type Capabilities struct {
 	// ProbeError is set when pass-through failed; only host overwrite
 	// is then planned.
 	ProbeError string `json:"probeError,omitempty"`
+	// Rotational is what the drive itself says (ATA IDENTIFY word 217,
+	// SCSI VPD B1h); nil when it did not say. It decides the category of
+	// techniques whose outcome differs on rotating media.
+	Rotational *bool `json:"rotational,omitempty"`
+	// Capacity compares what the drive reports through pass-through with
+	// the OS view.
+	Capacity []CapacityCheck `json:"capacity,omitempty"`
+	// Hidden is the ATA hidden-area state (HPA, DCO).
+	Hidden *HiddenState `json:"hiddenAreas,omitempty"`
 }
 
 // Lookup returns the capability entry for a technique.
@@ -105,6 +114,8 @@ type Considered struct {
 	Category  Category    `json:"category"`
 	Available bool        `json:"available"`
 	Reason    string      `json:"reason,omitempty"`
+	// Estimate is the drive's own time estimate for the technique.
+	Estimate time.Duration `json:"estimate,omitempty"`
 }
 
 // Plan is what will be done to one drive, and why.
@@ -134,6 +145,13 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 	if caps.ProbeError != "" {
 		note("firmware techniques unavailable: %s", caps.ProbeError)
 	}
+	rotating := d.Rotational
+	if caps.Rotational != nil {
+		if *caps.Rotational != d.Rotational {
+			note("the drive reports itself %s (the OS said %s): categories follow the drive", rotName(*caps.Rotational), rotName(d.Rotational))
+		}
+		rotating = *caps.Rotational
+	}
 	order := preference[caps.Interface]
 	if order == nil {
 		order = preference[""]
@@ -141,10 +159,13 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 	// Evaluate every technique in the reviewed order.
 	for _, id := range order {
 		t, _ := LookupTechnique(id)
-		c := Considered{Technique: id, Category: t.CategoryOn(d.Rotational)}
+		c := Considered{Technique: id, Category: t.CategoryOn(rotating)}
 		switch {
 		case id == TechOverwrite:
 			c.Available, c.Reason = overwritePossible(d)
+			if cp, ok := caps.Lookup(TechOverwrite); ok && !cp.Available && c.Available {
+				c.Available, c.Reason = false, cp.Reason
+			}
 		default:
 			cp, ok := caps.Lookup(id)
 			switch {
@@ -156,6 +177,7 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 				c.Available = true
 				c.Reason = cp.Reason
 			}
+			c.Estimate = cp.Estimate
 		}
 		p.Considered = append(p.Considered, c)
 	}
@@ -196,7 +218,10 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 	switch {
 	case req.Technique != "":
 		c, ok := find(func(c Considered) bool { return c.Technique == req.Technique })
+		t, _ := LookupTechnique(req.Technique)
 		switch {
+		case t.Category == CategoryNone:
+			p.Refusal = fmt.Sprintf("technique %s erases nothing (%s)", req.Technique, t.Reference)
 		case !ok:
 			p.Refusal = fmt.Sprintf("technique %s does not apply to a %s drive", req.Technique, orNone(caps.Interface))
 		case !c.Available:
@@ -255,6 +280,13 @@ func overwritePossible(d *devices.Device) (bool, string) {
 		return true, "on flash, spare and remapped blocks stay out of reach: Clear only"
 	}
 	return true, ""
+}
+
+func rotName(r bool) string {
+	if r {
+		return "rotating"
+	}
+	return "solid state"
 }
 
 func media(d *devices.Device) string {

@@ -64,6 +64,7 @@ func TestPlanner(t *testing.T) {
 		{"loop purge-or-fail", loopDev, Capabilities{}, defaultReq(PolicyPurgeOrFail), "", "", "no Purge technique available"},
 		{"explicit technique", nvmeSSD, caps("nvme", TechNVMeSanitizeCrypto, TechNVMeFormatUserData), Request{Policy: PolicyPurge, Technique: TechNVMeFormatUserData}, TechNVMeFormatUserData, CategoryClear, ""},
 		{"explicit technique unavailable", nvmeSSD, caps("nvme"), Request{Policy: PolicyPurge, Technique: TechNVMeFormatCrypto}, "", "", "not available"},
+		{"explicit non-erase technique", nvmeSSD, caps("nvme", TechNVMeFormatUserData), Request{Policy: PolicyPurge, Technique: TechNVMeFormatNoErase}, "", "", "erases nothing"},
 		{"explicit technique wrong interface", sataSSD, caps("ata"), Request{Policy: PolicyPurge, Technique: TechNVMeFormatCrypto}, "", "", "does not apply"},
 		{"explicit clear technique vs purge-or-fail", nvmeSSD, caps("nvme", TechNVMeFormatUserData), Request{Policy: PolicyPurgeOrFail, Technique: TechNVMeFormatUserData}, "", "", "purge-or-fail"},
 		{"explicit method", nvmeSSD, caps("nvme", TechNVMeSanitizeCrypto), Request{Policy: PolicyPurge, Method: Method{Name: "zero"}, MethodExplicit: true}, TechOverwrite, CategoryClear, ""},

@@ -39,8 +39,18 @@ type Report struct {
 	Passes     []PassReport `json:"passes"`
 	// Verification is the read-back that decides the status: of the last
 	// pass (modes last and sample), or of every pass (mode all, where each
-	// PassReport carries its own and this is the last one).
+	// PassReport carries its own and this is the last one). After a
+	// firmware erase it is the read-back against the content the technique
+	// implies, where one is defined.
 	Verification VerifyReport `json:"verification"`
+	// Firmware is set for firmware techniques: commands, observed states,
+	// timings, the proof.
+	Firmware *FirmwareRecord `json:"firmware,omitempty"`
+	// HiddenAreas is set when lethe inspected an ATA drive's HPA/DCO.
+	HiddenAreas *HiddenAreasRecord `json:"hiddenAreas,omitempty"`
+	// Capacity compares the drive's own capacity with the OS view, where
+	// pass-through was possible.
+	Capacity []CapacityCheck `json:"capacity,omitempty"`
 }
 
 // IOInfo records how I/O was done, since it bears on what a read-back proves.

@@ -180,6 +180,16 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 		d.row(fmt.Sprintf("Decision %d", i+1), dec)
 	}
 	d.row("Hidden areas", p.HiddenAreas.Note)
+	if f := p.Firmware; f != nil {
+		d.row("Firmware erase", strings.Join(append([]string{f.Operation}, f.Parameters...), ", "))
+		d.row("Completion", f.Completion)
+		if ev := f.Proof; ev != nil {
+			d.row("Proof", fmt.Sprintf("%s: %d canaries planted, %d survived; %d of %d informative sampled blocks changed",
+				strings.ToUpper(ev.Result), len(ev.Canaries), ev.CanariesSurvived, ev.InformativeSamples-ev.UnchangedBlocks, ev.InformativeSamples))
+			d.row("Deallocation", ev.DeallocatedNote)
+		}
+		d.row("Read-back", f.VerificationNote)
+	}
 
 	v := p.Verification
 	d.heading("Verification")

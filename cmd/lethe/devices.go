@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +22,13 @@ type deviceView struct {
 	Refusals   []refusalView   `json:"refusals"`
 	Techniques []techniqueView `json:"techniques"`
 	Wipeable   bool            `json:"wipeable"`
+	// Interface is the command set the probe found (nvme, ata, scsi; empty
+	// without pass-through); ProbeError says why a probe failed.
+	Interface  string               `json:"interface"`
+	ProbeError string               `json:"probeError,omitempty"`
+	Notes      []string             `json:"notes,omitempty"`
+	Capacity   []wipe.CapacityCheck `json:"capacityCheck,omitempty"`
+	Hidden     *wipe.HiddenState    `json:"hiddenAreas,omitempty"`
 }
 
 type refusalView struct {
@@ -32,22 +41,35 @@ type techniqueView struct {
 	ID       wipe.TechniqueID `json:"id"`
 	Name     string           `json:"name"`
 	Category wipe.Category    `json:"category"`
+	// Available is true when the drive can run the technique now; Reason
+	// says why not, or notes a condition.
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"`
+	// EstimateSeconds is the drive's own estimate (0: none reported).
+	EstimateSeconds float64 `json:"estimateSeconds,omitempty"`
 }
 
-func viewOf(d *devices.Device) deviceView {
+// viewOf describes d with its guards and the techniques the probe found.
+// Probing sends only commands that read.
+func viewOf(ctx context.Context, d *devices.Device, fo wipe.FirmwareOptions) deviceView {
 	v := deviceView{Device: d, Refusals: []refusalView{}, Techniques: []techniqueView{}}
 	for _, r := range devices.Check(d) {
 		v.Refusals = append(v.Refusals, refusalView{r.Reason, r.Detail, r.Forceable})
 	}
 	v.Wipeable = len(v.Refusals) == 0
-	for _, t := range wipe.Applicable(d) {
-		v.Techniques = append(v.Techniques, techniqueView{t.ID, t.Name, t.CategoryOn(d.Rotational)})
+	caps := wipe.ProbeWith(ctx, d, fo)
+	v.Interface, v.ProbeError, v.Notes, v.Capacity, v.Hidden = caps.Interface, caps.ProbeError, caps.Notes, caps.Capacity, caps.Hidden
+	for _, c := range wipe.Applicable(d, caps) {
+		t, _ := wipe.LookupTechnique(c.Technique)
+		v.Techniques = append(v.Techniques, techniqueView{ID: c.Technique, Name: t.Name, Category: c.Category,
+			Available: c.Available, Reason: c.Reason, EstimateSeconds: c.Estimate.Seconds()})
 	}
 	return v
 }
 
 func newDevicesCmd() *cobra.Command {
 	var asJSON, all bool
+	var fo wipe.FirmwareOptions
 	cmd := &cobra.Command{
 		Use:   "devices",
 		Short: "List block devices, what guards them, and the techniques that apply",
@@ -62,7 +84,7 @@ func newDevicesCmd() *cobra.Command {
 				if d.Virtual && !all {
 					continue
 				}
-				views = append(views, viewOf(d))
+				views = append(views, viewOf(cmd.Context(), d, fo))
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -77,6 +99,8 @@ func newDevicesCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
 	cmd.Flags().BoolVar(&all, "all", false, "include virtual devices (zram, dm, md, sr, nbd)")
+	cmd.Flags().StringVar(&fo.StateDir, "state-dir", wipe.DefaultStateDir, "firmware job state (a drive locked by an interrupted lethe run counts as recoverable)")
+	cmd.Flags().BoolVar(&fo.AllowUnfreeze, "allow-unfreeze", false, "count frozen ATA techniques as available (lethe wipe --allow-unfreeze unfreezes them)")
 	return cmd
 }
 
@@ -109,7 +133,14 @@ func writeDeviceTable(w io.Writer, views []deviceView) error {
 		}
 		var techs []string
 		for _, t := range v.Techniques {
-			techs = append(techs, fmt.Sprintf("%s(%s)", t.ID, t.Category))
+			if !t.Available {
+				continue
+			}
+			est := ""
+			if t.EstimateSeconds > 0 {
+				est = ",~" + (time.Duration(t.EstimateSeconds) * time.Second).String()
+			}
+			techs = append(techs, fmt.Sprintf("%s(%s%s)", t.ID, t.Category, est))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			d.Path, devices.HumanBytes(d.SizeBytes), d.LogicalSectorSize, d.PhysicalSectorSize,
@@ -126,6 +157,28 @@ func writeDeviceTable(w io.Writer, views []deviceView) error {
 		}
 		if v.BackingFile != "" {
 			fmt.Fprintf(w, "  %s: loop device backed by %s\n", v.Path, v.BackingFile)
+		}
+		if v.ProbeError != "" {
+			fmt.Fprintf(w, "  %s: probe failed, firmware techniques unknown: %s\n", v.Path, v.ProbeError)
+		}
+		if v.Interface != "" {
+			for _, t := range v.Techniques {
+				mark, est := "-", ""
+				if t.Available {
+					mark = "+"
+				}
+				if t.EstimateSeconds > 0 {
+					est = fmt.Sprintf(", drive estimates %s", time.Duration(t.EstimateSeconds)*time.Second)
+				}
+				reason := ""
+				if t.Reason != "" {
+					reason = ": " + t.Reason
+				}
+				fmt.Fprintf(w, "  %s: %s %s (%s%s)%s\n", v.Path, mark, t.ID, t.Category, est, reason)
+			}
+		}
+		for _, n := range v.Notes {
+			fmt.Fprintf(w, "  %s: %s\n", v.Path, n)
 		}
 	}
 	return nil

@@ -35,7 +35,7 @@ refuses one (purge-or-fail with no Purge technique).`,
 			if err != nil {
 				return err
 			}
-			plans := planAll(cmd.Context(), list, req)
+			plans := planAll(cmd.Context(), list, req, f.firmware())
 			for _, p := range plans {
 				writePlan(out, p, f, verify)
 			}
@@ -67,10 +67,19 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 			mark = "+"
 		}
 		reason := ""
+		if c.Estimate > 0 {
+			reason = ", drive estimates " + c.Estimate.String()
+		}
 		if c.Reason != "" {
-			reason = ": " + c.Reason
+			reason += ": " + c.Reason
 		}
 		fmt.Fprintf(out, "  considered %s %s (%s)%s\n", mark, c.Technique, c.Category, reason)
+	}
+	if p.caps.ProbeError != "" {
+		fmt.Fprintf(out, "  probe      failed: %s\n", p.caps.ProbeError)
+	}
+	for _, n := range p.caps.Notes {
+		fmt.Fprintf(out, "  note       %s\n", n)
 	}
 	if pl.Refusal != "" {
 		return
@@ -94,6 +103,21 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 			fmt.Fprintf(out, "  verify     none: the certificate will say PARTIAL\n")
 		}
 		fmt.Fprintf(out, "  I/O        writes %s, reads %s\n", devices.HumanBytes(written), devices.HumanBytes(read))
+	} else {
+		fmt.Fprintf(out, "  proof      canaries and fingerprints planted before, checked after; the drive must be seen sanitizing or its completion attributed\n")
+		switch v {
+		case wipe.VerifyOff:
+			fmt.Fprintf(out, "  verify     the proof only (--verify off)\n")
+		case wipe.VerifySample:
+			fmt.Fprintf(out, "  verify     sampled read-back (%.1f%%) where the technique defines the content afterwards\n", f.samplePercent)
+		default:
+			fmt.Fprintf(out, "  verify     full read-back where the technique defines the content afterwards (zeros, a pattern), else the proof only\n")
+		}
 	}
-	fmt.Fprintf(out, "  hidden     %s\n", hiddenAreas(d).Note)
+	switch {
+	case p.caps.Hidden != nil:
+		fmt.Fprintf(out, "  hidden     %s\n", p.caps.Hidden.String())
+	default:
+		fmt.Fprintf(out, "  hidden     %s\n", hiddenAreas(d).Note)
+	}
 }

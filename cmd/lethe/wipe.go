@@ -43,6 +43,8 @@ type wipeFlags struct {
 	chunkMiB      int
 	workers       int
 	audit         auditFlags
+	stateDir      string
+	allowUnfreeze bool
 }
 
 func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
@@ -57,6 +59,13 @@ func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
 	fl.BoolVar(&f.force, "force", false, "override refusals that may safely be overridden (holders, virtual devices, loop backing files)")
 	fl.BoolVar(&f.all, "all", false, "every physical device that passes the guards")
 	fl.StringSliceVar(&f.excludes, "exclude", nil, "with --all: skip a device by path, serial or WWN (repeatable)")
+	fl.StringVar(&f.stateDir, "state-dir", wipe.DefaultStateDir, "where firmware erase jobs are persisted, so an interrupted sanitize is resumed and a password lethe set is cleared by the next run")
+	fl.BoolVar(&f.allowUnfreeze, "allow-unfreeze", false, "unfreeze ATA drives the BIOS froze by suspending this machine to RAM and resuming it (RTC wake alarm)")
+}
+
+// firmware is the firmware-technique configuration the flags give.
+func (f *wipeFlags) firmware() wipe.FirmwareOptions {
+	return wipe.FirmwareOptions{StateDir: f.stateDir, AllowUnfreeze: f.allowUnfreeze}
 }
 
 func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
@@ -111,14 +120,16 @@ func (f *wipeFlags) request() (wipe.Request, wipe.VerifyMode, error) {
 // planned is a drive with its plan.
 type planned struct {
 	dev  *devices.Device
+	caps wipe.Capabilities
 	plan wipe.Plan
 }
 
 // planAll probes and plans every drive. Planning writes nothing.
-func planAll(ctx context.Context, list []*devices.Device, req wipe.Request) []planned {
+func planAll(ctx context.Context, list []*devices.Device, req wipe.Request, fo wipe.FirmwareOptions) []planned {
 	out := make([]planned, len(list))
 	for i, d := range list {
-		out[i] = planned{d, wipe.NewPlan(d, wipe.Probe(ctx, d), req)}
+		caps := wipe.ProbeWith(ctx, d, fo)
+		out[i] = planned{d, caps, wipe.NewPlan(d, caps, req)}
 	}
 	return out
 }
@@ -142,10 +153,12 @@ func newWipeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "wipe [flags] (DEVICE... | --all [--exclude ID]...)",
 		Short: "Erase drives, verify, and sign a certificate per drive",
-		Long: `Erase each named drive (a block device or a disk image file) by host
-overwrite, read it back, and write a signed certificate of sanitization per
-drive into --cert-dir. Mounted, swapped-on, system, read-only and busy
-devices are refused. Exit status: 0 all drives erased, 1 a drive failed or
+		Long: `Erase each named drive (a block device or a disk image file) with the
+technique the planner chooses (--policy: the drive's own sanitize, crypto
+erase or format where it supports one, else a host overwrite), check the
+result (read-back; before/after proof for firmware erases), and write a
+signed certificate of sanitization per drive into --cert-dir. Mounted,
+swapped-on, system, read-only and busy devices are refused. Exit status: 0 all drives erased, 1 a drive failed or
 was stopped, 2 usage error or refusal (nothing written).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runWipe(cmd, f, args) },
 	}
@@ -185,7 +198,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	plans := planAll(cmd.Context(), list, req)
+	plans := planAll(cmd.Context(), list, req, f.firmware())
 	if err := refusals(plans); err != nil {
 		return err
 	}
@@ -202,7 +215,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills the process the usual way
 		if cmd.Context().Err() == nil {
-			fmt.Fprintln(os.Stderr, "\nlethe: stopping; writing certificates that say ABORTED")
+			fmt.Fprintln(os.Stderr, "\nlethe: stopping; host overwrites stop now and their certificates say ABORTED (a firmware erase in a drive cannot be stopped: lethe says what happens to it)")
 		}
 	}()
 
@@ -246,10 +259,13 @@ func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify 
 	logger := log.WithField("device", d.Path)
 	logger.WithFields(logrus.Fields{"event": "start", "technique": p.plan.Technique.ID, "category": p.plan.Category,
 		"method": p.plan.Method.Name, "verify": verify, "size_bytes": d.SizeBytes}).Info("wipe started")
+	fo := f.firmware()
+	fo.Notify = func(msg string) { logger.Warn(msg) }
 	rep, err := wipe.Execute(ctx, d, t, p.plan, wipe.ExecOptions{
 		Verify: verify, SamplePercent: f.samplePercent, SampleSeed: seed,
 		IO:       wipe.IOOptions{ChunkBytes: f.chunkMiB << 20, Workers: f.workers},
 		Progress: ui.Track(d.Path),
+		Firmware: fo,
 	})
 	if err != nil {
 		return driveResult{dev: d, err: err}

@@ -67,8 +67,25 @@ func Open(d *devices.Device) (*Handle, error) {
 	return nil, &UnsupportedError{Path: d.Path, Transport: d.Transport}
 }
 
+// NewNVMeHandle wraps an NVMe transport opened elsewhere (a simulator, or a
+// controller already open) as a Handle for namespace nsid. closer may be nil.
+func NewNVMeHandle(path string, t nvme.Transport, nsid uint32, closer io.Closer) *Handle {
+	return &Handle{Path: path, NVMe: t, NSID: nsid, closer: closer}
+}
+
+// NewSCSIHandle wraps a SCSI transport opened elsewhere; tryATA says the
+// path may carry ATA PASS-THROUGH (a SATL). closer may be nil.
+func NewSCSIHandle(path string, t scsi.Transport, tryATA bool, closer io.Closer) *Handle {
+	return &Handle{Path: path, SCSI: t, tryATA: tryATA, closer: closer}
+}
+
 // Close closes the transport.
-func (h *Handle) Close() error { return h.closer.Close() }
+func (h *Handle) Close() error {
+	if h.closer == nil {
+		return nil
+	}
+	return h.closer.Close()
+}
 
 // Probe reads the drive's identity and capabilities.
 func (h *Handle) Probe(ctx context.Context) (*Info, error) {

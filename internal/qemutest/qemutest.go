@@ -50,8 +50,8 @@
 // (`lethe devices --json`), not by name: NVMe disks are nvme0n1..., AHCI
 // and SCSI disks sdX in probe order, virtio-blk vdX. Setting
 // LETHE_QEMU_KEEP=DIR keeps each guest's console log and share in
-// DIR/TESTNAME for inspection. Options.Files puts input files (keys, configs) into
-// the share before boot; Options.Network gives the guest a virtio NIC on
+// DIR/TESTNAME for inspection. Options.Files puts input files (keys, configs,
+// static test programs: ELF files are made executable) into the share before boot; Options.Network gives the guest a virtio NIC on
 // QEMU user networking, where the host's loopback services answer at
 // 10.0.2.2 (in a step: `lethe modules load` for the NIC driver, then
 // `dhclient -ipv6=false eth0`); Options.PXE boots
@@ -344,7 +344,13 @@ func writeShare(share string, files map[string][]byte, steps []Step) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		// Programs (ELF files) stay executable in the guest; the image
+		// has no chmod.
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(string(data[:min(len(data), 4)]), "\x7fELF") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, data, mode); err != nil {
 			return err
 		}
 	}

@@ -196,3 +196,39 @@ func (f *Faulty) ReadAt(p []byte, off int64) (int, error) {
 
 // IsEIO reports whether err is an injected or real EIO.
 func IsEIO(err error) bool { return errors.Is(err, syscall.EIO) }
+
+// ReadWriterAt is host I/O to a drive: what a simulator (nvmesim,
+// atasim, scsisim) offers as the OS block device's view.
+type ReadWriterAt interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+}
+
+// Over is a wipe.Target over a simulator's host I/O, so firmware erase tests
+// plant and check their proof through the same path as on a real drive.
+type Over struct {
+	RW     ReadWriterAt
+	Bytes  int64
+	Sector int
+}
+
+// ReadAt implements wipe.Target.
+func (o *Over) ReadAt(p []byte, off int64) (int, error) { return o.RW.ReadAt(p, off) }
+
+// WriteAt implements wipe.Target.
+func (o *Over) WriteAt(p []byte, off int64) (int, error) { return o.RW.WriteAt(p, off) }
+
+// Size implements wipe.Target.
+func (o *Over) Size() int64 { return o.Bytes }
+
+// SectorSize implements wipe.Target.
+func (o *Over) SectorSize() int { return o.Sector }
+
+// Direct implements wipe.Target: a simulator has no page cache.
+func (o *Over) Direct() bool { return true }
+
+// Sync implements wipe.Target.
+func (o *Over) Sync() error { return nil }
+
+// Close implements wipe.Target.
+func (o *Over) Close() error { return nil }
