@@ -184,7 +184,7 @@ func writeFirmware(row func(k, format string, args ...any), f *wipe.FirmwareReco
 	}
 	if ev := f.Proof; ev != nil {
 		row("  proof", "%s: %d canaries planted, %d survived; %d fingerprints (%d informative), %d unchanged, %d unexpected, %d unreadable; expected %s",
-			strings.ToUpper(ev.Result), len(ev.Canaries), ev.CanariesSurvived, len(ev.Fingerprints), ev.InformativeSamples,
+			strings.ToUpper(ev.Result), ev.CanariesPlanted, ev.CanariesSurvived, ev.FingerprintsTaken, ev.InformativeSamples,
 			ev.UnchangedBlocks, ev.UnexpectedBlocks, ev.UnreadableBlocks, ev.Expect.Kind)
 		row("  proof seed", "%s (%d-byte probes)", ev.Seed, ev.BlockBytes)
 		for _, pr := range ev.Problems {

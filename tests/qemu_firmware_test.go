@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/store"
 	"github.com/lethe-project/lethe/internal/qemutest"
 	"github.com/lethe-project/lethe/wipe"
 )
@@ -155,6 +156,10 @@ func TestGuestFirmware(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: certificate does not verify on the host: %v", dir, err)
 		}
+		// Every certificate must fit the audit store's envelope limit.
+		if st, _ := os.Stat(m[0]); st.Size() > store.MaxEnvelope {
+			t.Errorf("%s: certificate is %d bytes, over the audit store's %d", dir, st.Size(), store.MaxEnvelope)
+		}
 		return v.Statement
 	}
 	step("modules", 0)
@@ -218,7 +223,7 @@ func TestGuestFirmware(t *testing.T) {
 		}
 	}
 	ev := f.Proof
-	if ev == nil || ev.Result != "passed" || len(ev.Canaries) != 64 || ev.CanariesSurvived != 0 || ev.InformativeSamples < 200 || ev.UnchangedBlocks != 0 || !ev.Deallocated {
+	if ev == nil || ev.Result != "passed" || ev.CanariesPlanted != 64 || len(ev.CanaryOffsets) != 64 || ev.CanariesSurvived != 0 || ev.InformativeSamples < 200 || ev.UnchangedBlocks != 0 || !ev.Deallocated {
 		t.Fatalf("nvme proof: %+v", ev)
 	}
 	if nc.Verification.Scope != "full" || nc.Verification.Result != wipe.VerifyPassed || nc.Verification.Expected.Name != "zero" {

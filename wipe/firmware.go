@@ -407,7 +407,6 @@ func patternExpect(v uint32) Expectation {
 // finish checks the result and decides the status.
 func (r *fwRun) finish(res fwResult) *Report {
 	rep, rec := r.rep, r.rec
-	rec.Proof = r.ev
 	rep.Firmware = rec
 	rep.HiddenAreas = r.hidden
 	rep.Method = Method{Name: string(r.tech), Description: strings.TrimSpace(rec.Operation + " " + strings.Join(rec.Parameters, ", "))}
@@ -431,6 +430,7 @@ func (r *fwRun) finish(res fwResult) *Report {
 	default:
 		rep.Status, rep.StatusReason = StatusFailed, op+" was not carried out: "+res.why
 	}
+	rec.Proof = r.ev.Record() // after judge: the record carries the check's results
 	rec.Ended = time.Now().UTC()
 	rep.Ended = rec.Ended
 	rep.Decision = r.notes

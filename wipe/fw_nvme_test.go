@@ -115,7 +115,7 @@ func TestNVMeSanitizeRestrictedFailureThenRecovery(t *testing.T) {
 	if len(f.Resumed) != 1 || f.Resumed[0].Phase != "failed" || !strings.Contains(strings.Join(f.Notes, "\n"), "failure mode") {
 		t.Fatalf("recovery not recorded: resumed %+v notes %v", f.Resumed, f.Notes)
 	}
-	if f.Proof == nil || f.Proof.Result != "passed" || len(f.Proof.Canaries) != 64 {
+	if f.Proof == nil || f.Proof.Result != "passed" || f.Proof.CanariesPlanted != 64 || len(f.Proof.CanaryOffsets) != 64 || f.Proof.AfterDigest == "" {
 		t.Fatalf("proof %+v", f.Proof)
 	}
 	if r.oldDataOnMedium() != 0 || len(r.jobFiles()) != 0 || sim.Sanitizing() {

@@ -50,7 +50,7 @@ type FirmwareRecord struct {
 	// Password records the temporary ATA password's life cycle.
 	Password *PasswordRecord `json:"password,omitempty"`
 	// Proof is the before/after evidence (canaries and fingerprints).
-	Proof *Evidence `json:"proof,omitempty"`
+	Proof *ProofRecord `json:"proof,omitempty"`
 	// VerificationNote says what the read-back could and could not check.
 	VerificationNote string   `json:"verificationNote,omitempty"`
 	Notes            []string `json:"notes,omitempty"`

@@ -291,3 +291,78 @@ func isUniform(b []byte) bool {
 	}
 	return true
 }
+
+// maxProofFailures bounds the failing probes a certificate lists.
+const maxProofFailures = 32
+
+// ProofRecord is the certificate's form of the evidence. The pre-images are
+// gone with the erase, so per-block hashes would prove nothing more to an
+// auditor than a commitment to them does; they stay in the job state, and
+// the certificate carries where lethe looked (the offsets), a digest over
+// what it saw before and after, the counts, and every probe that did not
+// check out (the first maxProofFailures). This keeps a certificate well
+// under the audit store's envelope limit.
+type ProofRecord struct {
+	Seed       string `json:"seed"`
+	BlockBytes int    `json:"blockBytes"`
+	// CanaryOffsets and FingerprintOffsets are byte offsets of the probes.
+	CanaryOffsets      []int64 `json:"canaryOffsets"`
+	FingerprintOffsets []int64 `json:"fingerprintOffsets"`
+	// BeforeDigest and AfterDigest are the SHA-256 of the concatenated
+	// hex SHA-256 of every probe block (canaries, then fingerprints, in
+	// offset order) before and after the erase; unreadable blocks count as
+	// an empty string.
+	BeforeDigest       string      `json:"beforeDigest"`
+	AfterDigest        string      `json:"afterDigest,omitempty"`
+	Expect             Expectation `json:"expect"`
+	CanariesPlanted    int         `json:"canariesPlanted"`
+	FingerprintsTaken  int         `json:"fingerprintsTaken"`
+	InformativeSamples int         `json:"informativeSamples"`
+	CanariesSurvived   int         `json:"canariesSurvived"`
+	UnchangedBlocks    int         `json:"unchangedBlocks"`
+	UnexpectedBlocks   int         `json:"unexpectedBlocks"`
+	UnreadableBlocks   int         `json:"unreadableBlocks"`
+	Deallocated        bool        `json:"readsFromDeallocated"`
+	DeallocatedNote    string      `json:"deallocatedNote,omitempty"`
+	Result             string      `json:"result"`
+	Problems           []string    `json:"problems,omitempty"`
+	// Failures are probes whose outcome was not the expected one.
+	Failures []ProofBlock `json:"failures,omitempty"`
+}
+
+// Record returns the certificate's compact form of the evidence.
+func (ev *Evidence) Record() *ProofRecord {
+	if ev == nil {
+		return nil
+	}
+	r := &ProofRecord{
+		Seed: ev.Seed, BlockBytes: ev.BlockBytes, Expect: ev.Expect,
+		CanariesPlanted: len(ev.Canaries), FingerprintsTaken: len(ev.Fingerprints), InformativeSamples: ev.InformativeSamples,
+		CanariesSurvived: ev.CanariesSurvived, UnchangedBlocks: ev.UnchangedBlocks, UnexpectedBlocks: ev.UnexpectedBlocks,
+		UnreadableBlocks: ev.UnreadableBlocks, Deallocated: ev.Deallocated, DeallocatedNote: ev.DeallocatedNote,
+		Result: ev.Result, Problems: ev.Problems,
+	}
+	before, after := sha256.New(), sha256.New()
+	checked := false
+	for _, list := range [][]ProofBlock{ev.Canaries, ev.Fingerprints} {
+		for _, p := range list {
+			before.Write([]byte(p.Before))
+			after.Write([]byte(p.After))
+			checked = checked || p.Outcome != ""
+			if p.Outcome != "" && p.Outcome != "expected" && len(r.Failures) < maxProofFailures {
+				r.Failures = append(r.Failures, p)
+			}
+		}
+	}
+	for _, p := range ev.Canaries {
+		r.CanaryOffsets = append(r.CanaryOffsets, p.Offset)
+	}
+	for _, p := range ev.Fingerprints {
+		r.FingerprintOffsets = append(r.FingerprintOffsets, p.Offset)
+	}
+	r.BeforeDigest = hex.EncodeToString(before.Sum(nil))
+	if checked {
+		r.AfterDigest = hex.EncodeToString(after.Sum(nil))
+	}
+	return r
+}

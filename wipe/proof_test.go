@@ -3,6 +3,7 @@ package wipe_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -117,5 +118,28 @@ func TestProofPattern(t *testing.T) {
 	wipe.CheckProof(mem, ev, wipe.Expectation{Kind: "pattern", Pattern: &spec})
 	if ev.Result != "passed" {
 		t.Fatalf("pattern proof: %v", ev.Problems)
+	}
+}
+
+// TestProofRecordCompact keeps the certificate's proof small: the audit
+// store takes envelopes of at most 40 KiB.
+func TestProofRecordCompact(t *testing.T) {
+	mem := customerDisk(t, 64<<20)
+	ev := prepare(t, mem)
+	mem.Data[ev.Canaries[3].Offset+100] ^= 0 // leave canary 3 in place
+	clear(mem.Data[:ev.Canaries[3].Offset])
+	clear(mem.Data[ev.Canaries[3].Offset+4096:])
+	wipe.CheckProof(mem, ev, wipe.Expectation{Kind: "zero"})
+	rec := ev.Record()
+	data, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 8<<10 {
+		t.Fatalf("proof record is %d bytes", len(data))
+	}
+	if rec.Result != "failed" || len(rec.Failures) != 1 || rec.Failures[0].Offset != ev.Canaries[3].Offset || rec.Failures[0].Outcome != "canary" ||
+		len(rec.CanaryOffsets) != 64 || rec.BeforeDigest == rec.AfterDigest {
+		t.Fatalf("record %+v", rec)
 	}
 }

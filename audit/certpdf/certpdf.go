@@ -185,7 +185,7 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 		d.row("Completion", f.Completion)
 		if ev := f.Proof; ev != nil {
 			d.row("Proof", fmt.Sprintf("%s: %d canaries planted, %d survived; %d of %d informative sampled blocks changed",
-				strings.ToUpper(ev.Result), len(ev.Canaries), ev.CanariesSurvived, ev.InformativeSamples-ev.UnchangedBlocks, ev.InformativeSamples))
+				strings.ToUpper(ev.Result), ev.CanariesPlanted, ev.CanariesSurvived, ev.InformativeSamples-ev.UnchangedBlocks, ev.InformativeSamples))
 			d.row("Deallocation", ev.DeallocatedNote)
 		}
 		d.row("Read-back", f.VerificationNote)
