@@ -339,7 +339,7 @@ func SplitCmdline(s string) []string {
 		case r == '"':
 			inQuote = !inQuote
 			have = true
-		case !inQuote && (r == ' ' || r == '\t' || r == '\n' || r == '\r'):
+		case !inQuote && isSpace(r):
 			if have {
 				out = append(out, cur.String())
 				cur.Reset()
@@ -354,6 +354,11 @@ func SplitCmdline(s string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// isSpace is the kernel's isspace() for ASCII.
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r'
 }
 
 // Check validates the combination of settings. It returns a ConfigError

@@ -139,10 +139,15 @@ func FuzzParseCmdline(f *testing.F) {
 			return
 		}
 		_ = c.Check()
-		for _, a := range SplitCmdline(s) {
-			if a == "" && !strings.Contains(s, `""`) {
-				t.Fatalf("empty argument from %q", s)
+		// Quotes group and are removed; outside quotes, whitespace splits.
+		args := SplitCmdline(s)
+		for _, a := range args {
+			if strings.Contains(a, `"`) {
+				t.Fatalf("argument %q from %q keeps a quote", a, s)
 			}
+		}
+		if !strings.Contains(s, `"`) && len(args) != len(strings.FieldsFunc(s, isSpace)) {
+			t.Fatalf("%q: %d arguments, want %d", s, len(args), len(strings.FieldsFunc(s, isSpace)))
 		}
 	})
 }
