@@ -17,7 +17,7 @@ import (
 func extImage(label string) []byte {
 	b := make([]byte, LabelProbeSize)
 	binary.LittleEndian.PutUint16(b[1024+56:], 0xEF53) // s_magic
-	copy(b[1024+120:1024+136], label)                   // s_volume_name
+	copy(b[1024+120:1024+136], label)                  // s_volume_name
 	return b
 }
 
@@ -34,7 +34,7 @@ func fatImage(fat32 bool, label string) []byte {
 		binary.LittleEndian.PutUint16(b[22:], 32)
 	}
 	b[sig] = 0x29
-	copy(b[lab:lab+11], []byte(label+strings.Repeat(" ", 11))[:11])
+	copy(b[lab:lab+11], []byte(label + strings.Repeat(" ", 11))[:11])
 	b[510], b[511] = 0x55, 0xAA
 	return b
 }
@@ -45,7 +45,7 @@ func isoImage(label string) []byte {
 	b[p] = 1
 	copy(b[p+1:], "CD001")
 	b[p+6] = 1
-	copy(b[p+40:p+72], []byte(label+strings.Repeat(" ", 32))[:32])
+	copy(b[p+40:p+72], []byte(label + strings.Repeat(" ", 32))[:32])
 	return b
 }
 
