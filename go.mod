@@ -6,6 +6,7 @@ require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-sql-driver/mysql v1.9.3
+	github.com/google/go-tpm v0.9.8
 	github.com/jaypipes/ghw v0.26.0
 	github.com/klauspost/compress v1.18.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
