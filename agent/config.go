@@ -66,7 +66,11 @@ type Config struct {
 	Site         string
 	Job          string
 
-	End End
+	// End is what to do after a PASS; OnFail after a FAIL (a drive not
+	// erased, or nothing wiped at all). A failure stays on the console by
+	// default (shell), so that a machine that is off always means done.
+	End    End
+	OnFail End
 	// Wait bounds how long the agent keeps trying to deliver certificates
 	// after the last drive finished; Forever (the default) never gives up.
 	Wait time.Duration
@@ -101,6 +105,7 @@ func Default() Config {
 		Verify:        string(wipe.VerifyLast),
 		SamplePercent: 10,
 		End:           EndPoweroff,
+		OnFail:        EndShell,
 		Wait:          Forever,
 		Net:           "dhcp",
 		Sources:       map[string]string{},
@@ -205,6 +210,14 @@ var params = map[string]param{
 		switch e := End(strings.ToLower(v)); e {
 		case EndPoweroff, EndReboot, EndShell:
 			c.End = e
+			return nil
+		}
+		return fmt.Errorf("want poweroff, reboot or shell")
+	}},
+	"onfail": {cmdlineOK: true, fileOK: true, set: func(c *Config, v string) error {
+		switch e := End(strings.ToLower(v)); e {
+		case EndPoweroff, EndReboot, EndShell:
+			c.OnFail = e
 			return nil
 		}
 		return fmt.Errorf("want poweroff, reboot or shell")

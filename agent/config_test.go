@@ -46,7 +46,7 @@ func TestParseCmdline(t *testing.T) {
 		Policy: "clear", Method: "zero", Verify: "sample", SamplePercent: 5,
 		Exclude: []string{"S1", "S2", "/dev/sdz"}, BootDev: []string{"USB1"}, NoBootDisk: true,
 		Audit: "https://10.0.2.2:8443", AuditCA: strings.TrimPrefix(pin, "sha256:"), Token: "lenr_abc", Job: "J42",
-		Operator: "Jane Doe", Site: "dc1", End: EndShell, Wait: 90 * time.Second, Delay: 2 * time.Second, Net: "dhcp",
+		Operator: "Jane Doe", Site: "dc1", End: EndShell, OnFail: EndShell, Wait: 90 * time.Second, Delay: 2 * time.Second, Net: "dhcp",
 	}
 	c.Sources, c.Notes = nil, nil
 	if g, w := mustJSON(t, c), mustJSON(t, want); g != w {

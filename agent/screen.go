@@ -39,8 +39,8 @@ type DriveView struct {
 	// ("write", "verify"; Done in [0,1]).
 	Phase string
 	Done  float64
-	// Result is ERASED, FAILED, ABORTED, PARTIAL, or KEPT, EXCLUDED,
-	// REFUSED, SKIPPED for drives that are not wiped, or "" while running.
+	// Result is ERASED, FAILED, ABORTED, PARTIAL, or KEPT, REFUSED,
+	// SKIPPED for drives that are not wiped, or "" while running.
 	Result string
 	// Note explains a drive that is not wiped (it replaces method and
 	// progress), or a failure.
@@ -69,7 +69,7 @@ func Render(v View, w, h int) []string {
 		}
 	}
 	add(rule)
-	add(fmt.Sprintf("%-8s %-20s %8s %-12s %-12s %-8s %s", "DRIVE", "SERIAL", "SIZE", "METHOD", "PROGRESS", "RESULT", "CERT"))
+	add(fmt.Sprintf("%-8s %-20s %8s %-14s %-11s %-7s %s", "DRIVE", "SERIAL", "SIZE", "METHOD", "PROGRESS", "RESULT", "CERT"))
 	var banner []string
 	if v.Final != nil {
 		banner = Banner(v.Final.Pass, w)
@@ -161,8 +161,8 @@ func driveRow(d DriveView) string {
 		cert = "-"
 	}
 	result := d.Result
-	if d.Note != "" && (d.Result == "KEPT" || d.Result == "EXCLUDED" || d.Result == "REFUSED" || d.Result == "SKIPPED") {
-		return fmt.Sprintf("%-8s %-20s %8s %-25s %-8s %s", cut(d.Name, 8), cut(d.Serial, 20), cut(d.Size, 8), cut(d.Note, 25), result, cert)
+	if d.Note != "" && (d.Result == "KEPT" || d.Result == "REFUSED" || d.Result == "SKIPPED") {
+		return fmt.Sprintf("%-8s %-20s %8s %-26s %-7s %s", cut(d.Name, 8), cut(d.Serial, 20), cut(d.Size, 8), cut(d.Note, 26), cut(result, 7), cert)
 	}
 	progress := ""
 	switch {
@@ -176,11 +176,11 @@ func driveRow(d DriveView) string {
 		if pct > 100 {
 			pct = 100
 		}
-		progress = fmt.Sprintf("%-7s %3d%%", cut(d.Phase, 7), pct)
+		progress = fmt.Sprintf("%-6s %3d%%", cut(d.Phase, 6), pct)
 	default:
 		progress = "waiting"
 	}
-	return fmt.Sprintf("%-8s %-20s %8s %-12s %-12s %-8s %s", cut(d.Name, 8), cut(d.Serial, 20), cut(d.Size, 8), cut(d.Method, 12), cut(progress, 12), cut(result, 8), cert)
+	return fmt.Sprintf("%-8s %-20s %8s %-14s %-11s %-7s %s", cut(d.Name, 8), cut(d.Serial, 20), cut(d.Size, 8), cut(d.Method, 14), cut(progress, 11), cut(result, 7), cert)
 }
 
 // glyphs are 5x5 block letters for the verdict.

@@ -26,9 +26,9 @@ func views() map[string]View {
 		Drives: []DriveView{
 			{Name: "nvme0n1", Serial: "LETHENVME0001", Size: "96.0 MiB", Method: "overwrite", Phase: "write", Done: 0.42},
 			{Name: "sda", Serial: "LETHESATA0001", Size: "80.0 MiB", Method: "overwrite", Phase: "verify", Done: 0.999},
-			{Name: "sdb", Serial: "LETHEUSB0001", Size: "32.0 MiB", Result: "KEPT", Note: "boot medium (filesystem labelled LETHE-BOOT on /dev/sdb1)"},
+			{Name: "sdb", Serial: "LETHEUSB0001", Size: "32.0 MiB", Result: "KEPT", Note: "boot medium (LETHE-BOOT)"},
 			{Name: "sdc", Serial: "LETHESCSI0001", Size: "72.0 MiB", Method: "overwrite", Result: "ERASED", Cert: "signed"},
-			{Name: "vda", Serial: "A-SERIAL-THAT-IS-LONGER-THAN-20", Size: "1.8 TiB", Result: "EXCLUDED", Note: "excluded by lethe.exclude=A-SERIAL"},
+			{Name: "vda", Serial: "A-SERIAL-THAT-IS-LONGER-THAN-20", Size: "1.8 TiB", Result: "KEPT", Note: "lethe.exclude=A-SERIAL"},
 		},
 		Status: []string{
 			"certificates: 1 signed, 0 received by the audit store",

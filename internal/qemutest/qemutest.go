@@ -95,6 +95,7 @@ const (
 	AHCI       DiskKind = "ahci"        // -device ide-hd on the q35 ICH9 AHCI controller (SATA)
 	VirtioBlk  DiskKind = "virtio-blk"  // -device virtio-blk-pci
 	VirtioSCSI DiskKind = "virtio-scsi" // -device scsi-hd on a virtio-scsi-pci HBA
+	USB        DiskKind = "usb"         // -device usb-storage on a qemu-xhci controller (a USB stick)
 )
 
 // Disk is one disk of the guest, backed by a raw image file.
@@ -135,6 +136,10 @@ type Options struct {
 	Files map[string][]byte
 	// QEMUArgs are appended to QEMU's arguments (a TPM, more devices).
 	QEMUArgs []string
+	// OnConsole, when set, is called with every line the guest prints on
+	// its serial console, as it arrives (a test reacting to the guest:
+	// starting a service once the guest reached a point).
+	OnConsole func(line string)
 	// Released boots the released initramfs as it is, so its own uinit
 	// (`lethe agent`) runs, configured by Cmdline, instead of the test
 	// runner: no share, no steps. Boot returns once the guest powers
@@ -283,7 +288,7 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, QEMU, args...)
 	cmd.WaitDelay = 5 * time.Second
-	con := &console{log: logf}
+	con := &console{log: logf, onLine: opt.OnConsole}
 	// After the end marker the guest powers off within seconds; if it
 	// does not (a broken power-off path), stop it and fail.
 	var stuck atomic.Bool
@@ -371,7 +376,7 @@ func writeShare(share string, files map[string][]byte, steps []Step) error {
 // diskArgs creates the backing files and returns QEMU's arguments.
 func diskArgs(work string, disks []Disk) ([]string, []string, error) {
 	var args, files []string
-	ahciPort, scsiHBA := 0, false
+	ahciPort, scsiHBA, usbHC := 0, false, false
 	for i, d := range disks {
 		file := d.File
 		if file == "" {
@@ -413,6 +418,12 @@ func diskArgs(work string, disks []Disk) ([]string, []string, error) {
 				scsiHBA = true
 			}
 			dev = []string{"scsi-hd", "drive=" + id, "bus=scsi0.0"}
+		case USB:
+			if !usbHC {
+				args = append(args, "-device", "qemu-xhci,id=xhci")
+				usbHC = true
+			}
+			dev = []string{"usb-storage", "drive=" + id, "bus=xhci.0"}
 		default:
 			return nil, nil, fmt.Errorf("disk %d: unknown kind %q", i, d.Kind)
 		}
@@ -527,12 +538,13 @@ func (r *Result) ReadFile(t testing.TB, rel string) []byte {
 // console collects QEMU's output into the log file and memory, and
 // notices the runner's end marker.
 type console struct {
-	mu    sync.Mutex
-	log   io.Writer
-	buf   strings.Builder
-	line  []byte
-	end   bool
-	onEnd func()
+	mu     sync.Mutex
+	log    io.Writer
+	buf    strings.Builder
+	line   []byte
+	end    bool
+	onEnd  func()
+	onLine func(string)
 }
 
 func (c *console) Write(p []byte) (int, error) {
@@ -545,6 +557,9 @@ func (c *console) Write(p []byte) (int, error) {
 		i := strings.IndexByte(string(c.line), '\n')
 		if i < 0 {
 			break
+		}
+		if c.onLine != nil {
+			c.onLine(strings.TrimRight(string(c.line[:i]), "\r"))
 		}
 		if strings.HasPrefix(strings.TrimLeft(string(c.line[:i]), "\r"), guestproto.EndMarker) && !c.end {
 			c.end = true

@@ -1,0 +1,1025 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-project/lethe/agent"
+	"github.com/lethe-project/lethe/agent/tpmkey"
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/client"
+	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/image/kmod"
+	"github.com/lethe-project/lethe/image/manifest"
+	"github.com/lethe-project/lethe/image/power"
+	"github.com/lethe-project/lethe/wipe"
+)
+
+// agentOptions are lethe agent's flags; the agent's real configuration
+// comes from the kernel command line (see the agent package).
+type agentOptions struct {
+	cmdline      string
+	work         string
+	outsideImage bool
+	noModules    bool
+}
+
+func newAgentCmd() *cobra.Command {
+	var o agentOptions
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "The boot image's unattended wipe: every disk but the boot medium, certificates to the audit store",
+		Long: `Run the boot image's unattended wipe, configured by lethe.* parameters on the
+kernel command line (and a signed configuration file it names): load the
+storage and network drivers, bring the network up with DHCP, find every
+disk, keep the boot medium and excluded disks, wipe the rest in parallel
+per policy, sign a certificate per drive with a per-boot key (and the TPM's
+key where there is a TPM), deliver every certificate to the audit store,
+and power off once the store has them all.
+
+Without lethe.policy=... it wipes nothing. See README.md ("The boot image
+and the agent") for every parameter. Outside the boot image it refuses to
+run unless --outside-image is given: it would wipe this machine's disks.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd, o) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.cmdline, "cmdline", "", "read lethe.* parameters from this string instead of /proc/cmdline")
+	fl.StringVar(&o.work, "work", "/run/lethe", "directory for the log, certificates and the audit spool")
+	fl.BoolVar(&o.outsideImage, "outside-image", false, "run outside the boot image (never powers off; wipes what it finds!)")
+	fl.BoolVar(&o.noModules, "no-modules", false, "do not load kernel modules")
+	cmd.AddCommand(newAgentSignConfigCmd(), newAgentCheckConfigCmd())
+	return cmd
+}
+
+// agentDrive is one disk of the run.
+type agentDrive struct {
+	disk   agent.Disk
+	plan   wipe.Plan
+	target wipe.Target
+	view   agent.DriveView
+	res    driveResult
+	spool  string // spool ID of its certificate
+}
+
+// agentRun is the state behind the console screen.
+type agentRun struct {
+	o      agentOptions
+	con    *agent.Console
+	start  time.Time
+	mu     sync.Mutex
+	cfg    agent.Config
+	header []string
+	drives []*agentDrive
+	net    string
+	upl    *agent.Uploader
+	final  *agent.Final
+	status []string // fixed status lines (the end), replacing the live ones
+	digest string
+	keyID  string
+	tpmID  string
+}
+
+func (r *agentRun) event(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	log.WithField("event", "agent").Info(msg)
+	r.con.Event("%s", msg)
+	r.draw()
+}
+
+func (r *agentRun) draw() {
+	r.mu.Lock()
+	v := agent.View{Header: r.headerLines(), Final: r.final, Events: r.con.Events()}
+	for _, d := range r.drives {
+		v.Drives = append(v.Drives, d.view)
+	}
+	v.Status = r.statusLines()
+	r.mu.Unlock()
+	r.con.Draw(agent.Render(v, agent.Width, agent.Height))
+}
+
+func (r *agentRun) headerLines() []string {
+	img := r.digest
+	if img == "" {
+		img = "none (not running from a lethe image)"
+	} else {
+		img = strings.TrimPrefix(img, "sha256:")[:16]
+	}
+	up := agent.Uptime()
+	lines := []string{fmt.Sprintf("lethe agent %s  image %s  up %.0fs", version, img, up)}
+	lines = append(lines, r.header...)
+	return lines
+}
+
+func (r *agentRun) statusLines() []string {
+	if r.status != nil {
+		return r.status
+	}
+	var wiping, done, kept, failed int
+	for _, d := range r.drives {
+		switch d.view.Result {
+		case "":
+			if d.disk.Verdict == agent.Wipe {
+				wiping++
+			}
+		case "KEPT", "SKIPPED":
+			kept++
+		case string(wipe.StatusErased):
+			done++
+		default:
+			failed++
+		}
+	}
+	var out []string
+	if len(r.drives) > 0 {
+		out = append(out, fmt.Sprintf("drives: %d in progress, %d erased, %d failed or refused, %d kept", wiping, done, failed, kept))
+	}
+	if line := r.certLine(); line != "" {
+		out = append(out, line)
+	}
+	if r.upl != nil {
+		st := r.upl.Status()
+		s := "audit " + r.cfg.Audit + ": "
+		switch {
+		case st.EnrollRefused != "":
+			s += "ENROLLMENT REFUSED: " + st.EnrollRefused
+		case st.LastError != "" && !st.NextTry.IsZero():
+			s += fmt.Sprintf("retry in %.0fs: %s", time.Until(st.NextTry).Seconds(), st.LastError)
+		case st.Enrolled:
+			s += "key registered"
+		default:
+			s += "not reached yet"
+		}
+		out = append(out, s)
+	}
+	if r.net != "" {
+		out = append(out, "network: "+r.net)
+	}
+	return out
+}
+
+// certLine counts certificates by state.
+func (r *agentRun) certLine() string {
+	signed, sent, unsent, rejected := 0, 0, 0, 0
+	for _, d := range r.drives {
+		switch d.view.Cert {
+		case "":
+		case "sent":
+			signed++
+			sent++
+		case "REJECT":
+			signed++
+			rejected++
+		case "NONE":
+		default:
+			signed++
+			unsent++
+		}
+	}
+	if signed == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("certificates: %d signed, %d received by the audit store", signed, sent)
+	if unsent > 0 {
+		s += fmt.Sprintf(", %d not yet", unsent)
+	}
+	if rejected > 0 {
+		s += fmt.Sprintf(", %d REJECTED", rejected)
+	}
+	return s
+}
+
+// Track implements progressUI for wipeOne.
+func (r *agentRun) Track(device string) func(wipe.Progress) {
+	return func(p wipe.Progress) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, d := range r.drives {
+			if d.disk.Dev.Path != device {
+				continue
+			}
+			d.view.Phase = "write"
+			if p.Phase == wipe.PhaseVerify {
+				d.view.Phase = "verify"
+			}
+			if p.Phase != wipe.PhaseOverwrite && p.Phase != wipe.PhaseVerify && p.Phase != "" {
+				d.view.Phase = p.Phase
+			}
+			if p.OverallTotal > 0 {
+				d.view.Done = float64(p.OverallDone) / float64(p.OverallTotal)
+			} else if p.Total > 0 {
+				d.view.Done = float64(p.Done) / float64(p.Total)
+			}
+		}
+	}
+}
+
+// Finish implements progressUI; results are taken from wipeOne's return.
+func (r *agentRun) Finish(string, string) {}
+
+// Close implements progressUI.
+func (r *agentRun) Close() {}
+
+func runAgent(cmd *cobra.Command, o agentOptions) error {
+	img, _, imgErr := manifest.Running("/")
+	if imgErr != nil && !o.outsideImage {
+		return usageErr("lethe agent runs in the boot image, where it wipes every disk but the boot medium; this is not the boot image (%v). Pass --outside-image if you really mean it", imgErr)
+	}
+	if err := os.MkdirAll(o.work, 0o700); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(o.work, "agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	log.SetOutput(logf)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	stdlog.SetOutput(logf) // u-root's DHCP client logs through the standard logger
+
+	r := &agentRun{o: o, start: time.Now()}
+	if o.outsideImage {
+		r.con = agent.NewConsole(cmd.OutOrStdout())
+	} else {
+		r.con = agent.OpenConsoles(cmd.OutOrStdout())
+	}
+	defer r.con.Close()
+	if img != nil {
+		r.digest = img.Digest
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+				r.draw()
+			}
+		}
+	}()
+	r.event("lethe agent %s starting at %.2fs of uptime; image %s; log %s", version, agent.Uptime(), dash(r.digest), logf.Name())
+	pass, why := r.run(ctx)
+	cancel()
+	return r.finish(pass, why)
+}
+
+// run does the work and returns the verdict and, for a FAIL, why.
+func (r *agentRun) run(ctx context.Context) (bool, string) {
+	cmdline := r.o.cmdline
+	if cmdline == "" {
+		b, err := os.ReadFile("/proc/cmdline")
+		if err != nil {
+			return false, fmt.Sprintf("read the kernel command line: %v", err)
+		}
+		cmdline = string(b)
+	}
+	cfg, err := agent.ParseCmdline(cmdline)
+	r.setConfig(cfg)
+	if err != nil {
+		return false, err.Error()
+	}
+
+	// Drivers first: disks and the entropy source the keys need.
+	if !r.o.noModules {
+		r.loadModules(ctx)
+	}
+
+	netReady := make(chan struct{})
+	if cfg.Net == "dhcp" && (cfg.Audit != "" || cfg.ConfigURL != "") {
+		go func() {
+			leases, err := agent.DHCP(ctx, func(s string) { r.event("%s", s) })
+			if err != nil {
+				return
+			}
+			var parts []string
+			for _, l := range leases {
+				parts = append(parts, l.String())
+			}
+			r.mu.Lock()
+			r.net = strings.Join(parts, "; ")
+			r.mu.Unlock()
+			r.event("network up: %s", strings.Join(parts, "; "))
+			close(netReady)
+		}()
+	} else {
+		close(netReady)
+	}
+
+	if cfg.ConfigURL != "" {
+		if err := r.fetchConfig(ctx, &cfg, netReady); err != nil {
+			return false, err.Error()
+		}
+		r.setConfig(cfg)
+	}
+	for _, n := range cfg.Notes {
+		r.event("note: %s", n)
+	}
+	if err := cfg.Check(); err != nil {
+		return false, err.Error()
+	}
+
+	// Keys: a per-boot ed25519 key in RAM, and the TPM's where there is one.
+	_, bootKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return false, fmt.Sprintf("per-boot key: %v", err)
+	}
+	signers := []attest.Signer{attest.KeySigner{Key: bootKey}}
+	r.keyID = attest.KeyID(bootKey.Public().(ed25519.PublicKey))
+	r.event("per-boot signing key ed25519:%s (key ID %s)", base64.StdEncoding.EncodeToString(bootKey.Public().(ed25519.PublicKey)), r.keyID)
+	host := devices.Host.Host()
+	if tk, err := tpmkey.Open(); err == nil {
+		defer tk.Close()
+		signers = append(signers, tk)
+		host.TPMKey = tk.PublicPEM()
+		r.tpmID = tk.KeyID()
+		r.event("TPM signing key (%s hierarchy) key ID %s", tk.Hierarchy(), tk.KeyID())
+	} else if !errors.Is(err, tpmkey.ErrNoTPM) {
+		r.event("TPM present but not used: %v", err)
+	}
+	r.setConfig(cfg)
+	r.event("host: %s", hostLine(host))
+
+	if cfg.Audit != "" {
+		if err := r.startUploader(ctx, cfg, bootKey, netReady); err != nil {
+			return false, err.Error()
+		}
+	}
+
+	// Disks.
+	list, err := devices.Discover()
+	if err != nil {
+		return false, fmt.Sprintf("find disks: %v", err)
+	}
+	disks, classErr := agent.Classify(list, &cfg, agent.ReadDeviceLabel)
+	r.mu.Lock()
+	for _, d := range disks {
+		if d.Verdict == agent.Skipped {
+			continue
+		}
+		r.drives = append(r.drives, &agentDrive{disk: d, view: driveView(d)})
+	}
+	r.mu.Unlock()
+	for _, d := range disks {
+		if d.Verdict != agent.Wipe && d.Verdict != agent.Skipped {
+			r.event("%s: %s", d.Dev.Label(), d.Reason)
+		}
+	}
+	if classErr != nil {
+		return false, classErr.Error() + "; nothing was written"
+	}
+	var todo []*agentDrive
+	for _, d := range r.drives {
+		if d.disk.Verdict == agent.Wipe {
+			todo = append(todo, d)
+		}
+	}
+	r.event("%d disk(s): %d to wipe", len(r.drives), len(todo))
+	if cfg.Policy == "" {
+		return false, "lethe.policy is not set: nothing was written (set lethe.policy=purge to wipe)"
+	}
+	if len(todo) == 0 {
+		return false, "no disk to wipe: nothing was written"
+	}
+
+	// Plan every drive the way lethe wipe does.
+	f, verify, err := agentWipeFlags(cfg, filepath.Join(r.o.work, "certificates"))
+	if err != nil {
+		return false, err.Error()
+	}
+	if err := os.MkdirAll(f.certDir, 0o700); err != nil {
+		return false, err.Error()
+	}
+	devs := make([]*devices.Device, len(todo))
+	for i, d := range todo {
+		devs[i] = d.disk.Dev
+	}
+	plans := planAll(ctx, devs, mustRequest(f))
+	var ready []*agentDrive
+	for i, d := range todo {
+		d.plan = plans[i].plan
+		r.mu.Lock()
+		d.view.Method = shortTechnique(d.plan)
+		if d.plan.Refusal != "" {
+			d.view.Result, d.view.Note = "REFUSED", "policy: "+d.plan.Refusal
+		}
+		r.mu.Unlock()
+		if d.plan.Refusal != "" {
+			r.event("%s: refused by lethe.policy=%s: %s", d.disk.Dev.Label(), cfg.Policy, d.plan.Refusal)
+			continue
+		}
+		r.event("%s: %s (%s)", d.disk.Dev.Path, d.plan.Technique.Name, d.plan.Category)
+		ready = append(ready, d)
+	}
+	if cfg.DryRun {
+		return false, "dry run (lethe.dryrun): nothing was written"
+	}
+	if cfg.Delay > 0 {
+		r.event("wiping %d disk(s) in %s", len(ready), cfg.Delay)
+		select {
+		case <-ctx.Done():
+			return false, "stopped"
+		case <-time.After(cfg.Delay):
+		}
+	}
+	for _, d := range ready {
+		t, err := wipe.Open(d.disk.Dev.Path, wipe.OpenOptions{})
+		if err == nil && t.Size() != d.disk.Dev.SizeBytes {
+			t.Close()
+			err = fmt.Errorf("size changed from %d to %d bytes since it was found", d.disk.Dev.SizeBytes, t.Size())
+		}
+		if err != nil {
+			r.mu.Lock()
+			d.view.Result, d.view.Note = "REFUSED", "open: "+err.Error()
+			r.mu.Unlock()
+			r.event("%s: cannot open: %v", d.disk.Dev.Path, err)
+			continue
+		}
+		d.target = t
+	}
+
+	// Wipe in parallel, through the same path as lethe wipe.
+	go r.watchFirstWrite(ctx, ready)
+	var wg sync.WaitGroup
+	for _, d := range ready {
+		if d.target == nil {
+			continue
+		}
+		wg.Go(func() {
+			defer d.target.Close()
+			res := wipeOne(ctx, planned{d.disk.Dev, d.plan}, d.target, f, verify, nil, signers, host, r)
+			r.drive(d, res)
+		})
+	}
+	wg.Wait()
+
+	pass := true
+	var bad []string
+	for _, d := range r.drives {
+		if d.disk.Verdict != agent.Wipe {
+			continue
+		}
+		if d.view.Result != string(wipe.StatusErased) {
+			pass = false
+			bad = append(bad, fmt.Sprintf("%s %s", d.disk.Dev.Path, dash(d.view.Result)))
+		}
+	}
+	if !pass {
+		return false, "not erased: " + strings.Join(bad, ", ")
+	}
+	return true, ""
+}
+
+// drive records one finished wipe and spools its certificate.
+func (r *agentRun) drive(d *agentDrive, res driveResult) {
+	r.mu.Lock()
+	d.res = res
+	d.view.Phase = ""
+	if res.report != nil {
+		d.view.Result = string(res.report.Status)
+		if res.report.Status != wipe.StatusErased {
+			d.view.Note = res.report.StatusReason
+		}
+	} else {
+		d.view.Result = string(wipe.StatusFailed)
+		d.view.Note = fmt.Sprint(res.err)
+	}
+	d.view.Cert = "NONE"
+	if res.certPath != "" {
+		d.view.Cert = "UNSENT"
+	}
+	r.mu.Unlock()
+	if res.report != nil {
+		r.event("%s: %s: %s", d.disk.Dev.Label(), res.report.Status, res.report.StatusReason)
+	} else {
+		r.event("%s: FAILED: %v", d.disk.Dev.Label(), res.err)
+	}
+	if res.certPath == "" {
+		r.event("!! %s: no certificate was written: %v", d.disk.Dev.Path, res.err)
+		return
+	}
+	r.event("%s: certificate %s", d.disk.Dev.Path, res.certPath)
+	if r.upl == nil {
+		return
+	}
+	data, err := os.ReadFile(res.certPath)
+	if err == nil {
+		var id string
+		id, err = r.upl.Add(data)
+		r.mu.Lock()
+		d.spool = id
+		r.mu.Unlock()
+	}
+	if err != nil {
+		r.event("!! %s: could not spool the certificate: %v", d.disk.Dev.Path, err)
+	}
+}
+
+// watchFirstWrite reports when the first write reaches any of the disks,
+// from the kernel's own I/O counters (/sys/block/X/stat): the time from
+// kernel start to the first write is what make bench-image measures.
+func (r *agentRun) watchFirstWrite(ctx context.Context, ds []*agentDrive) {
+	base := map[string]uint64{}
+	for _, d := range ds {
+		base[d.disk.Dev.Name] = writesCompleted(d.disk.Dev.Name)
+	}
+	for {
+		for name, n := range base {
+			if writesCompleted(name) > n {
+				up := agent.Uptime()
+				r.event("first write completed on /dev/%s at %.2fs of uptime", name, up)
+				r.con.Print(fmt.Sprintf("LETHE-AGENT-FIRST-WRITE uptime=%.2f device=/dev/%s", up, name))
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// writesCompleted is field 5 of /sys/block/NAME/stat (write I/Os
+// completed; Documentation/block/stat.rst).
+func writesCompleted(name string) uint64 {
+	b, err := os.ReadFile(filepath.Join("/sys/block", name, "stat"))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 5 {
+		return 0
+	}
+	var n uint64
+	fmt.Sscan(f[4], &n)
+	return n
+}
+
+func (r *agentRun) setConfig(cfg agent.Config) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg = cfg
+	h := devices.Host.Host()
+	id := "host " + strings.TrimSpace(h.SystemVendor+" "+h.SystemProduct)
+	for _, kv := range [][2]string{{"serial", h.SystemSerial}, {"asset", h.ChassisAssetTag}, {"uuid", h.SystemUUID}} {
+		if kv[1] != "" {
+			id += "  " + kv[0] + " " + kv[1]
+		}
+	}
+	policy := cfg.Policy
+	if policy == "" {
+		policy = "NOT SET"
+	}
+	job := fmt.Sprintf("job %s  site %s  operator %s  policy %s  verify %s", dash(cfg.Job), dash(cfg.Site), dash(cfg.Operator), policy, cfg.Verify)
+	if r.keyID != "" {
+		job += "  key " + r.keyID[:8]
+	}
+	if r.tpmID != "" {
+		job += "  TPM " + r.tpmID[:8]
+	}
+	r.header = []string{id, job}
+}
+
+func hostLine(h devices.HostIdentity) string {
+	return fmt.Sprintf("%s %s serial %s uuid %s asset tag %s", dash(h.SystemVendor), dash(h.SystemProduct), dash(h.SystemSerial), dash(h.SystemUUID), dash(h.ChassisAssetTag))
+}
+
+func (r *agentRun) loadModules(ctx context.Context) {
+	start := time.Now()
+	results, err := (&kmod.Loader{}).Load()
+	loaded := 0
+	var failedMods []string
+	for _, m := range results {
+		if m.OK() {
+			loaded++
+		} else if !m.Optional {
+			failedMods = append(failedMods, m.Name)
+		}
+	}
+	if err != nil && results == nil {
+		r.event("!! kernel modules: %v", err)
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	disks, serr := kmod.Settle(sctx, "/sys", 300*time.Millisecond)
+	cancel()
+	r.event("drivers: %d modules in %s; block devices: %s", loaded, time.Since(start).Round(time.Millisecond), dash(strings.Join(disks, " ")))
+	if len(failedMods) > 0 {
+		r.event("!! modules that failed to load: %s", strings.Join(failedMods, ", "))
+	}
+	if serr != nil {
+		r.event("!! %v", serr)
+	}
+}
+
+func (r *agentRun) fetchConfig(ctx context.Context, cfg *agent.Config, netReady <-chan struct{}) error {
+	r.event("waiting for the network to fetch %s", cfg.ConfigURL)
+	select {
+	case <-netReady:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		fc, keyID, err := agent.FetchConfig(ctx, cfg.ConfigURL, cfg.ConfigKey, cfg.ConfigCA, time.Now())
+		var fe *agent.FetchError
+		switch {
+		case err == nil:
+			if err := cfg.Apply(fc); err != nil {
+				return err
+			}
+			r.event("configuration %s verified (signed by %.16s)%s", cfg.ConfigURL, keyID, map[bool]string{true: ": " + fc.Comment, false: ""}[fc.Comment != ""])
+			return nil
+		case errors.As(err, &fe):
+			if attempt == 1 || attempt%10 == 0 {
+				r.event("configuration not fetched yet: %v; retrying", err)
+			}
+		default:
+			return fmt.Errorf("configuration %s refused: %w; nothing was written", cfg.ConfigURL, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+func (r *agentRun) startUploader(ctx context.Context, cfg agent.Config, key ed25519.PrivateKey, netReady <-chan struct{}) error {
+	c, err := client.New(cfg.Audit, client.Options{HTTPClient: agent.PinnedClient(cfg.AuditCA, 60*time.Second)})
+	if err != nil {
+		return err
+	}
+	sp, err := client.OpenSpool(filepath.Join(r.o.work, "spool"), c)
+	if err != nil {
+		return err
+	}
+	u := agent.NewUploader(c, sp, cfg.Token, cfg.Job, key.Public().(ed25519.PublicKey), client.Retry{Initial: time.Second, Max: 30 * time.Second},
+		func(f string, a ...any) { r.event(f, a...) })
+	r.mu.Lock()
+	r.upl = u
+	r.mu.Unlock()
+	go u.Run(ctx, netReady)
+	go func() {
+		// Reflect delivery on the drive rows.
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			st := u.Status()
+			r.mu.Lock()
+			for _, d := range r.drives {
+				if d.spool == "" {
+					continue
+				}
+				switch st.States[d.spool] {
+				case "sent":
+					d.view.Cert = "sent"
+				case "rejected", "unverified":
+					d.view.Cert = "REJECT"
+				}
+			}
+			r.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// agentWipeFlags are lethe wipe's flags with their defaults (so the agent
+// wipes exactly as lethe wipe would with the same options) and the
+// agent's configuration applied.
+func agentWipeFlags(cfg agent.Config, certDir string) (wipeFlags, wipe.VerifyMode, error) {
+	var f wipeFlags
+	f.addWipeFlags(&cobra.Command{})
+	f.policy = cfg.Policy
+	f.method = cfg.Method
+	f.verify = cfg.Verify
+	f.samplePercent = cfg.SamplePercent
+	f.certDir = certDir
+	f.progress = "none"
+	f.yes = true
+	f.personnel = attest.Personnel{Operator: cfg.Operator, Organization: cfg.Organization, Site: cfg.Site, Job: cfg.Job}
+	if f.personnel.Operator == "" {
+		f.personnel.Operator = "lethe agent (unattended)"
+	}
+	_, verify, err := f.request()
+	return f, verify, err
+}
+
+func mustRequest(f wipeFlags) wipe.Request {
+	req, _, _ := f.request()
+	return req
+}
+
+func driveView(d agent.Disk) agent.DriveView {
+	v := agent.DriveView{Name: d.Dev.Name, Serial: d.Dev.Serial, Size: strings.ReplaceAll(devices.HumanBytes(d.Dev.SizeBytes), " ", "")}
+	if v.Serial == "" {
+		v.Serial = d.Dev.WWN
+	}
+	switch d.Verdict {
+	case agent.Boot:
+		v.Result, v.Note = "KEPT", "boot medium"
+	case agent.Excluded:
+		v.Result, v.Note = "KEPT", strings.TrimPrefix(d.Reason, "excluded by ")
+	case agent.Refused:
+		v.Result, v.Note = "REFUSED", d.Reason
+	case agent.Skipped:
+		v.Result, v.Note = "SKIPPED", d.Reason
+	}
+	return v
+}
+
+// shortTechnique names a plan's technique for the 14-column screen field.
+func shortTechnique(p wipe.Plan) string {
+	if p.Technique.ID == wipe.TechOverwrite {
+		return "overwrite " + p.Method.Name
+	}
+	return strings.NewReplacer("sanitize", "san", "overwrite", "ovw", "security", "sec", "enhanced", "enh", "-erase", "").Replace(string(p.Technique.ID))
+}
+
+// finish shows the verdict, waits for the certificates to be delivered,
+// prints the report, and ends as configured.
+func (r *agentRun) finish(pass bool, why string) error {
+	r.mu.Lock()
+	cfg := r.cfg
+	r.final = &agent.Final{Pass: pass}
+	r.mu.Unlock()
+	if !pass {
+		r.event("FAIL: %s", why)
+	}
+	unsent := r.waitForDelivery(cfg)
+
+	end := cfg.End
+	if !pass {
+		end = cfg.OnFail
+	}
+	hopeless := r.upl == nil || r.upl.Hopeless()
+	if len(unsent) > 0 && cfg.Wait == agent.Forever && end != agent.EndShell {
+		// Powering off would lose them: they exist only in RAM.
+		end = agent.EndShell
+	}
+	lines := r.verdictLines(pass, why, unsent, hopeless, end)
+	r.mu.Lock()
+	r.status = lines
+	r.mu.Unlock()
+	r.draw()
+	r.report(pass, why, unsent, end)
+	r.draw()
+
+	code := 0
+	if !pass {
+		code = exitFailed
+	}
+	switch {
+	case r.o.outsideImage:
+		r.con.Print(fmt.Sprintf("lethe: would %s now (not in the boot image: exiting instead)", end))
+	case end == agent.EndPoweroff:
+		time.Sleep(200 * time.Millisecond) // let init copy what is left of stdout
+		r.con.Close()
+		if err := power.Off(); err != nil {
+			return err
+		}
+	case end == agent.EndReboot:
+		time.Sleep(200 * time.Millisecond)
+		r.con.Close()
+		if err := power.Reboot(); err != nil {
+			return err
+		}
+	}
+	if code != 0 {
+		return &exitError{code, errors.New(dash(why))}
+	}
+	return nil
+}
+
+// waitForDelivery keeps the uploader going until every certificate has a
+// receipt, delivery is hopeless, or lethe.wait runs out. It returns the
+// drives whose certificates are still undelivered.
+func (r *agentRun) waitForDelivery(cfg agent.Config) []*agentDrive {
+	unsent := func() []*agentDrive {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var out []*agentDrive
+		for _, d := range r.drives {
+			if d.res.certPath != "" && d.view.Cert != "sent" {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	if r.upl == nil {
+		return unsent()
+	}
+	start := time.Now()
+	announced := time.Time{}
+	for {
+		// The drive rows follow the uploader every 500 ms.
+		time.Sleep(600 * time.Millisecond)
+		left := unsent()
+		if len(left) == 0 {
+			return nil
+		}
+		if r.upl.Hopeless() {
+			return left
+		}
+		if cfg.Wait != agent.Forever && time.Since(start) >= cfg.Wait {
+			r.event("!! giving up on the audit store after lethe.wait=%s", cfg.Wait)
+			return left
+		}
+		if time.Since(announced) >= time.Minute {
+			announced = time.Now()
+			r.event("waiting for the audit store: %d certificate(s) not yet received; they are in RAM only (%s): do not power off", len(left), filepath.Join(r.o.work, "spool"))
+		}
+		r.mu.Lock()
+		r.status = nil
+		base := r.statusLines()
+		r.status = append([]string{fmt.Sprintf("! %d CERTIFICATE(S) NOT YET RECEIVED by the audit store: in RAM only - do not power off", len(left))}, base...)
+		r.mu.Unlock()
+		r.draw()
+	}
+}
+
+func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hopeless bool, end agent.End) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var lines []string
+	erased, kept := 0, 0
+	for _, d := range r.drives {
+		switch {
+		case d.view.Result == string(wipe.StatusErased):
+			erased++
+		case d.view.Result == "KEPT":
+			kept++
+		}
+	}
+	if pass {
+		lines = append(lines, fmt.Sprintf("%d drive(s) ERASED and verified; %d kept", erased, kept))
+	} else {
+		lines = append(lines, "FAIL: "+why)
+	}
+	switch {
+	case len(unsent) > 0 && r.upl == nil:
+		lines = append(lines, fmt.Sprintf("! %d certificate(s) NOT DELIVERED: no audit store configured (lethe.audit); printed above, in RAM only", len(unsent)))
+	case len(unsent) > 0:
+		lines = append(lines, fmt.Sprintf("! %d CERTIFICATE(S) NOT DELIVERED to the audit store; printed above; in RAM only (%s)", len(unsent), filepath.Join(r.o.work, "spool")))
+	default:
+		if l := r.certLine(); l != "" {
+			lines = append(lines, l+" (receipts verified)")
+		}
+	}
+	switch end {
+	case agent.EndShell:
+		lines = append(lines, "staying on: the rescue shell follows (certificates in "+r.o.work+")")
+	default:
+		lines = append(lines, "then: "+string(end))
+	}
+	return lines
+}
+
+// report prints the plain-text result for the serial log, and the
+// certificates that were not delivered.
+func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end agent.End) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	verdict := "FAIL"
+	if pass {
+		verdict = "PASS"
+	}
+	fmt.Fprintf(&b, "==== lethe agent: %s ====\n", verdict)
+	if why != "" {
+		fmt.Fprintf(&b, "reason: %s\n", why)
+	}
+	counts := map[string]int{}
+	for _, d := range r.drives {
+		counts[d.view.Result]++
+		fmt.Fprintf(&b, "%-8s %-20s %-9s %-16s certificate %s", d.view.Name, dash(d.view.Serial), dash(d.view.Result), dash(d.view.Method), dash(d.view.Cert))
+		if d.view.Note != "" {
+			fmt.Fprintf(&b, "  (%s)", d.view.Note)
+		}
+		b.WriteString("\n")
+	}
+	for _, d := range unsent {
+		data, err := os.ReadFile(d.res.certPath)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "-----BEGIN LETHE CERTIFICATE %s %s-----\n%s-----END LETHE CERTIFICATE-----\n", d.view.Name, d.view.Serial, data)
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", strings.ToLower(dash(k)), counts[k]))
+	}
+	fmt.Fprintf(&b, "LETHE-AGENT-RESULT %s drives=%d %s unsent=%d end=%s\n", verdict, len(r.drives), strings.Join(parts, " "), len(unsent), end)
+	r.con.Print(b.String())
+}
+
+func newAgentSignConfigCmd() *cobra.Command {
+	var keyPath, out string
+	cmd := &cobra.Command{
+		Use:   "sign-config --key KEY CONFIG.json",
+		Short: "Sign an agent configuration file (fetched by the agent with lethe.config=URL)",
+		Long: `Sign a JSON object of agent settings (the kernel command line's lethe.* names
+without the prefix; arrays for exclude and bootdev; optional notAfter and
+comment) with an ed25519 key from lethe keygen, and print the lethe.configkey
+values that pin the key.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if keyPath == "" {
+				return usageErr("--key is required")
+			}
+			key, err := attest.LoadPrivateKey(keyPath)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			payload, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			signed, err := agent.SignConfig(payload, key)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(signed)
+			} else {
+				err = os.WriteFile(out, signed, 0o644)
+			}
+			if err != nil {
+				return err
+			}
+			k, h := agent.KeyPins(key.Public().(ed25519.PublicKey))
+			fmt.Fprintf(cmd.ErrOrStderr(), "pin it on the kernel command line with either of:\n  lethe.configkey=%s\n  lethe.configkey=%s\n", k, h)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "ed25519 private key (PKCS#8 PEM)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the signed file here (default: standard output)")
+	return cmd
+}
+
+func newAgentCheckConfigCmd() *cobra.Command {
+	var pin string
+	cmd := &cobra.Command{
+		Use:   "check-config --configkey PIN FILE",
+		Short: "Verify a signed agent configuration file as the agent would, and print its settings",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kp, err := agent.ParseKeyPin(pin)
+			if err != nil {
+				return usageErr("--configkey: %v", err)
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			payload, keyID, err := agent.VerifyConfig(data, kp)
+			if err != nil {
+				return failed("%v", err)
+			}
+			fc, err := agent.ParseConfigPayload(payload, time.Now())
+			if err != nil {
+				return failed("%v", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "signed by key %s\n", keyID)
+			for _, kv := range fc.Settings {
+				v := kv[1]
+				if kv[0] == "token" && len(v) > 9 {
+					v = v[:9] + "..."
+				}
+				fmt.Fprintf(out, "lethe.%s=%s\n", kv[0], v)
+			}
+			if !fc.NotAfter.IsZero() {
+				fmt.Fprintf(out, "valid until %s\n", fc.NotAfter.UTC().Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pin, "configkey", "", "the pin the agent gets: ed25519:BASE64 or sha256:HEX")
+	return cmd
+}
