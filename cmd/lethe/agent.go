@@ -602,7 +602,13 @@ func hostLine(h devices.HostIdentity) string {
 
 func (r *agentRun) loadModules(ctx context.Context) {
 	start := time.Now()
-	results, err := (&kmod.Loader{}).Load()
+	l := &kmod.Loader{}
+	// usb-storage waits delay_use seconds (1) before scanning a device;
+	// a boot stick must be seen before the agent decides what to wipe.
+	if _, err := l.Load(kmod.Request{Name: "usb_storage", Params: "delay_use=0"}); err != nil {
+		r.event("!! usb_storage: %v", err)
+	}
+	results, err := l.Load()
 	loaded := 0
 	var failedMods []string
 	for _, m := range results {
@@ -619,6 +625,14 @@ func (r *agentRun) loadModules(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	disks, serr := kmod.Settle(sctx, "/sys", 300*time.Millisecond)
 	cancel()
+	uctx, ucancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := agent.SettleUSB(uctx, "/sys", time.Second); err != nil {
+		r.event("!! %v", err)
+	}
+	ucancel()
+	if d, err := kmod.Settle(ctx, "/sys", 100*time.Millisecond); err == nil {
+		disks = d
+	}
 	r.event("drivers: %d modules in %s; block devices: %s", loaded, time.Since(start).Round(time.Millisecond), dash(strings.Join(disks, " ")))
 	if len(failedMods) > 0 {
 		r.event("!! modules that failed to load: %s", strings.Join(failedMods, ", "))
@@ -804,11 +818,26 @@ func (r *agentRun) finish(pass bool, why string) error {
 		if err := power.Reboot(); err != nil {
 			return err
 		}
+	case end == agent.EndShell:
+		r.rescueShell()
 	}
 	if code != 0 {
 		return &exitError{code, errors.New(dash(why))}
 	}
 	return nil
+}
+
+// rescueShell runs the image's shell on the console, again whenever it
+// exits: the agent stays the uinit, so init never runs out of commands
+// (which panics the kernel), and the certificates in RAM stay reachable.
+func (r *agentRun) rescueShell() {
+	for {
+		r.con.Print("lethe: rescue shell (certificates and the log are in " + r.o.work + "; lethe audit flush --spool " + filepath.Join(r.o.work, "spool") + " delivers them)")
+		if err := runShell("/dev/console"); err != nil {
+			r.con.Print("lethe: rescue shell: " + err.Error())
+			time.Sleep(5 * time.Second)
+		}
+	}
 }
 
 // waitForDelivery keeps the uploader going until every certificate has a
