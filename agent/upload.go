@@ -271,12 +271,18 @@ func (u *Uploader) verifyReceipt(id string) error {
 	return err
 }
 
+// setError records the last transient failure and reports it when it
+// changes (not on every retry).
 func (u *Uploader) setError(err error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if err == nil {
-		u.st.LastError = ""
-		return
+	msg := ""
+	if err != nil {
+		msg = err.Error()
 	}
-	u.st.LastError = err.Error()
+	u.mu.Lock()
+	changed := msg != u.st.LastError
+	u.st.LastError = msg
+	u.mu.Unlock()
+	if changed && msg != "" {
+		u.event("audit store not reached: %s; retrying", msg)
+	}
 }

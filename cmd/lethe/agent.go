@@ -36,6 +36,7 @@ type agentOptions struct {
 	work         string
 	outsideImage bool
 	noModules    bool
+	noEnd        bool
 }
 
 func newAgentCmd() *cobra.Command {
@@ -62,6 +63,7 @@ run unless --outside-image is given: it would wipe this machine's disks.`,
 	fl.StringVar(&o.work, "work", "/run/lethe", "directory for the log, certificates and the audit spool")
 	fl.BoolVar(&o.outsideImage, "outside-image", false, "run outside the boot image (never powers off; wipes what it finds!)")
 	fl.BoolVar(&o.noModules, "no-modules", false, "do not load kernel modules")
+	fl.BoolVar(&o.noEnd, "no-end", false, "exit when done instead of lethe.end/lethe.onfail (when run from the rescue shell)")
 	cmd.AddCommand(newAgentSignConfigCmd(), newAgentCheckConfigCmd())
 	return cmd
 }
@@ -274,8 +276,9 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		}
 	}()
 	r.event("lethe agent %s starting at %.2fs of uptime; image %s; log %s", version, agent.Uptime(), dash(r.digest), logf.Name())
+	// ctx stays live through finish: the uploader keeps delivering while
+	// the agent waits for receipts.
 	pass, why := r.run(ctx)
-	cancel()
 	return r.finish(pass, why)
 }
 
@@ -804,8 +807,8 @@ func (r *agentRun) finish(pass bool, why string) error {
 		code = exitFailed
 	}
 	switch {
-	case r.o.outsideImage:
-		r.con.Print(fmt.Sprintf("lethe: would %s now (not in the boot image: exiting instead)", end))
+	case r.o.outsideImage || r.o.noEnd:
+		r.con.Print(fmt.Sprintf("lethe: would %s now (--no-end or not in the boot image: exiting instead)", end))
 	case end == agent.EndPoweroff:
 		time.Sleep(200 * time.Millisecond) // let init copy what is left of stdout
 		r.con.Close()
