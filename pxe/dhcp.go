@@ -17,9 +17,9 @@ const LeaseTime = time.Hour
 
 // client is what a DHCP request says about the machine asking.
 type client struct {
-	pxe  bool            // option 60 "PXEClient...": PXE firmware or iPXE
-	ipxe bool            // option 77 user class "iPXE": iPXE asking for its script
-	arch iana.Arch       // option 93, the first architecture given
+	pxe  bool      // option 60 "PXEClient...": PXE firmware or iPXE
+	ipxe bool      // option 77 user class "iPXE": iPXE asking for its script
+	arch iana.Arch // option 93, the first architecture given
 	hw   net.HardwareAddr
 }
 
