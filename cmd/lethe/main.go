@@ -91,6 +91,7 @@ var commands = []func() *cobra.Command{
 	newImageCmd,
 	newModulesCmd,
 	newAgentCmd,
+	newPXECmd,
 }
 
 type globalFlags struct {
