@@ -299,13 +299,15 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	}
 
 	// Drivers first: disks and the entropy source the keys need.
+	var nics <-chan struct{} = closedChan()
 	if !r.o.noModules {
-		r.loadModules(ctx)
+		nics = r.loadModules(ctx)
 	}
 
 	netReady := make(chan struct{})
 	if cfg.Net == "dhcp" && (cfg.Audit != "" || cfg.ConfigURL != "") {
 		go func() {
+			<-nics
 			leases, err := agent.DHCP(ctx, func(s string) { r.event("%s", s) })
 			if err != nil {
 				return
@@ -603,7 +605,20 @@ func hostLine(h devices.HostIdentity) string {
 	return fmt.Sprintf("%s %s serial %s uuid %s asset tag %s", dash(h.SystemVendor), dash(h.SystemProduct), dash(h.SystemSerial), dash(h.SystemUUID), dash(h.ChassisAssetTag))
 }
 
-func (r *agentRun) loadModules(ctx context.Context) {
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// lateModules are loaded after the disks are found, while the wipe
+// starts: NIC drivers (large, and the network is needed only for the
+// audit store) and keyboards.
+var lateModules = []string{"e1000", "e1000e", "igb", "ixgbe", "i40e", "tg3", "bnxt_en", "mlx5_core", "virtio_net", "usbhid", "hid_generic"}
+
+// loadModules loads the storage drivers and waits for the disks; it
+// returns a channel closed once the late modules (NICs) are loaded too.
+func (r *agentRun) loadModules(ctx context.Context) <-chan struct{} {
 	start := time.Now()
 	l := &kmod.Loader{}
 	// usb-storage waits delay_use seconds (1) before scanning a device;
@@ -611,20 +626,32 @@ func (r *agentRun) loadModules(ctx context.Context) {
 	if _, err := l.Load(kmod.Request{Name: "usb_storage", Params: "delay_use=0"}); err != nil {
 		r.event("!! usb_storage: %v", err)
 	}
-	results, err := l.Load()
-	loaded := 0
-	var failedMods []string
-	for _, m := range results {
-		if m.OK() {
-			loaded++
-		} else if !m.Optional {
-			failedMods = append(failedMods, m.Name)
+	var early, late []kmod.Request
+	if _, b, err := manifest.Running("/"); err == nil && len(b.DefaultModules) > 0 {
+		for _, n := range b.DefaultModules {
+			if slices.Contains(lateModules, kmod.Normalize(n)) {
+				late = append(late, kmod.Request{Name: n})
+			} else {
+				early = append(early, kmod.Request{Name: n})
+			}
 		}
 	}
+	lateDone := make(chan struct{})
+	results, err := l.Load(early...) // all default modules when early is empty
+	r.moduleReport("drivers", results, err, start)
 	if err != nil && results == nil {
-		r.event("!! kernel modules: %v", err)
-		return
+		close(lateDone)
+		return lateDone
 	}
+	go func() {
+		defer close(lateDone)
+		if len(late) == 0 {
+			return
+		}
+		t := time.Now()
+		res, err := (&kmod.Loader{}).Load(late...)
+		r.moduleReport("network and keyboard drivers", res, err, t)
+	}()
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	disks, serr := kmod.Settle(sctx, "/sys", 300*time.Millisecond)
 	cancel()
@@ -636,12 +663,30 @@ func (r *agentRun) loadModules(ctx context.Context) {
 	if d, err := kmod.Settle(ctx, "/sys", 100*time.Millisecond); err == nil {
 		disks = d
 	}
-	r.event("drivers: %d modules in %s; block devices: %s", loaded, time.Since(start).Round(time.Millisecond), dash(strings.Join(disks, " ")))
-	if len(failedMods) > 0 {
-		r.event("!! modules that failed to load: %s", strings.Join(failedMods, ", "))
-	}
 	if serr != nil {
 		r.event("!! %v", serr)
+	}
+	r.event("disks settled after %s: %s", time.Since(start).Round(time.Millisecond), dash(strings.Join(disks, " ")))
+	return lateDone
+}
+
+func (r *agentRun) moduleReport(what string, results []kmod.Result, err error, start time.Time) {
+	if err != nil && results == nil {
+		r.event("!! %s: %v", what, err)
+		return
+	}
+	loaded := 0
+	var failedMods []string
+	for _, m := range results {
+		if m.OK() {
+			loaded++
+		} else if !m.Optional {
+			failedMods = append(failedMods, m.Name)
+		}
+	}
+	r.event("%s: %d modules in %s", what, loaded, time.Since(start).Round(time.Millisecond))
+	if len(failedMods) > 0 {
+		r.event("!! modules that failed to load: %s", strings.Join(failedMods, ", "))
 	}
 }
 
