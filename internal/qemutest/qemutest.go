@@ -608,6 +608,8 @@ func keep(t testing.TB, res *Result) {
 	if err := os.WriteFile(filepath.Join(dst, "console.log"), []byte(res.Console), 0o644); err != nil {
 		t.Logf("LETHE_QEMU_KEEP: %v", err)
 	}
+	// A test that boots several guests keeps the last one's share.
+	os.RemoveAll(filepath.Join(dst, "share"))
 	if err := os.CopyFS(filepath.Join(dst, "share"), os.DirFS(res.Share)); err != nil {
 		t.Logf("LETHE_QEMU_KEEP: %v", err)
 	}
