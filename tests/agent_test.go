@@ -521,6 +521,24 @@ func TestAgentPXEWithTPM(t *testing.T) {
 	if tpmIDs[0] != tpmIDs[1] {
 		t.Errorf("the two certificates name different TPM keys: %v", tpmIDs)
 	}
+	// What an auditor runs: lethe cert verify-tpm, pinned to the machine's
+	// TPM key; an altered certificate fails.
+	certDir := t.TempDir()
+	var files []string
+	for i, c := range certs {
+		p := filepath.Join(certDir, fmt.Sprintf("c%d.cert.json", i))
+		os.WriteFile(p, c.envelope, 0o644)
+		files = append(files, p)
+	}
+	keyFile := filepath.Join(certDir, "tpm.pub")
+	os.WriteFile(keyFile, []byte(certs[0].st.Predicate.Host.TPMKey), 0o644)
+	r := mustLethe(t, 0, append([]string{"cert", "verify-tpm", "--tpm-key", keyFile}, files...)...)
+	if !strings.Contains(r.stdout, "signed by TPM key "+tpmIDs[0]) {
+		t.Errorf("lethe cert verify-tpm: %s", r)
+	}
+	altered := bytes.Replace(certs[0].envelope, []byte(`"payload":"`), []byte(`"payload":"IA`), 1)
+	os.WriteFile(files[0], altered, 0o644)
+	mustLethe(t, 1, "cert", "verify-tpm", files[0])
 	for _, d := range disks {
 		if hasMarker(t, d.File) {
 			t.Errorf("%s still holds customer data", d.Serial)
