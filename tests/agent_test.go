@@ -536,9 +536,17 @@ func TestAgentPXEWithTPM(t *testing.T) {
 	if !strings.Contains(r.stdout, "signed by TPM key "+tpmIDs[0]) {
 		t.Errorf("lethe cert verify-tpm: %s", r)
 	}
-	altered := bytes.Replace(certs[0].envelope, []byte(`"payload":"`), []byte(`"payload":"IA`), 1)
+	// Altered: the statement now says FAILED instead of ERASED, with the
+	// original signatures.
+	var aenv attest.Envelope
+	json.Unmarshal(certs[0].envelope, &aenv)
+	stmt, _ := base64.StdEncoding.DecodeString(aenv.Payload)
+	aenv.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(stmt, []byte(`"ERASED"`), []byte(`"FAILED"`), 1))
+	altered, _ := json.Marshal(aenv)
 	os.WriteFile(files[0], altered, 0o644)
-	mustLethe(t, 1, "cert", "verify-tpm", files[0])
+	if r := mustLethe(t, 1, "cert", "verify-tpm", files[0]); !strings.Contains(r.stdout, "does not verify") {
+		t.Errorf("altered certificate: %s", r)
+	}
 	for _, d := range disks {
 		if hasMarker(t, d.File) {
 			t.Errorf("%s still holds customer data", d.Serial)
