@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -551,5 +552,40 @@ func TestAgentPXEWithTPM(t *testing.T) {
 		if hasMarker(t, d.File) {
 			t.Errorf("%s still holds customer data", d.Serial)
 		}
+	}
+}
+
+// TestAgentWithoutPolicy boots the released image without lethe.policy:
+// the agent must write nothing, show FAIL, and stay on with a working
+// rescue shell on the console (lethe.onfail defaults to shell), from which
+// the test powers the guest off.
+func TestAgentWithoutPolicy(t *testing.T) {
+	qemutest.Require(t)
+	img := qemutest.GetImage(t)
+	dir := t.TempDir()
+	disk := diskFile(t, dir, "nvme.img", 16<<20)
+	before := fileSum(t, disk)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var once1, once2 sync.Once
+	res := qemutest.Boot(t, img, qemutest.Options{
+		Released: true, Disks: []qemutest.Disk{{Kind: qemutest.NVMe, Serial: "LETHENVME0003", File: disk}},
+		Cmdline: "lethe.bootdev=none", Stdin: pr, Timeout: 5 * time.Minute,
+		OnConsole: func(line string) {
+			switch {
+			case strings.Contains(line, "lethe: rescue shell"):
+				once1.Do(func() { go io.WriteString(pw, "echo SHELL-OK-$((40+2))\n") })
+			case strings.Contains(line, "SHELL-OK-42") && !strings.Contains(line, "$(("):
+				once2.Do(func() { go io.WriteString(pw, "poweroff\n") })
+			}
+		},
+	})
+	for _, want := range []string{"lethe.policy is not set: nothing was written", "LETHE-AGENT-RESULT FAIL", "end=shell", "SHELL-OK-42"} {
+		if !strings.Contains(res.Console, want) {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+	if fileSum(t, disk) != before {
+		t.Error("the disk was written without lethe.policy")
 	}
 }

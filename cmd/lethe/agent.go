@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -94,6 +95,8 @@ type agentRun struct {
 	digest string
 	keyID  string
 	tpmID  string
+	// quiet stops the screen redraws (the rescue shell owns the console).
+	quiet atomic.Bool
 }
 
 func (r *agentRun) event(format string, args ...any) {
@@ -104,6 +107,9 @@ func (r *agentRun) event(format string, args ...any) {
 }
 
 func (r *agentRun) draw() {
+	if r.quiet.Load() {
+		return
+	}
 	r.mu.Lock()
 	v := agent.View{Header: r.headerLines(), Final: r.final, Events: r.con.Events()}
 	for _, d := range r.drives {
@@ -879,6 +885,7 @@ func (r *agentRun) finish(pass bool, why string) error {
 // exits: the agent stays the uinit, so init never runs out of commands
 // (which panics the kernel), and the certificates in RAM stay reachable.
 func (r *agentRun) rescueShell() {
+	r.quiet.Store(true)
 	for {
 		r.con.Print("lethe: rescue shell (certificates and the log are in " + r.o.work + "; lethe audit flush --spool " + filepath.Join(r.o.work, "spool") + " delivers them)")
 		if err := runShell("/dev/console"); err != nil {

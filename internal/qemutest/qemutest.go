@@ -136,9 +136,13 @@ type Options struct {
 	Files map[string][]byte
 	// QEMUArgs are appended to QEMU's arguments (a TPM, more devices).
 	QEMUArgs []string
+	// Stdin, when set, is the guest's serial console input (a test that
+	// types into the rescue shell writes to it, e.g. from OnConsole).
+	Stdin io.Reader
 	// OnConsole, when set, is called with every line the guest prints on
 	// its serial console, as it arrives (a test reacting to the guest:
-	// starting a service once the guest reached a point).
+	// starting a service once the guest reached a point). It runs with the
+	// console's lock held: return quickly, start slow work in a goroutine.
 	OnConsole func(line string)
 	// Released boots the released initramfs as it is, so its own uinit
 	// (`lethe agent`) runs, configured by Cmdline, instead of the test
@@ -296,6 +300,7 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 		time.AfterFunc(20*time.Second, func() { stuck.Store(true); cancel() })
 	}
 	cmd.Stdout, cmd.Stderr = con, con
+	cmd.Stdin = opt.Stdin
 	t.Logf("qemu %s", strings.Join(args, " "))
 	start := time.Now()
 	runErr := cmd.Run()
