@@ -479,18 +479,22 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	}
 	wg.Wait()
 
-	pass := true
+	// PASS only if every disk that is not kept on purpose was erased and
+	// has a certificate: a disk a guard refused (read-only, ...) is a
+	// disk that still holds data.
 	var bad []string
 	for _, d := range r.drives {
-		if d.disk.Verdict != agent.Wipe {
-			continue
-		}
-		if d.view.Result != string(wipe.StatusErased) {
-			pass = false
+		switch {
+		case d.disk.Verdict == agent.Refused:
+			bad = append(bad, fmt.Sprintf("%s refused (%s)", d.disk.Dev.Path, d.disk.Reason))
+		case d.disk.Verdict != agent.Wipe:
+		case d.view.Result != string(wipe.StatusErased):
 			bad = append(bad, fmt.Sprintf("%s %s", d.disk.Dev.Path, dash(d.view.Result)))
+		case d.res.certPath == "":
+			bad = append(bad, fmt.Sprintf("%s has no certificate", d.disk.Dev.Path))
 		}
 	}
-	if !pass {
+	if len(bad) > 0 {
 		return false, "not erased: " + strings.Join(bad, ", ")
 	}
 	return true, ""
