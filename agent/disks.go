@@ -87,6 +87,9 @@ func Classify(list []*devices.Device, cfg *Config, labels LabelReader) ([]Disk, 
 		switch {
 		case d.Virtual || d.Transport == devices.TransportLoop || d.Kind != devices.KindDisk:
 			disk.Verdict, disk.Reason = Skipped, "not physical media"
+		case d.SizeBytes == 0:
+			// An empty card reader slot or an unloaded virtual drive.
+			disk.Verdict, disk.Reason = Skipped, "no medium"
 		default:
 			if sel := matchBootDev(d, cfg.BootDev, fsl); sel != "" {
 				used[sel] = true

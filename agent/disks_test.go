@@ -143,6 +143,7 @@ func fixture() []*devices.Device {
 			Partitions: []devices.Partition{{Name: "sdb1", Path: "/dev/sdb1"}}},
 		{Path: "/dev/sdc", Name: "sdc", Kind: devices.KindDisk, Transport: devices.TransportSAS, Serial: "RO1", SizeBytes: 1 << 30, ReadOnly: true},
 		{Path: "/dev/zram0", Name: "zram0", Kind: devices.KindDisk, Transport: devices.TransportVirtual, Virtual: true, SizeBytes: 1 << 30},
+		{Path: "/dev/sdd", Name: "sdd", Kind: devices.KindDisk, Transport: devices.TransportUSB, Removable: true, Serial: "CARDSLOT"},
 	}
 }
 
@@ -172,19 +173,19 @@ func TestClassify(t *testing.T) {
 		err     any
 	}{
 		{"boot stick by label on a partition", "", map[string]string{"/dev/sdb1": "LETHE-BOOT"},
-			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped", nil},
+			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"network boot", "lethe.bootdev=none", nil,
-			"nvme0n1:wipe sda:wipe sdb:wipe sdc:refused zram0:skipped", nil},
+			"nvme0n1:wipe sda:wipe sdb:wipe sdc:refused zram0:skipped sdd:skipped", nil},
 		{"boot stick by serial, exclusion by WWN", "lethe.bootdev=USB1 lethe.exclude=0x5000c500a1b2c3d4", nil,
-			"nvme0n1:wipe sda:excluded sdb:boot sdc:refused zram0:skipped", nil},
+			"nvme0n1:wipe sda:excluded sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"boot stick by LABEL=", "lethe.bootdev=LABEL=MYSTICK", map[string]string{"/dev/sdb": "MYSTICK"},
-			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped", nil},
+			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"network boot and a labelled stick", "lethe.bootdev=none", map[string]string{"/dev/sdb": "lethe_boot"},
-			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped", nil},
+			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"exclusion of a read-only disk", "lethe.bootdev=none lethe.exclude=RO1", nil,
-			"nvme0n1:wipe sda:wipe sdb:wipe sdc:excluded zram0:skipped", nil},
+			"nvme0n1:wipe sda:wipe sdb:wipe sdc:excluded zram0:skipped sdd:skipped", nil},
 		{"exclusion of the boot stick", "lethe.exclude=USB1", map[string]string{"/dev/sdb1": "LETHE-BOOT"},
-			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped", nil},
+			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"unknown boot medium", "", nil, "", new(*BootUnknownError)},
 		{"unknown boot medium, other labels", "", map[string]string{"/dev/sdb1": "DATA"}, "", new(*BootUnknownError)},
 		{"bootdev typo", "lethe.bootdev=USB2", map[string]string{"/dev/sdb1": "LETHE-BOOT"}, "", new(*SelectorError)},

@@ -480,12 +480,14 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	wg.Wait()
 
 	// PASS only if every disk that is not kept on purpose was erased and
-	// has a certificate: a disk a guard refused (read-only, ...) is a
-	// disk that still holds data.
+	// has a certificate: an internal disk a guard refused (read-only, ...)
+	// still holds data.
 	var bad []string
 	for _, d := range r.drives {
 		switch {
-		case d.disk.Verdict == agent.Refused:
+		case d.disk.Verdict == agent.Refused && !(d.disk.Dev.Removable || d.disk.Dev.Transport == devices.TransportUSB):
+			// Removable ones are shown but do not fail the machine: a
+			// BMC's read-only virtual media is not the server's storage.
 			bad = append(bad, fmt.Sprintf("%s refused (%s)", d.disk.Dev.Path, d.disk.Reason))
 		case d.disk.Verdict != agent.Wipe:
 		case d.view.Result != string(wipe.StatusErased):
