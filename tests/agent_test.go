@@ -573,10 +573,12 @@ func TestAgentWithoutPolicy(t *testing.T) {
 		Cmdline: "lethe.bootdev=none", Stdin: pr, Timeout: 5 * time.Minute,
 		OnConsole: func(line string) {
 			switch {
-			case strings.Contains(line, "lethe: rescue shell"):
-				once1.Do(func() { go io.WriteString(pw, "echo SHELL-OK-$((40+2))\n") })
+			// gosh's line editor draws its prompt and key help, in raw
+			// mode: type after it, and end lines with CR as a terminal does.
+			case strings.Contains(line, "toggle key help"):
+				once1.Do(func() { go io.WriteString(pw, "echo SHELL-OK-$((40+2))\r") })
 			case strings.Contains(line, "SHELL-OK-42") && !strings.Contains(line, "$(("):
-				once2.Do(func() { go io.WriteString(pw, "poweroff\n") })
+				once2.Do(func() { go io.WriteString(pw, "poweroff\r") })
 			}
 		},
 	})
