@@ -300,7 +300,18 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 		time.AfterFunc(20*time.Second, func() { stuck.Store(true); cancel() })
 	}
 	cmd.Stdout, cmd.Stderr = con, con
-	cmd.Stdin = opt.Stdin
+	if opt.Stdin != nil {
+		// An *os.File, so that exec does not wait for a copying goroutine
+		// blocked on the test's reader after QEMU is gone.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer pr.Close()
+		defer pw.Close()
+		go io.Copy(pw, opt.Stdin)
+		cmd.Stdin = pr
+	}
 	t.Logf("qemu %s", strings.Join(args, " "))
 	start := time.Now()
 	runErr := cmd.Run()
