@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/pin/tftp/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/lethe-project/lethe/internal/qemutest"
 	"github.com/lethe-project/lethe/internal/testutil"
 )
 
@@ -89,17 +91,31 @@ func in(ns string, f func() error) error {
 }
 
 // serve runs `lethe pxe serve` in the server namespace until the test ends.
-func (n *wipeNet) serve(t *testing.T, imageDir string, args ...string) *bytes.Buffer {
+func (n *wipeNet) serve(t *testing.T, imageDir string, args ...string) *lockedBuffer {
+	t.Helper()
+	return n.serveArgs(t, imageDir, "lethe.policy=purge lethe.site=netns", args...)
+}
+
+// lockedBuffer is the server's log, written by a goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) WriteString(s string) { l.mu.Lock(); l.b.WriteString(s); l.mu.Unlock() }
+func (l *lockedBuffer) String() string       { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func (n *wipeNet) serveArgs(t *testing.T, imageDir, agentArgs string, args ...string) *lockedBuffer {
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.srvNS, letheBin, "pxe", "serve", "--interface", n.srvIf,
-		"--image", imageDir, "--args", "lethe.policy=purge lethe.site=netns"}, args...)...)
+		"--image", imageDir, "--args", agentArgs}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	var log bytes.Buffer
+	log := &lockedBuffer{}
 	ready := make(chan struct{}, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -127,7 +143,7 @@ func (n *wipeNet) serve(t *testing.T, imageDir string, args ...string) *bytes.Bu
 	case <-time.After(30 * time.Second):
 		t.Fatalf("lethe pxe serve did not start:\n%s", log.String())
 	}
-	return &log
+	return log
 }
 
 func fakeImage(t *testing.T) string {
@@ -353,4 +369,51 @@ func httpGet(t *testing.T, c *http.Client, url string) string {
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	return string(b)
+}
+
+// TestPXEServeBootsAgent boots a QEMU guest through lethe pxe serve, all
+// inside the test's namespaces: the guest's NIC is a tap bridged to the
+// client end of the veth pair. Its iPXE ROM gets an address and the
+// script URL from lethe pxe serve's DHCP (--range), the script, kernel and
+// initramfs over HTTP, and the agent runs with --args: it wipes the disk
+// and powers off.
+func TestPXEServeBootsAgent(t *testing.T) {
+	qemutest.Require(t)
+	img := qemutest.GetImage(t)
+	n := newWipeNet(t)
+	tap := "ltap" + strings.TrimPrefix(n.cliIf, "lcli")
+	for _, args := range [][]string{
+		{"-n", n.cliNS, "link", "add", "br0", "type", "bridge"},
+		{"-n", n.cliNS, "link", "set", n.cliIf, "master", "br0"},
+		{"-n", n.cliNS, "tuntap", "add", "dev", tap, "mode", "tap"},
+		{"-n", n.cliNS, "link", "set", tap, "master", "br0"},
+		{"-n", n.cliNS, "link", "set", tap, "up"},
+		{"-n", n.cliNS, "link", "set", "br0", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	log := n.serveArgs(t, img.Dir, "lethe.policy=clear lethe.verify=sample lethe.net=none lethe.wait=0 lethe.end=poweroff lethe.site=netns",
+		"--range", "10.99.0.100-10.99.0.110")
+	disk := diskFile(t, t.TempDir(), "disk.img", 16<<20)
+	res := qemutest.Boot(t, img, qemutest.Options{
+		Released: true, TapPXE: tap, Netns: n.cliNS, Timeout: 8 * time.Minute,
+		Disks: []qemutest.Disk{{Kind: qemutest.VirtioBlk, Serial: "LETHEPXE0001", File: disk}},
+	})
+	// "site netns" on the agent's screen: --args reached the kernel
+	// command line through lethe.ipxe.
+	for _, want := range []string{"iPXE", "site netns", "LETHE-AGENT-RESULT PASS"} {
+		if !strings.Contains(res.Console, want) {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+	for _, want := range []string{"boot file \"http://10.99.0.1:8080/lethe.ipxe\"", "HTTP /lethe.ipxe", "HTTP /image/vmlinuz", "HTTP /image/initramfs.cpio.zst"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("lethe pxe serve did not log %q", want)
+		}
+	}
+	if hasMarker(t, disk) {
+		t.Error("the disk still holds customer data")
+	}
 }

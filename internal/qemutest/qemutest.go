@@ -131,6 +131,14 @@ type Options struct {
 	// HTTP server on the host's loopback and chains the released
 	// boot.ipxe, which fetches the kernel and the test initramfs.
 	PXE bool
+	// TapPXE boots through the NIC's iPXE ROM on an existing tap device
+	// of that name (no QEMU user networking): the network, its DHCP and
+	// boot servers are the test's. The kernel command line comes from
+	// whatever serves the boot script, not from Cmdline. Use with Netns.
+	TapPXE string
+	// Netns runs QEMU inside that network namespace (ip netns exec), for
+	// a tap device that lives there.
+	Netns string
 	// Files are written into the share before boot (path relative to the
 	// share -> contents); steps read them from /mnt/lethe/PATH.
 	Files map[string][]byte
@@ -256,6 +264,10 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	extra := strings.TrimSpace("panic=-1 loglevel=4 " + opt.Cmdline)
 	var srv *http.Server
 	switch {
+	case opt.TapPXE != "":
+		args = append(args, "-boot", "n",
+			"-netdev", "tap,id=n0,ifname="+opt.TapPXE+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n0")
 	case opt.PXE:
 		tftp := filepath.Join(work, "tftp")
 		var err error
@@ -290,7 +302,11 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	defer logf.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), opt.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, QEMU, args...)
+	bin := QEMU
+	if opt.Netns != "" {
+		bin, args = "ip", append([]string{"netns", "exec", opt.Netns, QEMU}, args...)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
 	con := &console{log: logf, onLine: opt.OnConsole}
 	// After the end marker the guest powers off within seconds; if it
