@@ -23,6 +23,10 @@ type HostIdentity struct {
 	ChassisAssetTag string `json:"chassisAssetTag,omitempty"`
 	BIOSVersion     string `json:"biosVersion,omitempty"`
 	Kernel          string `json:"kernel,omitempty"`
+	// TPMKey is the public key (PKIX PEM) of the host's TPM-resident key
+	// that co-signed the certificate (lethe agent on a host with a TPM):
+	// the same TPM gives the same key on every boot.
+	TPMKey string `json:"tpmKey,omitempty"`
 }
 
 // Host returns the identity of the machine described by e. Fields the

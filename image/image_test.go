@@ -70,7 +70,7 @@ func TestIPXEScript(t *testing.T) {
 		"#!ipxe\n",
 		"# lethe boot image sha256:ab\n",
 		"isset ${lethe-base} || set lethe-base tftp://${next-server}\n",
-		"kernel ${lethe-base}/vmlinuz initrd=initramfs.cpio.zst " + DefaultCmdline + " lethe.site=dc1 ${lethe-args} || goto failed\n",
+		"kernel ${lethe-base}/vmlinuz initrd=initramfs.cpio.zst " + DefaultCmdline + " lethe.site=dc1 " + NetbootCmdline + " ${lethe-args} || goto failed\n",
 		"initrd ${lethe-base}/initramfs.cpio.zst || goto failed\n",
 		"boot || goto failed\n",
 		"goto retry\n",

@@ -17,6 +17,12 @@ type IPXEOptions struct {
 	Digest, InitramfsSHA256, KernelSHA256 string
 }
 
+// NetbootCmdline tells the agent that the kernel and initramfs came over
+// the network, so no local disk is the boot medium (a disk labelled
+// LETHE-BOOT, or named by lethe.bootdev=SERIAL in lethe-args, is still
+// kept: iPXE itself may have come from a USB stick).
+const NetbootCmdline = "lethe.bootdev=none"
+
 // IPXEScript returns the iPXE script that boots the image. A site can
 // chain it from its own script after `set lethe-base http://...` to fetch
 // the files over HTTP (much faster than TFTP), and append agent settings
@@ -37,7 +43,7 @@ func IPXEScript(o IPXEOptions) string {
 	fmt.Fprintf(&b, "echo lethe: booting the wipe image from ${lethe-base}\n")
 	// initrd= names the initramfs for the kernel's EFI stub loader; BIOS
 	// boots ignore it.
-	fmt.Fprintf(&b, "kernel ${lethe-base}/%s initrd=%s %s ${lethe-args} || goto failed\n", KernelFile, InitramfsFile, o.Cmdline)
+	fmt.Fprintf(&b, "kernel ${lethe-base}/%s initrd=%s %s %s ${lethe-args} || goto failed\n", KernelFile, InitramfsFile, o.Cmdline, NetbootCmdline)
 	fmt.Fprintf(&b, "initrd ${lethe-base}/%s || goto failed\n", InitramfsFile)
 	fmt.Fprintf(&b, "boot || goto failed\n")
 	fmt.Fprintf(&b, ":failed\n")

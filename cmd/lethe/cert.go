@@ -16,7 +16,7 @@ func newCertCmd() *cobra.Command {
 		Use:   "cert",
 		Short: "Verify and show certificates of sanitization",
 	}
-	cmd.AddCommand(newCertVerifyCmd(), newCertShowCmd(), newCertPDFCmd())
+	cmd.AddCommand(newCertVerifyCmd(), newCertShowCmd(), newCertPDFCmd(), newCertVerifyTPMCmd())
 	return cmd
 }
 

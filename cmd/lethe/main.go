@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/image/manifest"
 )
 
 // version is set at build time: -ldflags "-X main.version=..."; in the
@@ -88,6 +90,8 @@ var commands = []func() *cobra.Command{
 	newAuditCmd,
 	newImageCmd,
 	newModulesCmd,
+	newAgentCmd,
+	newPXECmd,
 }
 
 type globalFlags struct {
@@ -146,9 +150,22 @@ func setupLogging(g globalFlags) error {
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
 func stdinIsTerminal() bool  { return term.IsTerminal(int(os.Stdin.Fd())) }
 
+// toolInfo is the certificate's tool section. Running from the boot image
+// (lethe agent, or lethe wipe in its rescue shell), it records the image
+// digest: which image, down to the kernel, did the work.
 func toolInfo() attest.Tool {
-	return attest.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version()}
+	return attest.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version(), ImageDigest: runningImageDigest()}
 }
+
+var runningImage = sync.OnceValue(func() string {
+	img, _, err := manifest.Running("/")
+	if err != nil {
+		return ""
+	}
+	return img.Digest
+})
+
+func runningImageDigest() string { return runningImage() }
 
 func main() {
 	root := newRootCmd()

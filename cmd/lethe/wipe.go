@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -229,7 +228,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	for i, d := range list {
 		wg.Go(func() {
 			defer targets[i].Close()
-			results[i] = wipeOne(ctx, plans[i], targets[i], f, verify, seed, key, host, ui)
+			results[i] = wipeOne(ctx, plans[i], targets[i], f, verify, seed, []attest.Signer{attest.KeySigner{Key: key}}, host, ui)
 			ui.Finish(d.Path, results[i].status())
 		})
 	}
@@ -254,7 +253,7 @@ func (r driveResult) status() string {
 }
 
 func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify wipe.VerifyMode,
-	seed []byte, key ed25519.PrivateKey, host devices.HostIdentity, ui progressUI) driveResult {
+	seed []byte, signers []attest.Signer, host devices.HostIdentity, ui progressUI) driveResult {
 	d := p.dev
 	logger := log.WithField("device", d.Path)
 	logger.WithFields(logrus.Fields{"event": "start", "technique": p.plan.Technique.ID, "category": p.plan.Category,
@@ -270,7 +269,7 @@ func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify 
 	if err != nil {
 		return driveResult{dev: d, err: err}
 	}
-	path, err := writeCertificate(f.certDir, d, rep, f.personnel, host, attest.KeySigner{Key: key})
+	path, err := writeCertificate(f.certDir, d, rep, f.personnel, host, signers...)
 	logger.WithFields(logrus.Fields{"event": "result", "status": rep.Status, "certificate": path}).Info(rep.StatusReason)
 	return driveResult{dev: d, report: rep, certPath: path, err: err}
 }
@@ -294,14 +293,14 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // writeCertificate signs the certificate and writes it, without
 // overwriting any existing file, then fsyncs it: a certificate that was
 // reported must survive a power cut.
-func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attest.Personnel, host devices.HostIdentity, signer attest.Signer) (string, error) {
+func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attest.Personnel, host devices.HostIdentity, signers ...attest.Signer) (string, error) {
 	st, err := attest.NewStatement(attest.Input{
 		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(), HiddenAreas: hiddenAreas(d),
 	})
 	if err != nil {
 		return "", err
 	}
-	data, err := attest.Sign(st, signer)
+	data, err := attest.Sign(st, signers...)
 	if err != nil {
 		return "", err
 	}

@@ -95,6 +95,7 @@ const (
 	AHCI       DiskKind = "ahci"        // -device ide-hd on the q35 ICH9 AHCI controller (SATA)
 	VirtioBlk  DiskKind = "virtio-blk"  // -device virtio-blk-pci
 	VirtioSCSI DiskKind = "virtio-scsi" // -device scsi-hd on a virtio-scsi-pci HBA
+	USB        DiskKind = "usb"         // -device usb-storage on a qemu-xhci controller (a USB stick)
 )
 
 // Disk is one disk of the guest, backed by a raw image file.
@@ -130,11 +131,27 @@ type Options struct {
 	// HTTP server on the host's loopback and chains the released
 	// boot.ipxe, which fetches the kernel and the test initramfs.
 	PXE bool
+	// TapPXE boots through the NIC's iPXE ROM on an existing tap device
+	// of that name (no QEMU user networking): the network, its DHCP and
+	// boot servers are the test's. The kernel command line comes from
+	// whatever serves the boot script, not from Cmdline. Use with Netns.
+	TapPXE string
+	// Netns runs QEMU inside that network namespace (ip netns exec), for
+	// a tap device that lives there.
+	Netns string
 	// Files are written into the share before boot (path relative to the
 	// share -> contents); steps read them from /mnt/lethe/PATH.
 	Files map[string][]byte
 	// QEMUArgs are appended to QEMU's arguments (a TPM, more devices).
 	QEMUArgs []string
+	// Stdin, when set, is the guest's serial console input (a test that
+	// types into the rescue shell writes to it, e.g. from OnConsole).
+	Stdin io.Reader
+	// OnConsole, when set, is called with every line the guest prints on
+	// its serial console, as it arrives (a test reacting to the guest:
+	// starting a service once the guest reached a point). It runs with the
+	// console's lock held: return quickly, start slow work in a goroutine.
+	OnConsole func(line string)
 	// Released boots the released initramfs as it is, so its own uinit
 	// (`lethe agent`) runs, configured by Cmdline, instead of the test
 	// runner: no share, no steps. Boot returns once the guest powers
@@ -247,6 +264,10 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	extra := strings.TrimSpace("panic=-1 loglevel=4 " + opt.Cmdline)
 	var srv *http.Server
 	switch {
+	case opt.TapPXE != "":
+		args = append(args, "-boot", "n",
+			"-netdev", "tap,id=n0,ifname="+opt.TapPXE+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n0")
 	case opt.PXE:
 		tftp := filepath.Join(work, "tftp")
 		var err error
@@ -281,9 +302,13 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	defer logf.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), opt.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, QEMU, args...)
+	bin := QEMU
+	if opt.Netns != "" {
+		bin, args = "ip", append([]string{"netns", "exec", opt.Netns, QEMU}, args...)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
-	con := &console{log: logf}
+	con := &console{log: logf, onLine: opt.OnConsole}
 	// After the end marker the guest powers off within seconds; if it
 	// does not (a broken power-off path), stop it and fail.
 	var stuck atomic.Bool
@@ -291,6 +316,18 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 		time.AfterFunc(20*time.Second, func() { stuck.Store(true); cancel() })
 	}
 	cmd.Stdout, cmd.Stderr = con, con
+	if opt.Stdin != nil {
+		// An *os.File, so that exec does not wait for a copying goroutine
+		// blocked on the test's reader after QEMU is gone.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer pr.Close()
+		defer pw.Close()
+		go io.Copy(pw, opt.Stdin)
+		cmd.Stdin = pr
+	}
 	t.Logf("qemu %s", strings.Join(args, " "))
 	start := time.Now()
 	runErr := cmd.Run()
@@ -377,7 +414,7 @@ func writeShare(share string, files map[string][]byte, steps []Step) error {
 // diskArgs creates the backing files and returns QEMU's arguments.
 func diskArgs(work string, disks []Disk) ([]string, []string, error) {
 	var args, files []string
-	ahciPort, scsiHBA := 0, false
+	ahciPort, scsiHBA, usbHC := 0, false, false
 	for i, d := range disks {
 		file := d.File
 		if file == "" {
@@ -419,6 +456,12 @@ func diskArgs(work string, disks []Disk) ([]string, []string, error) {
 				scsiHBA = true
 			}
 			dev = []string{"scsi-hd", "drive=" + id, "bus=scsi0.0"}
+		case USB:
+			if !usbHC {
+				args = append(args, "-device", "qemu-xhci,id=xhci")
+				usbHC = true
+			}
+			dev = []string{"usb-storage", "drive=" + id, "bus=xhci.0"}
 		default:
 			return nil, nil, fmt.Errorf("disk %d: unknown kind %q", i, d.Kind)
 		}
@@ -533,12 +576,13 @@ func (r *Result) ReadFile(t testing.TB, rel string) []byte {
 // console collects QEMU's output into the log file and memory, and
 // notices the runner's end marker.
 type console struct {
-	mu    sync.Mutex
-	log   io.Writer
-	buf   strings.Builder
-	line  []byte
-	end   bool
-	onEnd func()
+	mu     sync.Mutex
+	log    io.Writer
+	buf    strings.Builder
+	line   []byte
+	end    bool
+	onEnd  func()
+	onLine func(string)
 }
 
 func (c *console) Write(p []byte) (int, error) {
@@ -551,6 +595,9 @@ func (c *console) Write(p []byte) (int, error) {
 		i := strings.IndexByte(string(c.line), '\n')
 		if i < 0 {
 			break
+		}
+		if c.onLine != nil {
+			c.onLine(strings.TrimRight(string(c.line[:i]), "\r"))
 		}
 		if strings.HasPrefix(strings.TrimLeft(string(c.line[:i]), "\r"), guestproto.EndMarker) && !c.end {
 			c.end = true
@@ -599,6 +646,8 @@ func keep(t testing.TB, res *Result) {
 	if err := os.WriteFile(filepath.Join(dst, "console.log"), []byte(res.Console), 0o644); err != nil {
 		t.Logf("LETHE_QEMU_KEEP: %v", err)
 	}
+	// A test that boots several guests keeps the last one's share.
+	os.RemoveAll(filepath.Join(dst, "share"))
 	if err := os.CopyFS(filepath.Join(dst, "share"), os.DirFS(res.Share)); err != nil {
 		t.Logf("LETHE_QEMU_KEEP: %v", err)
 	}
