@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/lethe-project/lethe/internal/durable"
 )
 
 // KeyID is the identifier of a public key in signatures: the hex SHA-256 of
@@ -51,29 +53,13 @@ func GenerateKey(dir string) (keyPath, pubPath string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := writeExclusive(keyPath, privPEM, 0o600); err != nil {
+	if err := durable.WriteNew(keyPath, privPEM, 0o600); err != nil {
 		return "", "", err
 	}
-	if err := writeExclusive(pubPath, MarshalPublicKey(pub), 0o644); err != nil {
+	if err := durable.WriteNew(pubPath, MarshalPublicKey(pub), 0o644); err != nil {
 		return "", "", err
 	}
 	return keyPath, pubPath, nil
-}
-
-func writeExclusive(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // MarshalPrivateKey encodes priv as PKCS#8 PEM ("PRIVATE KEY").

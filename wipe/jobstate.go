@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/internal/durable"
 )
 
 // A firmware erase outlives the process that started it: a sanitize cannot
@@ -144,49 +145,12 @@ func saveJob(dir string, d *devices.Device, j *jobState) error {
 	if err != nil {
 		return err
 	}
-	p := jobPath(dir, d)
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".job-*")
-	if err != nil {
+	if err := durable.WriteFile(jobPath(dir, d), data, 0o600); err != nil {
 		return fmt.Errorf("save job state: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save job state: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save job state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save job state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save job state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("save job state: %w", err)
-	}
-	return syncDir(filepath.Dir(p))
+	return nil
 }
 
 func removeJob(dir string, d *devices.Device) error {
-	err := os.Remove(jobPath(dir, d))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return syncDir(filepath.Join(dir, "jobs"))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return durable.Remove(jobPath(dir, d))
 }

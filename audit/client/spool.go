@@ -13,6 +13,7 @@ import (
 
 	"github.com/lethe-project/lethe/audit/entry"
 	"github.com/lethe-project/lethe/audit/receipt"
+	"github.com/lethe-project/lethe/internal/durable"
 )
 
 // Spool is a durable outbox of certificates on local disk:
@@ -60,7 +61,7 @@ func (s *Spool) Add(envelope []byte) (Item, error) {
 	if _, err := os.Stat(filepath.Join(s.dir, "sent", id+".json")); err == nil {
 		return Item{ID: id, Path: filepath.Join(s.dir, "sent", id+".json")}, nil
 	}
-	if err := writeDurable(p, envelope); err != nil {
+	if err := durable.WriteFile(p, envelope, 0o600); err != nil {
 		return Item{}, fmt.Errorf("spool: %w", err)
 	}
 	return Item{ID: id, Path: p}, nil
@@ -137,10 +138,10 @@ func (s *Spool) Flush(ctx context.Context) (FlushResult, error) {
 		switch {
 		case err == nil:
 			b, _ := json.MarshalIndent(rc, "", "  ")
-			if err := writeDurable(filepath.Join(s.dir, "sent", it.ID+".receipt.json"), append(b, '\n')); err != nil {
+			if err := durable.WriteFile(filepath.Join(s.dir, "sent", it.ID+".receipt.json"), append(b, '\n'), 0o600); err != nil {
 				return res, err
 			}
-			if err := moveDurable(it.Path, filepath.Join(s.dir, "sent", it.ID+".json")); err != nil {
+			if err := durable.Rename(it.Path, filepath.Join(s.dir, "sent", it.ID+".json")); err != nil {
 				return res, err
 			}
 			res.Sent = append(res.Sent, it)
@@ -150,10 +151,10 @@ func (s *Spool) Flush(ctx context.Context) (FlushResult, error) {
 			if errors.As(err, &e) && len(e.Problems) > 0 {
 				msg += "\n" + strings.Join(e.Problems, "\n")
 			}
-			if err := writeDurable(filepath.Join(s.dir, "rejected", it.ID+".error.txt"), []byte(msg+"\n")); err != nil {
+			if err := durable.WriteFile(filepath.Join(s.dir, "rejected", it.ID+".error.txt"), []byte(msg+"\n"), 0o600); err != nil {
 				return res, err
 			}
-			if err := moveDurable(it.Path, filepath.Join(s.dir, "rejected", it.ID+".json")); err != nil {
+			if err := durable.Rename(it.Path, filepath.Join(s.dir, "rejected", it.ID+".json")); err != nil {
 				return res, err
 			}
 			res.Rejected = append(res.Rejected, Rejection{it, err})
@@ -196,46 +197,4 @@ func (s *Spool) FlushRetry(ctx context.Context, r Retry) (FlushResult, error) {
 		}
 		wait = min(wait*2, r.Max)
 	}
-}
-
-func writeDurable(p string, data []byte) error {
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-func moveDurable(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(to)); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(from))
-}
-
-func syncDir(d string) error {
-	f, err := os.Open(d)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

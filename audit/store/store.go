@@ -23,6 +23,7 @@ import (
 	"github.com/lethe-project/lethe/audit/db"
 	"github.com/lethe-project/lethe/audit/entry"
 	"github.com/lethe-project/lethe/audit/tlog"
+	"github.com/lethe-project/lethe/internal/durable"
 )
 
 // Config says where the store keeps its data.
@@ -192,23 +193,7 @@ func writeFileSync(p string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return durable.WriteFile(p, data, mode)
 }
 
 // Close publishes pending entries and closes the log and database.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/internal/durable"
 	"github.com/lethe-project/lethe/wipe"
 )
 
@@ -311,24 +312,8 @@ func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attes
 	name := fmt.Sprintf("%s-%s-%s.cert.json", unsafeName.ReplaceAllString(label, "_"),
 		rep.Ended.UTC().Format("20060102T150405Z"), st.Predicate.CertificateID[:8])
 	path := filepath.Join(dir, name)
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
+	if err := durable.WriteNew(path, data, 0o644); err != nil {
 		return "", fmt.Errorf("write certificate: %w", err)
-	}
-	if _, err := fh.Write(data); err != nil {
-		fh.Close()
-		return "", fmt.Errorf("write certificate %s: %w", path, err)
-	}
-	if err := fh.Sync(); err != nil {
-		fh.Close()
-		return "", fmt.Errorf("write certificate %s: %w", path, err)
-	}
-	if err := fh.Close(); err != nil {
-		return "", fmt.Errorf("write certificate %s: %w", path, err)
-	}
-	if dfd, err := os.Open(dir); err == nil {
-		_ = dfd.Sync()
-		dfd.Close()
 	}
 	return path, nil
 }
