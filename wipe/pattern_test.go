@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/lethe-project/lethe/internal/testutil"
 )
 
 func unhex(t *testing.T, s string) []byte {
@@ -71,9 +73,7 @@ func TestRandomPatternCounterCarry(t *testing.T) {
 // TestRandomPatternMatchesOpenSSL is the auditor's check from the
 // certificate documentation: openssl regenerates the pass from key and IV.
 func TestRandomPatternMatchesOpenSSL(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	testutil.RequireCommand(t, "openssl")
 	pat, err := NewRandomPattern()
 	if err != nil {
 		t.Fatal(err)
