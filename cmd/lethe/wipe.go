@@ -275,8 +275,9 @@ func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify 
 	return driveResult{dev: d, report: rep, certPath: path, err: err}
 }
 
-// hiddenAreas says what is known of HPA/DCO for the certificate. Only ATA
-// drives have them; lethe cannot inspect them without ATA pass-through.
+// hiddenAreas is the certificate's HPA/DCO record when the drive's probe
+// recorded none (Execute's own record takes precedence): only ATA drives
+// have hidden areas, and without ATA pass-through they were not inspected.
 func hiddenAreas(d *devices.Device) attest.HiddenAreas {
 	switch d.Transport {
 	case devices.TransportSATA, devices.TransportUnknown, devices.TransportUSB:
