@@ -18,6 +18,9 @@ ROUNDS=${ROUNDS:-3}
 DISK_DIR=${BENCH_DISK_DIR:-/var/tmp}
 SHM_DIR=${BENCH_SHM_DIR:-/dev/shm}
 
+# Below this nwipe's run is shorter than its fixed overhead and no rate is
+# measurable.
+[ "$SIZE_MIB" -ge 256 ] && [ "$SIZE_512_MIB" -ge 256 ] || { echo "bench: sizes must be at least 256 MiB" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (loop devices)" >&2; exit 2; }
 for c in dd losetup nwipe /usr/bin/time python3; do
 	command -v "$c" >/dev/null || { echo "bench: $c not installed (apt-get install nwipe time)" >&2; exit 2; }
@@ -36,7 +39,9 @@ trap cleanup EXIT INT TERM
 
 "$LETHE" keygen --out "$work/key" >/dev/null
 
-# mkloop DIR SIZE_MIB SECTOR [--direct-io=on]: prints the loop device path
+# mkloop DIR SIZE_MIB SECTOR [--direct-io=on]: sets $loopdev to the new loop
+# device. Not called as $(mkloop ...): a subshell would keep the loops and
+# files arrays to itself and the cleanup trap would leak them.
 mkloop() {
 	local f
 	f=$(mktemp "$1/lethe-bench.XXXXXX.img")
@@ -44,10 +49,8 @@ mkloop() {
 	truncate -s "${2}M" "$f"
 	# Preallocate so the first pass does not measure block allocation.
 	fallocate -l "${2}M" "$f" 2>/dev/null || dd if=/dev/zero of="$f" bs=4M count=$(($2 / 4)) status=none
-	local l
-	l=$(losetup -f --show -b "$3" ${4:-} "$f")
-	loops+=("$l")
-	echo "$l"
+	loopdev=$(losetup -f --show -b "$3" ${4:-} "$f")
+	loops+=("$loopdev")
 }
 
 # timed CMD...: runs CMD, prints "wall user+sys" seconds
@@ -86,7 +89,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[
 
 # nwipe's fixed cost (startup, and ~2 s at exit): measured on a tiny device
 # and subtracted, so its rate reflects its writing, not its exit delay.
-tiny=$(mkloop "$SHM_DIR" 16 4096)
+mkloop "$SHM_DIR" 16 4096
+tiny=$loopdev
 timed nwipe --nogui --autonuke --nowait --noblank --method=zero --verify=off "$tiny" >/dev/null
 nwipe_overhead=$(awk '{print $1}' "$work/time")
 
@@ -100,10 +104,11 @@ for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
 	size=$SIZE_MIB
 	[ "$sector" = 512 ] && size=$SIZE_512_MIB
 	if [ "$backing" = disk ]; then
-		dev=$(mkloop "$DISK_DIR" "$size" "$sector" --direct-io=on)
+		mkloop "$DISK_DIR" "$size" "$sector" --direct-io=on
 	else
-		dev=$(mkloop "$SHM_DIR" "$size" "$sector")
+		mkloop "$SHM_DIR" "$size" "$sector"
 	fi
+	dev=$loopdev
 	gb=$(python3 -c "print($size * 1048576 / 1e9)")
 	# Warm-up: the first write to a fresh file pays for page allocation
 	# (tmpfs) or block mapping (disk); no tool should be charged for it.
@@ -144,5 +149,9 @@ for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
 	printf '%-16s ratios: random/dd-write %s, zero/dd-write %s, random-verify/dd-read %s, zero-verify/dd-read %s, random/nwipe-random %s, zero/nwipe-zero %s\n' \
 		"$name" "$(ratio lr ddw)" "$(ratio lz ddw)" "$(ratio lvr ddr)" "$(ratio lvz ddr)" "$(ratio lr nrandom)" "$(ratio lz nzero)"
 	unset r c
+	# Free each device's memory or disk before the next one is made, and
+	# forget it so the exit trap cannot detach a loop number reused since.
 	losetup -d "$dev"
+	rm -f "${files[-1]}"
+	unset 'loops[-1]' 'files[-1]'
 done
