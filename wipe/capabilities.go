@@ -360,10 +360,11 @@ func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
 		id  TechniqueID
 		get func(*scsi.SanitizeSupport) scsi.Support
 		sa  string
+		act scsi.SanitizeAction
 	}{
-		{TechSCSISanitizeCrypto, func(s *scsi.SanitizeSupport) scsi.Support { return s.CryptoErase }, "CRYPTOGRAPHIC ERASE"},
-		{TechSCSISanitizeBlock, func(s *scsi.SanitizeSupport) scsi.Support { return s.BlockErase }, "BLOCK ERASE"},
-		{TechSCSISanitizeOverw, func(s *scsi.SanitizeSupport) scsi.Support { return s.Overwrite }, "OVERWRITE"},
+		{TechSCSISanitizeCrypto, func(s *scsi.SanitizeSupport) scsi.Support { return s.CryptoErase }, "CRYPTOGRAPHIC ERASE", scsi.SanitizeCryptoErase},
+		{TechSCSISanitizeBlock, func(s *scsi.SanitizeSupport) scsi.Support { return s.BlockErase }, "BLOCK ERASE", scsi.SanitizeBlockErase},
+		{TechSCSISanitizeOverw, func(s *scsi.SanitizeSupport) scsi.Support { return s.Overwrite }, "OVERWRITE", scsi.SanitizeOverwrite},
 	} {
 		switch {
 		case sup == nil:
@@ -371,7 +372,9 @@ func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
 		case !a.get(sup).Supported():
 			addCap(c, a.id, false, fmt.Sprintf("REPORT SUPPORTED OPERATION CODES: SANITIZE %s %s", a.sa, a.get(sup)), 0)
 		default:
-			addCap(c, a.id, true, "", 0)
+			// The estimate is the device's nominal processing time from
+			// its command timeouts descriptor (SPC-5 §6.35.4), if given.
+			addCap(c, a.id, true, "", sup.Timeouts[a.act.TimeoutKey()].Nominal)
 		}
 	}
 	switch {
@@ -380,7 +383,7 @@ func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
 	case !sup.FormatUnit.Supported() && sup.FormatUnit != 0:
 		addCap(c, TechSCSIFormatUnit, false, "REPORT SUPPORTED OPERATION CODES: FORMAT UNIT "+sup.FormatUnit.String(), 0)
 	default:
-		addCap(c, TechSCSIFormatUnit, true, "", 0)
+		addCap(c, TechSCSIFormatUnit, true, "", sup.Timeouts[scsi.TimeoutKeyFormatUnit].Nominal)
 	}
 }
 

@@ -101,8 +101,10 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 	if sa == scsi.SanitizeOverwrite {
 		r.rec.Parameters = append(r.rec.Parameters, "OVERWRITE COUNT=1", "INVERT=0", fmt.Sprintf("initialization pattern=%x", req.Pattern))
 	}
-	timeout := scsi.SanitizeTimeout(r.info.SCSI.Capacity, req)
+	rec := r.info.SCSI.Sanitize.Recommended(sa.TimeoutKey())
+	timeout := scsi.SanitizeTimeout(r.info.SCSI.Capacity, req, rec)
 	r.rec.TimeoutSeconds = timeout.Seconds()
+	r.noteTimeoutSource(rec)
 	st0, err := r.scsiStatus(true, "before the sanitize")
 	if err != nil {
 		return fwResult{}, refused(r.d, "REQUEST SENSE failed: %v", err)
@@ -250,9 +252,14 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 	if err := r.persist(phaseStarted); err != nil {
 		r.rec.note("%v", err)
 	}
-	capBytes := uint64(r.t.Size())
-	timeout := time.Duration(capBytes/50e6)*time.Second + 30*time.Minute
+	var sup *scsi.SanitizeSupport
+	if r.info.SCSI != nil {
+		sup = r.info.SCSI.Sanitize
+	}
+	rec := sup.Recommended(scsi.TimeoutKeyFormatUnit)
+	timeout := scsi.FormatTimeout(uint64(r.t.Size()), rec)
 	r.rec.TimeoutSeconds = timeout.Seconds()
+	r.noteTimeoutSource(rec)
 	return r.poll("formatting", timeout, func() (bool, fwResult, error) {
 		st, err := r.scsiStatus(false, "")
 		if err != nil {
@@ -274,4 +281,14 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 		}
 		return true, fwResult{out: outCompleted, expect: Expectation{Kind: "changed"}}, nil
 	}), nil
+}
+
+// noteTimeoutSource says in the record where the operation's timeout came
+// from, so an auditor can tell a drive's own figure from lethe's estimate.
+func (r *fwRun) noteTimeoutSource(recommended time.Duration) {
+	if recommended > 0 {
+		r.rec.note("timeout from the device's recommended command timeout (%s, REPORT SUPPORTED OPERATION CODES with RCTD): twice that plus 10 minutes", recommended)
+		return
+	}
+	r.rec.note("the device reported no command timeout: timeout from the capacity at 50 MB/s plus 30 minutes")
 }

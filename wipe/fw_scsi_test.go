@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lethe-project/lethe/devices"
 	"github.com/lethe-project/lethe/devices/probe"
@@ -72,6 +73,54 @@ func TestSCSISanitize(t *testing.T) {
 			}
 			if r.oldDataOnMedium() != 0 || len(r.jobFiles()) != 0 {
 				t.Fatal("not clean")
+			}
+		})
+	}
+}
+
+// The timeout comes from the drive's recommended command timeout when it
+// reports one (REPORT SUPPORTED OPERATION CODES with RCTD), and the record
+// says which source was used.
+func TestSCSITimeoutFromDrive(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  scsisim.Config
+		want float64
+		note string
+	}{
+		{"drive's figure", scsisim.Config{Sanitize: true, Block: true, NominalTimeout: 20 * time.Second, RecommendedTimeout: 90 * time.Second}, 180 + 600, "recommended command timeout (1m30s"},
+		{"none reported", scsisim.Config{Sanitize: true, Block: true}, 0, "reported no command timeout"},
+		{"format unit, drive's figure", scsisim.Config{RecommendedTimeout: 2 * time.Minute}, 240 + 600, "recommended command timeout (2m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := scsiRig(t, tc.cfg)
+			// The nominal time is the estimate lethe devices and plan show.
+			caps := wipe.ProbeWith(context.Background(), r.dev, r.fo)
+			id := wipe.TechSCSIFormatUnit
+			if tc.cfg.Sanitize {
+				id = wipe.TechSCSISanitizeBlock
+			}
+			if c, ok := caps.Lookup(id); !ok || !c.Available || c.Estimate != tc.cfg.NominalTimeout {
+				t.Fatalf("%s: %+v", id, c)
+			}
+			req := purge()
+			if !tc.cfg.Sanitize {
+				req.Technique = wipe.TechSCSIFormatUnit
+			}
+			rep := r.run(req)
+			requireStatus(t, rep, wipe.StatusErased)
+			f := rep.Firmware
+			if f == nil {
+				t.Fatalf("no firmware record\n%s", dump(rep))
+			}
+			if tc.want != 0 && f.TimeoutSeconds != tc.want {
+				t.Fatalf("timeout %v s, want %v", f.TimeoutSeconds, tc.want)
+			}
+			if tc.want == 0 && f.TimeoutSeconds < 1800 {
+				t.Fatalf("timeout %v s without a drive figure", f.TimeoutSeconds)
+			}
+			if !strings.Contains(strings.Join(f.Notes, "\n"), tc.note) {
+				t.Fatalf("notes %q", f.Notes)
 			}
 		})
 	}

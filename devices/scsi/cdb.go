@@ -77,13 +77,17 @@ func ReadCapacity16CDB(alloc uint32) []byte {
 
 // ReportOpcodeCDB is REPORT SUPPORTED OPERATION CODES (SPC-5 §6.35) in the
 // one-command form: reporting option 1 (opcode without service action) or
-// 2 (opcode and service action).
-func ReportOpcodeCDB(op uint8, sa uint16, withSA bool, alloc uint32) []byte {
+// 2 (opcode and service action). rctd sets RCTD (byte 2 bit 7), asking for
+// the command timeouts descriptor (SPC-5 §6.35.4) after the usage data.
+func ReportOpcodeCDB(op uint8, sa uint16, withSA, rctd bool, alloc uint32) []byte {
 	c := make([]byte, 12)
 	c[0], c[1] = OpMaintenanceIn, SAReportOpcodes
 	c[2] = 0x01
 	if withSA {
 		c[2] = 0x02
+	}
+	if rctd {
+		c[2] |= 0x80
 	}
 	c[3] = op
 	binary.BigEndian.PutUint16(c[4:6], sa)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -313,9 +314,47 @@ type OpcodeSupport struct {
 	// Usage is the CDB usage data: a bitmap of the CDB bits the device
 	// accepts (e.g. whether IMMED or AUSE may be set).
 	Usage []byte
+	// Timeouts is the command timeouts descriptor, nil when the device sent
+	// none (CTDP clear).
+	Timeouts *CommandTimeouts
 }
 
-// ParseOpcodeSupport parses the one-command format (SPC-5 §6.35.3).
+// CommandTimeouts is the command timeouts descriptor (SPC-5 §6.35.4): the
+// device's own figures for how long the command takes. Zero means "not
+// specified".
+type CommandTimeouts struct {
+	// Nominal is the nominal command processing timeout: how long the
+	// command usually takes.
+	Nominal time.Duration
+	// Recommended is the recommended command timeout: how long an
+	// application client should wait before giving up.
+	Recommended time.Duration
+}
+
+type commandTimeoutsJSON struct {
+	NominalSeconds     uint32 `json:"nominalSeconds"`
+	RecommendedSeconds uint32 `json:"recommendedSeconds"`
+}
+
+// MarshalJSON writes whole seconds, the unit the descriptor carries.
+func (c CommandTimeouts) MarshalJSON() ([]byte, error) {
+	return json.Marshal(commandTimeoutsJSON{uint32(c.Nominal / time.Second), uint32(c.Recommended / time.Second)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *CommandTimeouts) UnmarshalJSON(b []byte) error {
+	var j commandTimeoutsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	c.Nominal, c.Recommended = time.Duration(j.NominalSeconds)*time.Second, time.Duration(j.RecommendedSeconds)*time.Second
+	return nil
+}
+
+// ParseOpcodeSupport parses the one-command format (SPC-5 §6.35.3): byte 1
+// bits 2:0 SUPPORT and bit 7 CTDP, bytes 2-3 the CDB size, the usage data,
+// then with CTDP the 12-byte command timeouts descriptor (length 0x000A,
+// reserved, command specific, nominal and recommended timeouts in seconds).
 func ParseOpcodeSupport(b []byte) (*OpcodeSupport, error) {
 	if len(b) < 4 {
 		return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: %d bytes", len(b))
@@ -325,27 +364,87 @@ func ParseOpcodeSupport(b []byte) (*OpcodeSupport, error) {
 	if 4+n <= len(b) {
 		os.Usage = append([]byte(nil), b[4:4+n]...)
 	}
+	if b[1]&0x80 != 0 {
+		d := b[min(4+n, len(b)):]
+		if len(d) < 12 {
+			return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: CTDP set but %d bytes for the 12-byte timeouts descriptor", len(d))
+		}
+		if l := binary.BigEndian.Uint16(d[0:2]); l != 0x0a {
+			return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: timeouts descriptor length %d, want 10", l)
+		}
+		os.Timeouts = &CommandTimeouts{
+			Nominal:     time.Duration(binary.BigEndian.Uint32(d[4:8])) * time.Second,
+			Recommended: time.Duration(binary.BigEndian.Uint32(d[8:12])) * time.Second,
+		}
+	}
 	return os, nil
 }
 
 // ReportOpcode asks whether one command (with a service action when withSA)
-// is supported. A device that does not implement REPORT SUPPORTED OPERATION
-// CODES yields a SenseError with IsInvalidOpcode; callers then fall back to
-// trying the command's harmless form or to "unknown".
+// is supported, and for its timeouts. A device older than SPC-4 may reject
+// RCTD as an invalid field; the question is then asked again without it. A
+// device that does not implement REPORT SUPPORTED OPERATION CODES yields a
+// SenseError with IsInvalidOpcode; callers then fall back to trying the
+// command's harmless form or to "unknown".
 func ReportOpcode(ctx context.Context, t Transport, op uint8, sa uint16, withSA bool) (*OpcodeSupport, error) {
+	os, err := reportOpcode(ctx, t, op, sa, withSA, true)
+	if IsInvalidField(err) {
+		os, err = reportOpcode(ctx, t, op, sa, withSA, false)
+	}
+	return os, err
+}
+
+func reportOpcode(ctx context.Context, t Transport, op uint8, sa uint16, withSA, rctd bool) (*OpcodeSupport, error) {
 	buf := make([]byte, 8192) // as sg_opcodes asks
 	name := fmt.Sprintf("REPORT SUPPORTED OPERATION CODES (0x%02x/0x%02x)", op, sa)
-	r, err := Run(ctx, t, name, &Command{CDB: ReportOpcodeCDB(op, sa, withSA, uint32(len(buf))), Data: buf, Dir: DirIn})
+	r, err := Run(ctx, t, name, &Command{CDB: ReportOpcodeCDB(op, sa, withSA, rctd, uint32(len(buf))), Data: buf, Dir: DirIn})
 	if err != nil {
 		return nil, err
 	}
-	return ParseOpcodeSupport(buf[:r.DataLen])
+	os, err := ParseOpcodeSupport(buf[:r.DataLen])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return os, nil
 }
 
 // SanitizeSupport is what REPORT SUPPORTED OPERATION CODES says about the
 // SANITIZE service actions and FORMAT UNIT.
 type SanitizeSupport struct {
 	Overwrite, BlockErase, CryptoErase, ExitFailureMode, FormatUnit Support
+	// Timeouts holds the device's timeouts descriptors, by service action
+	// name ("overwrite", "block-erase", "crypto-erase", "format-unit"),
+	// for the commands it reported one for.
+	Timeouts map[string]CommandTimeouts `json:",omitempty"`
+}
+
+// Timeout keys of SanitizeSupport.Timeouts.
+const (
+	TimeoutKeyFormatUnit = "format-unit"
+)
+
+// TimeoutKey is the SanitizeSupport.Timeouts key of a sanitize action.
+func (a SanitizeAction) TimeoutKey() string {
+	switch a {
+	case SanitizeOverwrite:
+		return "overwrite"
+	case SanitizeBlockErase:
+		return "block-erase"
+	case SanitizeCryptoErase:
+		return "crypto-erase"
+	case SanitizeExitFailureMode:
+		return "exit-failure-mode"
+	}
+	return fmt.Sprintf("action-0x%02x", uint8(a))
+}
+
+// Recommended is the device's recommended timeout for key, 0 if it gave
+// none. s may be nil.
+func (s *SanitizeSupport) Recommended(key string) time.Duration {
+	if s == nil {
+		return 0
+	}
+	return s.Timeouts[key].Recommended
 }
 
 // ReportSanitizeSupport queries SANITIZE service actions 1, 2, 3, 0x1F and
@@ -354,6 +453,15 @@ type SanitizeSupport struct {
 // as is so the caller can tell "cannot ask" from "not supported".
 func ReportSanitizeSupport(ctx context.Context, t Transport) (*SanitizeSupport, error) {
 	var s SanitizeSupport
+	note := func(key string, os *OpcodeSupport) {
+		if os.Timeouts == nil || *os.Timeouts == (CommandTimeouts{}) {
+			return
+		}
+		if s.Timeouts == nil {
+			s.Timeouts = map[string]CommandTimeouts{}
+		}
+		s.Timeouts[key] = *os.Timeouts
+	}
 	for _, q := range []struct {
 		sa  SanitizeAction
 		dst *Support
@@ -363,12 +471,14 @@ func ReportSanitizeSupport(ctx context.Context, t Transport) (*SanitizeSupport, 
 			return nil, err
 		}
 		*q.dst = os.Support
+		note(q.sa.TimeoutKey(), os)
 	}
 	os, err := ReportOpcode(ctx, t, OpFormatUnit, 0, false)
 	if err != nil {
 		return nil, err
 	}
 	s.FormatUnit = os.Support
+	note(TimeoutKeyFormatUnit, os)
 	return &s, nil
 }
 
@@ -441,10 +551,13 @@ func trimASCII(b []byte) string {
 }
 
 // SanitizeTimeout bounds a SANITIZE: the command timeout without IMMED, or
-// how long to keep polling with it. SCSI reports no estimate lethe reads
-// (sg_sanitize uses a fixed 15 h): the time to write the capacity once per
-// pass at 50 MB/s plus 30 minutes.
-func SanitizeTimeout(c *Capacity, r SanitizeRequest) time.Duration {
+// how long to keep polling with it. recommended is the device's recommended
+// command timeout for this service action (SPC-5 §6.35.4, 0 if none); lethe
+// waits twice that plus 10 minutes, times the passes of an overwrite, as it
+// does with NVMe and ATA estimates. Without one: the time to write the
+// capacity once per pass at 50 MB/s plus 30 minutes (sg_sanitize uses a
+// fixed 15 h).
+func SanitizeTimeout(c *Capacity, r SanitizeRequest, recommended time.Duration) time.Duration {
 	passes := uint64(1)
 	if r.Action == SanitizeOverwrite && r.Count > 0 {
 		passes = uint64(r.Count)
@@ -452,6 +565,19 @@ func SanitizeTimeout(c *Capacity, r SanitizeRequest) time.Duration {
 	var bytes uint64
 	if c != nil {
 		bytes = c.Bytes()
+	}
+	return opTimeout(bytes, passes, recommended)
+}
+
+// FormatTimeout bounds a FORMAT UNIT the same way, from the device's
+// recommended timeout when it gave one, else from the capacity in bytes.
+func FormatTimeout(capacityBytes uint64, recommended time.Duration) time.Duration {
+	return opTimeout(capacityBytes, 1, recommended)
+}
+
+func opTimeout(bytes, passes uint64, recommended time.Duration) time.Duration {
+	if recommended > 0 {
+		return time.Duration(passes)*2*recommended + 10*time.Minute
 	}
 	return time.Duration(passes*bytes/50e6)*time.Second + 30*time.Minute
 }

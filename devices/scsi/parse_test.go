@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func unhex(s string) []byte {
@@ -159,7 +160,64 @@ func TestParseVPD(t *testing.T) {
 		t.Fatalf("%+v %v", inq, err)
 	}
 	os, err := ParseOpcodeSupport(unhex("00 03 00 0a 48 ff 00 00 00 00 00 ff ff 07"))
-	if err != nil || !os.Support.Supported() || len(os.Usage) != 10 {
+	if err != nil || !os.Support.Supported() || len(os.Usage) != 10 || os.Timeouts != nil {
 		t.Fatalf("%+v %v", os, err)
+	}
+}
+
+// The one-command answer with CTDP (SPC-5 §6.35.3 byte 1 bit 7) carries the
+// command timeouts descriptor (§6.35.4) after the CDB usage data.
+func TestParseOpcodeSupportTimeouts(t *testing.T) {
+	const usage = "48 ff 00 00 00 00 00 ff ff 07"
+	for _, c := range []struct {
+		name, data      string
+		nominal, recomm time.Duration
+		err             string
+	}{
+		{"descriptor", "00 83 00 0a " + usage + " 00 0a 00 00 00 00 00 3c 00 00 0e 10", time.Minute, time.Hour, ""},
+		{"zeros: not specified", "00 83 00 0a " + usage + " 00 0a 00 00 00 00 00 00 00 00 00 00", 0, 0, ""},
+		{"not supported, descriptor only", "00 81 00 00 00 0a 00 00 00 00 00 00 00 00 00 00", 0, 0, ""},
+		{"CTDP without descriptor", "00 83 00 0a " + usage, 0, 0, "CTDP set but 0 bytes"},
+		{"short descriptor", "00 83 00 0a " + usage + " 00 0a 00 00 00 00", 0, 0, "CTDP set but 6 bytes"},
+		{"wrong descriptor length", "00 83 00 0a " + usage + " 00 08 00 00 00 00 00 3c 00 00 0e 10", 0, 0, "descriptor length 8"},
+		{"usage longer than data", "00 83 00 40 " + usage, 0, 0, "CTDP set but 0 bytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			os, err := ParseOpcodeSupport(unhex(c.data))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || os.Timeouts == nil || os.Timeouts.Nominal != c.nominal || os.Timeouts.Recommended != c.recomm {
+				t.Fatalf("%+v %+v %v", os, os.Timeouts, err)
+			}
+		})
+	}
+}
+
+func TestSanitizeTimeout(t *testing.T) {
+	c := &Capacity{Blocks: 1e9 / 512 * 100, BlockSize: 512} // 100 GB
+	for _, tc := range []struct {
+		name string
+		r    SanitizeRequest
+		rec  time.Duration
+		want time.Duration
+	}{
+		{"drive's figure", SanitizeRequest{Action: SanitizeCryptoErase}, 30 * time.Second, 60*time.Second + 10*time.Minute},
+		{"drive's figure per overwrite pass", SanitizeRequest{Action: SanitizeOverwrite, Count: 3}, time.Hour, 6*time.Hour + 10*time.Minute},
+		{"capacity at 50 MB/s", SanitizeRequest{Action: SanitizeBlockErase}, 0, 2000*time.Second + 30*time.Minute},
+		{"capacity, two passes", SanitizeRequest{Action: SanitizeOverwrite, Count: 2}, 0, 4000*time.Second + 30*time.Minute},
+	} {
+		if got := SanitizeTimeout(c, tc.r, tc.rec); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if got := FormatTimeout(100e9, 0); got != 2000*time.Second+30*time.Minute {
+		t.Errorf("format from capacity: %s", got)
+	}
+	if got := FormatTimeout(100e9, 5*time.Minute); got != 20*time.Minute {
+		t.Errorf("format from the drive: %s", got)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/lethe-project/lethe/devices/scsi"
 	"github.com/lethe-project/lethe/devices/simdisk"
@@ -50,13 +51,19 @@ type Config struct {
 	Sanitize                 bool
 	Overwrite, Block, Crypto bool
 	NoReportOpcodes          bool
-	Steps                    int // default 4
-	ManualProgress           bool
-	FailAtStep               int
-	BlockEraseFill           byte
-	Lying                    bool
-	FormatLying              bool
-	DescriptorSense          bool
+	// NominalTimeout and RecommendedTimeout, when set, are reported in a
+	// command timeouts descriptor for SANITIZE and FORMAT UNIT when asked
+	// with RCTD. RejectRCTD answers RCTD with INVALID FIELD IN CDB, as a
+	// device older than SPC-4 may.
+	NominalTimeout, RecommendedTimeout time.Duration
+	RejectRCTD                         bool
+	Steps                              int // default 4
+	ManualProgress                     bool
+	FailAtStep                         int
+	BlockEraseFill                     byte
+	Lying                              bool
+	FormatLying                        bool
+	DescriptorSense                    bool
 
 	UnitAttentionOnPowerCycle bool
 	Disk                      *simdisk.Disk
@@ -386,6 +393,10 @@ func pad(s string, n int) []byte {
 // reportOpcode answers the one-command forms (reporting options 1 and 2).
 func (d *Disk) reportOpcode(c *scsi.Command) *scsi.Result {
 	opt := c.CDB[2] & 0x07
+	rctd := c.CDB[2]&0x80 != 0
+	if rctd && d.cfg.RejectRCTD {
+		return d.check(scsi.KeyIllegalRequest, scsi.ASCInvalidFieldInCDB)
+	}
 	op := c.CDB[3]
 	sa := binary.BigEndian.Uint16(c.CDB[4:6])
 	hasSA := op == scsi.OpSanitize || op == scsi.OpServiceIn16 || op == scsi.OpMaintenanceIn
@@ -409,13 +420,25 @@ func (d *Disk) reportOpcode(c *scsi.Command) *scsi.Result {
 			usage = []byte{op, 0xe0 | byte(sa), 0, 0, 0, 0, 0, 0xff, 0xff, 0x07}
 		}
 	}
-	b := make([]byte, 4, 4+len(usage))
+	b := make([]byte, 4, 4+len(usage)+12)
 	if usage == nil {
 		b[1] = byte(scsi.SupportNo)
 	} else {
 		b[1] = byte(scsi.SupportStandard)
 		binary.BigEndian.PutUint16(b[2:], uint16(len(usage)))
 		b = append(b, usage...)
+	}
+	if rctd {
+		// SPC-5 §6.35.4: CTDP, then the command timeouts descriptor
+		// (length 10, reserved, command specific, nominal, recommended).
+		b[1] |= 0x80
+		var nominal, recommended uint32
+		if usage != nil && (op == scsi.OpSanitize || op == scsi.OpFormatUnit) {
+			nominal, recommended = uint32(d.cfg.NominalTimeout/time.Second), uint32(d.cfg.RecommendedTimeout/time.Second)
+		}
+		b = append(b, 0, 0x0a, 0, 0)
+		b = binary.BigEndian.AppendUint32(b, nominal)
+		b = binary.BigEndian.AppendUint32(b, recommended)
 	}
 	return dataIn(c, b)
 }

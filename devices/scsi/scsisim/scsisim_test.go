@@ -3,7 +3,10 @@ package scsisim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/lethe-project/lethe/devices/ata"
 	"github.com/lethe-project/lethe/devices/scsi"
@@ -70,6 +73,9 @@ func TestReportSanitizeSupport(t *testing.T) {
 	if s.Overwrite.Supported() || !s.BlockErase.Supported() || !s.CryptoErase.Supported() || !s.ExitFailureMode.Supported() || !s.FormatUnit.Supported() {
 		t.Fatalf("%+v", s)
 	}
+	if s.Timeouts != nil {
+		t.Fatalf("timeouts from a disk that reports none: %+v", s.Timeouts)
+	}
 	old := MustNew(Config{NoReportOpcodes: true})
 	if _, err := scsi.ReportSanitizeSupport(ctx, old); !scsi.IsInvalidOpcode(err) {
 		t.Fatalf("device without REPORT SUPPORTED OPERATION CODES: %v", err)
@@ -79,6 +85,50 @@ func TestReportSanitizeSupport(t *testing.T) {
 	}
 	if err := scsi.Sanitize(ctx, d, scsi.SanitizeRequest{Action: scsi.SanitizeOverwrite, Immed: true, Pattern: []byte{1}, Count: 1}, 0); !scsi.IsInvalidField(err) {
 		t.Fatalf("unsupported service action: %v", err)
+	}
+}
+
+// A disk with a command timeouts descriptor reports it per service action;
+// one that rejects RCTD (older than SPC-4) is asked again without it.
+func TestReportSanitizeSupportTimeouts(t *testing.T) {
+	d := MustNew(Config{Sanitize: true, Block: true, NominalTimeout: 40 * time.Second, RecommendedTimeout: 5 * time.Minute})
+	s, err := scsi.ReportSanitizeSupport(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := scsi.CommandTimeouts{Nominal: 40 * time.Second, Recommended: 5 * time.Minute}
+	if s.Timeouts["block-erase"] != want || s.Timeouts[scsi.TimeoutKeyFormatUnit] != want || s.Recommended("block-erase") != 5*time.Minute {
+		t.Fatalf("%+v", s.Timeouts)
+	}
+	if _, ok := s.Timeouts["crypto-erase"]; ok {
+		t.Fatalf("timeouts for an unsupported action: %+v", s.Timeouts)
+	}
+	b, err := json.Marshal(s)
+	var back scsi.SanitizeSupport
+	if err != nil || !strings.Contains(string(b), `"block-erase":{"nominalSeconds":40,"recommendedSeconds":300}`) || json.Unmarshal(b, &back) != nil || back.Timeouts["block-erase"] != want {
+		t.Fatalf("JSON %s %v", b, err)
+	}
+	for _, c := range d.CDBs() {
+		if c[2]&0x80 == 0 {
+			t.Fatalf("CDB without RCTD: % x", c)
+		}
+	}
+
+	old := MustNew(Config{Sanitize: true, Block: true, RecommendedTimeout: 5 * time.Minute, RejectRCTD: true})
+	s, err = scsi.ReportSanitizeSupport(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.BlockErase.Supported() || s.Overwrite.Supported() || s.Timeouts != nil || s.Recommended("block-erase") != 0 {
+		t.Fatalf("%+v", s)
+	}
+	cdbs := old.CDBs()
+	if len(cdbs) != 10 || cdbs[0][2] != 0x82 || cdbs[1][2] != 0x02 {
+		t.Fatalf("want each question asked with RCTD, then without: %d CDBs, % x", len(cdbs), cdbs)
+	}
+	var nilSupport *scsi.SanitizeSupport
+	if nilSupport.Recommended("block-erase") != 0 {
+		t.Fatal("nil support")
 	}
 }
 
