@@ -5,6 +5,10 @@
 #   sudo scripts/bench.sh                 # 4 GiB devices, 3 rounds
 #   BENCH_SIZE_MIB=1024 ROUNDS=1 sudo scripts/bench.sh
 #
+# dd is the baseline: one 4 MiB O_DIRECT request at a time. lethe keeps 4 in
+# flight, so "dd x4" (four dd over the four quarters at once) is printed too:
+# a device that serves parallel requests faster than one stream shows it.
+#
 # Devices: a loop device on a file on disk with --direct-io=on (so the page
 # cache is not measured) and one on tmpfs (the memory-speed ceiling), each
 # with 4096- and 512-byte logical sectors. Only loop devices this script
@@ -85,6 +89,23 @@ for line in open(sys.argv[1]):
 EOF
 }
 
+# ddpar DIR: 4 dd processes at once over the device's four quarters, as lethe
+# keeps 4 requests in flight; prints GB/s from the wall time of all four.
+ddpar() {
+	local q=$((size / 16)) i start end
+	start=$(date +%s.%N)
+	for i in 0 1 2 3; do
+		if [ "$1" = write ]; then
+			dd if=/dev/zero of="$dev" bs=4M count=$q seek=$((i * q)) oflag=direct status=none &
+		else
+			dd if="$dev" of=/dev/null bs=4M count=$q skip=$((i * q)) iflag=direct status=none &
+		fi
+	done
+	wait
+	end=$(date +%s.%N)
+	python3 -c "print('%.3f' % ($size * 1048576 / 1e9 / ($end - $start)))"
+}
+
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # nwipe's fixed cost (startup, and ~2 s at exit): measured on a tiny device
@@ -95,7 +116,7 @@ timed nwipe --nogui --autonuke --nowait --noblank --method=zero --verify=off "$t
 nwipe_overhead=$(awk '{print $1}' "$work/time")
 
 printf '# lethe benchmark: %s rounds, %s MiB (4 KiB sectors) / %s MiB (512 B sectors)\n' "$ROUNDS" "$SIZE_MIB" "$SIZE_512_MIB"
-printf '# %s; nwipe %s fixed overhead %.2fs subtracted\n' "$("$LETHE" --version)" "$(nwipe --version | awk '{print $3}')" "$nwipe_overhead"
+printf '# %s; nwipe %s fixed overhead %.2fs subtracted\n' "$("$LETHE" --version)" "$(dpkg-query -W -f '${Version}' nwipe 2>/dev/null || nwipe --version | awk '{print $3}')" "$nwipe_overhead"
 printf '%-16s %-22s %8s %9s\n' device measurement GB/s CPU-s/GB
 
 for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
@@ -124,6 +145,7 @@ for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
 		t=$(timed "$LETHE" verify --cert "$work"/certs/*.cert.json --key "$work/key/lethe.pub" --progress log --log-format json "$dev")
 		r[lvr]+="$(lethe_rate verify) "; c[lvr]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
 		t=$(timed dd if="$dev" of=/dev/null bs=4M count=$((size / 4)) iflag=direct); r[ddr]+="$(dd_rate) "; c[ddr]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
+		r[ddw4]+="$(ddpar write) "; r[ddr4]+="$(ddpar read) "
 		t=$(timed "$LETHE" wipe --yes --key "$work/key/lethe.key" --cert-dir "$work/certs" --method zero --verify off \
 			--progress log --log-format json "$dev")
 		r[lz]+="$(lethe_rate overwrite) "; c[lz]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
@@ -136,9 +158,11 @@ for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
 		done
 	done
 	name="$backing/$sector"
-	line() { printf '%-16s %-22s %8.3f %9.3f\n' "$name" "$1" "$(median ${r[$2]})" "$(median ${c[$2]})"; }
+	line() { printf '%-16s %-22s %8.3f %9.3f\n' "$name" "$1" "$(median ${r[$2]})" "$(median ${c[$2]:-0})"; }
 	line "dd write (raw)" ddw
 	line "dd read (raw)" ddr
+	printf '%-16s %-22s %8.3f %9s\n' "$name" "dd write x4 (raw)" "$(median ${r[ddw4]})" -
+	printf '%-16s %-22s %8.3f %9s\n' "$name" "dd read x4 (raw)" "$(median ${r[ddr4]})" -
 	line "lethe random write" lr
 	line "lethe zero write" lz
 	line "lethe random verify" lvr
@@ -148,6 +172,8 @@ for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
 	ratio() { python3 -c "print('%.2f' % ($(median ${r[$1]}) / $(median ${r[$2]})))"; }
 	printf '%-16s ratios: random/dd-write %s, zero/dd-write %s, random-verify/dd-read %s, zero-verify/dd-read %s, random/nwipe-random %s, zero/nwipe-zero %s\n' \
 		"$name" "$(ratio lr ddw)" "$(ratio lz ddw)" "$(ratio lvr ddr)" "$(ratio lvz ddr)" "$(ratio lr nrandom)" "$(ratio lz nzero)"
+	printf '%-16s against 4 parallel dd: random/dd-write-x4 %s, random-verify/dd-read-x4 %s\n' \
+		"$name" "$(ratio lr ddw4)" "$(ratio lvr ddr4)"
 	unset r c
 	# Free each device's memory or disk before the next one is made, and
 	# forget it so the exit trap cannot detach a loop number reused since.
