@@ -32,6 +32,7 @@ func TestSplitCmdline(t *testing.T) {
 const pin = "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 func TestParseCmdline(t *testing.T) {
+	// Device paths in this test are in-memory fixtures: nothing opens them.
 	c, err := ParseCmdline(`BOOT_IMAGE=vmlinuz console=tty0 lethe.policy=clear lethe.method=zero lethe.verify=sample lethe.sample=5%
 		lethe.exclude=S1,S2 lethe.exclude=/dev/sdz lethe.bootdev=none lethe.bootdev=USB1
 		lethe.audit=https://10.0.2.2:8443/ lethe.auditca=` + strings.ToUpper(pin) + ` lethe.token=lenr_abc lethe.job=J42

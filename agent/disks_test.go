@@ -137,6 +137,7 @@ func FuzzParseFSLabel(f *testing.F) {
 // never opened.
 func fixture() []*devices.Device {
 	return []*devices.Device{
+		// Device paths in this test are in-memory fixtures: nothing opens them.
 		{Path: "/dev/nvme0n1", Name: "nvme0n1", Kind: devices.KindDisk, Transport: devices.TransportNVMe, Serial: "NV1", SizeBytes: 1 << 30},
 		{Path: "/dev/sda", Name: "sda", Kind: devices.KindDisk, Transport: devices.TransportSATA, Serial: "SA1", WWN: "naa.5000c500a1b2c3d4", SizeBytes: 1 << 30},
 		{Path: "/dev/sdb", Name: "sdb", Kind: devices.KindDisk, Transport: devices.TransportUSB, Removable: true, Serial: "USB1", SizeBytes: 1 << 30,

@@ -129,6 +129,7 @@ func TestConsoleDraw(t *testing.T) {
 	c := NewConsole(&buf)
 	c.Draw([]string{"a", "b"})
 	c.Draw([]string{"a", "b"}) // identical frame: skipped
+	// Device paths in this test are in-memory fixtures: nothing opens them.
 	c.Event("first write to %s", "/dev/nvme0n1")
 	c.Draw([]string{"a", "b"}) // after an event the frame is drawn again
 	out := buf.String()

@@ -153,6 +153,7 @@ func serverTree(t *testing.T) *fakeTree {
 	ft.write("proc/self/mountinfo", strings.Join([]string{
 		"21 1 253:0 / / rw,relatime shared:1 - xfs /dev/mapper/vg-root rw",
 		"22 21 0:20 / /proc rw,nosuid - proc proc rw",
+		// Device paths here are the fake tree's contents: nothing opens them.
 		`36 21 8:1 / /data\040disk rw,relatime shared:7 - ext4 /dev/sda1 rw`,
 		"37 21 0:33 / /run rw - tmpfs tmpfs rw",
 	}, "\n")+"\n")

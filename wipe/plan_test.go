@@ -8,6 +8,7 @@ import (
 )
 
 var (
+	// Device paths in this test are in-memory fixtures: nothing opens them.
 	nvmeSSD = &devices.Device{Path: "/dev/nvme0n1", Transport: devices.TransportNVMe, Media: devices.MediaSSD, SizeBytes: 1 << 40}
 	sataSSD = &devices.Device{Path: "/dev/sda", Transport: devices.TransportSATA, Media: devices.MediaSSD, SizeBytes: 1 << 40}
 	sataHDD = &devices.Device{Path: "/dev/sdb", Transport: devices.TransportSATA, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 40}

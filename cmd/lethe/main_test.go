@@ -12,6 +12,7 @@ import (
 )
 
 func TestConfirm(t *testing.T) {
+	// Device paths in this test are in-memory fixtures: nothing opens them.
 	list := []*devices.Device{{Path: "/dev/sdq", Model: "WDC WD10EZEX", Serial: "WD-1234", SizeBytes: 1 << 40, Transport: devices.TransportSATA}}
 	for _, tc := range []struct {
 		in string
