@@ -367,10 +367,10 @@ func ParseOpcodeSupport(b []byte) (*OpcodeSupport, error) {
 	if b[1]&0x80 != 0 {
 		d := b[min(4+n, len(b)):]
 		if len(d) < 12 {
-			return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: CTDP set but %d bytes for the 12-byte timeouts descriptor", len(d))
+			return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: CTDP set but %d bytes for the 12-byte timeouts descriptor: %w", len(d), ErrTimeoutsDescriptor)
 		}
 		if l := binary.BigEndian.Uint16(d[0:2]); l != 0x0a {
-			return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: timeouts descriptor length %d, want 10", l)
+			return nil, fmt.Errorf("REPORT SUPPORTED OPERATION CODES data: timeouts descriptor length %d, want 10: %w", l, ErrTimeoutsDescriptor)
 		}
 		os.Timeouts = &CommandTimeouts{
 			Nominal:     time.Duration(binary.BigEndian.Uint32(d[4:8])) * time.Second,
@@ -380,15 +380,20 @@ func ParseOpcodeSupport(b []byte) (*OpcodeSupport, error) {
 	return os, nil
 }
 
+// ErrTimeoutsDescriptor marks a malformed command timeouts descriptor.
+var ErrTimeoutsDescriptor = errors.New("malformed command timeouts descriptor")
+
 // ReportOpcode asks whether one command (with a service action when withSA)
 // is supported, and for its timeouts. A device older than SPC-4 may reject
-// RCTD as an invalid field; the question is then asked again without it. A
-// device that does not implement REPORT SUPPORTED OPERATION CODES yields a
-// SenseError with IsInvalidOpcode; callers then fall back to trying the
-// command's harmless form or to "unknown".
+// RCTD as an invalid field, and a faulty one may send a broken descriptor;
+// the question is then asked again without RCTD, so the support answer is
+// not lost with the timeouts. A device that does not implement REPORT
+// SUPPORTED OPERATION CODES yields a SenseError with IsInvalidOpcode;
+// callers then fall back to trying the command's harmless form or to
+// "unknown".
 func ReportOpcode(ctx context.Context, t Transport, op uint8, sa uint16, withSA bool) (*OpcodeSupport, error) {
 	os, err := reportOpcode(ctx, t, op, sa, withSA, true)
-	if IsInvalidField(err) {
+	if IsInvalidField(err) || errors.Is(err, ErrTimeoutsDescriptor) {
 		os, err = reportOpcode(ctx, t, op, sa, withSA, false)
 	}
 	return os, err

@@ -23,6 +23,7 @@ func FuzzParseVPD(f *testing.F) {
 	f.Add(unhex("00 83 00 0c 01 03 00 08 50 00 c5 00 12 34 56 78"))
 	f.Add(unhex("00 80 00 04 41 42 43 44"))
 	f.Add(unhex("00 b1 00 04 00 01 00 00"))
+	f.Add(unhex("00 83 00 0a 48 ff 00 00 00 00 00 ff ff 07 00 0a 00 00 00 00 00 3c 00 00 0e 10")) // REPORT SUPPORTED OPERATION CODES with CTDP
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if ds, err := ParseDeviceID(b); err == nil {
 			for _, d := range ds {

@@ -2,6 +2,7 @@ package scsi
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -185,7 +186,7 @@ func TestParseOpcodeSupportTimeouts(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			os, err := ParseOpcodeSupport(unhex(c.data))
 			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
+				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, ErrTimeoutsDescriptor) {
 					t.Fatalf("err %v, want %q", err, c.err)
 				}
 				return
@@ -194,6 +195,30 @@ func TestParseOpcodeSupportTimeouts(t *testing.T) {
 				t.Fatalf("%+v %+v %v", os, os.Timeouts, err)
 			}
 		})
+	}
+}
+
+// brokenCTDP answers REPORT SUPPORTED OPERATION CODES with CTDP set and no
+// descriptor when RCTD is asked for, and correctly without it.
+type brokenCTDP struct{ cdbs [][]byte }
+
+func (b *brokenCTDP) Exec(_ context.Context, c *Command) (*Result, error) {
+	b.cdbs = append(b.cdbs, c.CDB)
+	data := unhex("00 03 00 0a 48 ff 00 00 00 00 00 ff ff 07")
+	if c.CDB[2]&0x80 != 0 {
+		data[1] |= 0x80
+	}
+	return &Result{DataLen: copy(c.Data, data)}, nil
+}
+
+func TestReportOpcodeBrokenDescriptor(t *testing.T) {
+	tr := &brokenCTDP{}
+	os, err := ReportOpcode(context.Background(), tr, OpSanitize, uint16(SanitizeBlockErase), true)
+	if err != nil || !os.Support.Supported() || os.Timeouts != nil {
+		t.Fatalf("%+v %v", os, err)
+	}
+	if len(tr.cdbs) != 2 || tr.cdbs[0][2] != 0x82 || tr.cdbs[1][2] != 0x02 {
+		t.Fatalf("want the question asked with RCTD, then without: % x", tr.cdbs)
 	}
 }
 
