@@ -277,12 +277,25 @@ func TestKeysPEM(t *testing.T) {
 	}
 }
 
+func TestRoundDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		125 * time.Millisecond:                "130ms",
+		3*time.Second + 456*time.Millisecond:  "3.46s",
+		61*time.Second + 600*time.Millisecond: "1m2s",
+		2*time.Hour + 400*time.Millisecond:    "2h0m0s",
+	} {
+		if got := roundDuration(d).String(); got != want {
+			t.Errorf("%s: %s, want %s", d, got, want)
+		}
+	}
+}
+
 func TestSummary(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteSummary(&b, testStatement(t)); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ERASED", "WD-WCC6Y0RJ3TNF", "CLEAR", "A. Tech", "Example DC", "7XK2M53", "full read-back of pass 1"} {
+	for _, want := range []string{"ERASED", "WD-WCC6Y0RJ3TNF", "CLEAR", "A. Tech", "Example DC", "7XK2M53", "full read-back of pass 1", "(1h0m0s)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}

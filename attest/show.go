@@ -125,7 +125,7 @@ func WriteSummary(w io.Writer, st *Statement) error {
 	opt("  system UUID", h.SystemUUID)
 	opt("  asset tag", h.ChassisAssetTag)
 	row("Started", "%s", p.Started.Format(time.RFC3339))
-	row("Ended", "%s (%s)", p.Ended.Format(time.RFC3339), p.Ended.Sub(p.Started).Round(time.Second))
+	row("Ended", "%s (%s)", p.Ended.Format(time.RFC3339), roundDuration(p.Ended.Sub(p.Started)))
 	row("Tool", "%s %s", p.Tool.Name, p.Tool.Version)
 	opt("  boot image", p.Tool.ImageDigest)
 	return tw.Flush()
@@ -211,4 +211,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// roundDuration keeps a short run from reading "0s": whole seconds from a
+// minute up, hundredths below.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
