@@ -32,9 +32,9 @@ func TestSplitCmdline(t *testing.T) {
 const pin = "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 func TestParseCmdline(t *testing.T) {
-	// Device paths in this test are in-memory fixtures: nothing opens them.
 	c, err := ParseCmdline(`BOOT_IMAGE=vmlinuz console=tty0 lethe.policy=clear lethe.method=zero lethe.verify=sample lethe.sample=5%
-		lethe.exclude=S1,S2 lethe.exclude=/dev/sdz lethe.bootdev=none lethe.bootdev=USB1
+		` + "lethe.exclude=S1,S2 lethe.exclude=/dev/sdz lethe.bootdev=none lethe.bootdev=USB1" + // fixture: never opened
+		`
 		lethe.audit=https://10.0.2.2:8443/ lethe.auditca=` + strings.ToUpper(pin) + ` lethe.token=lenr_abc lethe.job=J42
 		lethe.operator="Jane Doe" lethe.site=dc1 lethe.end=reboot lethe.wait=90 lethe.delay=2s lethe.end=shell lethe.unfreeze=1`)
 	if err != nil {
@@ -45,7 +45,7 @@ func TestParseCmdline(t *testing.T) {
 	}
 	want := Config{
 		Policy: "clear", Method: "zero", Verify: "sample", SamplePercent: 5,
-		Exclude: []string{"S1", "S2", "/dev/sdz"}, BootDev: []string{"USB1"}, NoBootDisk: true,
+		Exclude: []string{"S1", "S2", "/dev/sdz"}, BootDev: []string{"USB1"}, NoBootDisk: true, // fixture: never opened
 		Audit: "https://10.0.2.2:8443", AuditCA: strings.TrimPrefix(pin, "sha256:"), Token: "lenr_abc", Job: "J42",
 		Operator: "Jane Doe", Site: "dc1", End: EndShell, OnFail: EndShell, Wait: 90 * time.Second, Delay: 2 * time.Second, Net: "dhcp",
 		Unfreeze: true,

@@ -137,14 +137,13 @@ func FuzzParseFSLabel(f *testing.F) {
 // never opened.
 func fixture() []*devices.Device {
 	return []*devices.Device{
-		// Device paths in this test are in-memory fixtures: nothing opens them.
-		{Path: "/dev/nvme0n1", Name: "nvme0n1", Kind: devices.KindDisk, Transport: devices.TransportNVMe, Serial: "NV1", SizeBytes: 1 << 30},
-		{Path: "/dev/sda", Name: "sda", Kind: devices.KindDisk, Transport: devices.TransportSATA, Serial: "SA1", WWN: "naa.5000c500a1b2c3d4", SizeBytes: 1 << 30},
-		{Path: "/dev/sdb", Name: "sdb", Kind: devices.KindDisk, Transport: devices.TransportUSB, Removable: true, Serial: "USB1", SizeBytes: 1 << 30,
-			Partitions: []devices.Partition{{Name: "sdb1", Path: "/dev/sdb1"}}},
-		{Path: "/dev/sdc", Name: "sdc", Kind: devices.KindDisk, Transport: devices.TransportSAS, Serial: "RO1", SizeBytes: 1 << 30, ReadOnly: true},
+		{Path: "/dev/nvme0n1", Name: "nvme0n1", Kind: devices.KindDisk, Transport: devices.TransportNVMe, Serial: "NV1", SizeBytes: 1 << 30},                      // fixture: never opened
+		{Path: "/dev/sda", Name: "sda", Kind: devices.KindDisk, Transport: devices.TransportSATA, Serial: "SA1", WWN: "naa.5000c500a1b2c3d4", SizeBytes: 1 << 30}, // fixture: never opened
+		{Path: "/dev/sdb", Name: "sdb", Kind: devices.KindDisk, Transport: devices.TransportUSB, Removable: true, Serial: "USB1", SizeBytes: 1 << 30, // fixture: never opened
+			Partitions: []devices.Partition{{Name: "sdb1", Path: "/dev/sdb1"}}}, // fixture: never opened
+		{Path: "/dev/sdc", Name: "sdc", Kind: devices.KindDisk, Transport: devices.TransportSAS, Serial: "RO1", SizeBytes: 1 << 30, ReadOnly: true}, // fixture: never opened
 		{Path: "/dev/zram0", Name: "zram0", Kind: devices.KindDisk, Transport: devices.TransportVirtual, Virtual: true, SizeBytes: 1 << 30},
-		{Path: "/dev/sdd", Name: "sdd", Kind: devices.KindDisk, Transport: devices.TransportUSB, Removable: true, Serial: "CARDSLOT"},
+		{Path: "/dev/sdd", Name: "sdd", Kind: devices.KindDisk, Transport: devices.TransportUSB, Removable: true, Serial: "CARDSLOT"}, // fixture: never opened
 	}
 }
 
@@ -173,23 +172,23 @@ func TestClassify(t *testing.T) {
 		want    string
 		err     any
 	}{
-		{"boot stick by label on a partition", "", map[string]string{"/dev/sdb1": "LETHE-BOOT"},
+		{"boot stick by label on a partition", "", map[string]string{"/dev/sdb1": "LETHE-BOOT"}, // fixture: never opened
 			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"network boot", "lethe.bootdev=none", nil,
 			"nvme0n1:wipe sda:wipe sdb:wipe sdc:refused zram0:skipped sdd:skipped", nil},
 		{"boot stick by serial, exclusion by WWN", "lethe.bootdev=USB1 lethe.exclude=0x5000c500a1b2c3d4", nil,
 			"nvme0n1:wipe sda:excluded sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
-		{"boot stick by LABEL=", "lethe.bootdev=LABEL=MYSTICK", map[string]string{"/dev/sdb": "MYSTICK"},
+		{"boot stick by LABEL=", "lethe.bootdev=LABEL=MYSTICK", map[string]string{"/dev/sdb": "MYSTICK"}, // fixture: never opened
 			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
-		{"network boot and a labelled stick", "lethe.bootdev=none", map[string]string{"/dev/sdb": "lethe_boot"},
+		{"network boot and a labelled stick", "lethe.bootdev=none", map[string]string{"/dev/sdb": "lethe_boot"}, // fixture: never opened
 			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"exclusion of a read-only disk", "lethe.bootdev=none lethe.exclude=RO1", nil,
 			"nvme0n1:wipe sda:wipe sdb:wipe sdc:excluded zram0:skipped sdd:skipped", nil},
-		{"exclusion of the boot stick", "lethe.exclude=USB1", map[string]string{"/dev/sdb1": "LETHE-BOOT"},
+		{"exclusion of the boot stick", "lethe.exclude=USB1", map[string]string{"/dev/sdb1": "LETHE-BOOT"}, // fixture: never opened
 			"nvme0n1:wipe sda:wipe sdb:boot sdc:refused zram0:skipped sdd:skipped", nil},
 		{"unknown boot medium", "", nil, "", new(*BootUnknownError)},
-		{"unknown boot medium, other labels", "", map[string]string{"/dev/sdb1": "DATA"}, "", new(*BootUnknownError)},
-		{"bootdev typo", "lethe.bootdev=USB2", map[string]string{"/dev/sdb1": "LETHE-BOOT"}, "", new(*SelectorError)},
+		{"unknown boot medium, other labels", "", map[string]string{"/dev/sdb1": "DATA"}, "", new(*BootUnknownError)}, // fixture: never opened
+		{"bootdev typo", "lethe.bootdev=USB2", map[string]string{"/dev/sdb1": "LETHE-BOOT"}, "", new(*SelectorError)}, // fixture: never opened
 		{"exclude typo", "lethe.bootdev=none lethe.exclude=SA2", nil, "", new(*SelectorError)},
 	} {
 		cfg, err := ParseCmdline(tc.cmdline)

@@ -115,8 +115,7 @@ func certificate(t *testing.T, key ed25519.PrivateKey, serial, job string) []byt
 	t.Helper()
 	end := time.Now().UTC().Truncate(time.Second)
 	st, err := attest.NewStatement(attest.Input{
-		// Device paths in this test are in-memory fixtures: nothing opens them.
-		Device: &devices.Device{Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Model: "DISK", Serial: serial, SizeBytes: 1 << 20, LogicalSectorSize: 512},
+		Device: &devices.Device{Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Model: "DISK", Serial: serial, SizeBytes: 1 << 20, LogicalSectorSize: 512}, // fixture: never opened
 		Report: &wipe.Report{Status: wipe.StatusErased, StatusReason: "read back", Technique: wipe.TechOverwrite, Category: wipe.CategoryClear,
 			Method: wipe.Method{Name: "random", Passes: []string{"random"}}, SizeBytes: 1 << 20, SectorSize: 512, Started: end.Add(-time.Second), Ended: end,
 			Verification: wipe.VerifyReport{Scope: "full", Coverage: 100, Result: wipe.VerifyPassed}},

@@ -30,8 +30,7 @@ func testKey(t *testing.T) ed25519.PrivateKey {
 
 func testStatement(t *testing.T) *Statement {
 	t.Helper()
-	// Device paths in this test are in-memory fixtures: nothing opens them.
-	d := &devices.Device{Path: "/dev/sdq", Name: "sdq", Kind: devices.KindDisk, Transport: devices.TransportSATA,
+	d := &devices.Device{Path: "/dev/sdq", Name: "sdq", Kind: devices.KindDisk, Transport: devices.TransportSATA, // fixture: never opened
 		Media: devices.MediaHDD, SizeBytes: 1 << 30, LogicalSectorSize: 512, PhysicalSectorSize: 4096, Rotational: true,
 		Model: "WDC WD10EZEX-08WN4A0", Serial: "WD-WCC6Y0RJ3TNF", WWN: "naa.50014ee2b5a1c2d3", Firmware: "01.01A01"}
 	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)

@@ -14,8 +14,7 @@ import (
 
 func firmwareStatement(t *testing.T) *Statement {
 	t.Helper()
-	// Device paths in this test are in-memory fixtures: nothing opens them.
-	d := &devices.Device{Path: "/dev/nvme0n1", Name: "nvme0n1", Kind: devices.KindDisk, Transport: devices.TransportNVMe,
+	d := &devices.Device{Path: "/dev/nvme0n1", Name: "nvme0n1", Kind: devices.KindDisk, Transport: devices.TransportNVMe, // fixture: never opened
 		Media: devices.MediaSSD, SizeBytes: 1 << 30, LogicalSectorSize: 512, Model: "Example NVMe", Serial: "S1"}
 	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	hs := wipe.HiddenState{CurrentMaxLBA: 100, NativeMaxLBA: 120, HPASectors: 20}

@@ -153,11 +153,10 @@ func serverTree(t *testing.T) *fakeTree {
 	ft.write("proc/self/mountinfo", strings.Join([]string{
 		"21 1 253:0 / / rw,relatime shared:1 - xfs /dev/mapper/vg-root rw",
 		"22 21 0:20 / /proc rw,nosuid - proc proc rw",
-		// Device paths here are the fake tree's contents: nothing opens them.
-		`36 21 8:1 / /data\040disk rw,relatime shared:7 - ext4 /dev/sda1 rw`,
+		`36 21 8:1 / /data\040disk rw,relatime shared:7 - ext4 /dev/sda1 rw`, // fixture: never opened
 		"37 21 0:33 / /run rw - tmpfs tmpfs rw",
 	}, "\n")+"\n")
-	ft.write("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/sdc1                               partition\t2000000\t\t0\t\t-2\n")
+	ft.write("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/sdc1                               partition\t2000000\t\t0\t\t-2\n") // fixture: never opened
 	ft.write("sys/class/dmi/id/sys_vendor", "Dell Inc.\n")
 	ft.write("sys/class/dmi/id/product_name", "PowerEdge R640\n")
 	ft.write("sys/class/dmi/id/product_serial", "7XK2M53\n")
@@ -241,7 +240,7 @@ func TestDiscoverServer(t *testing.T) {
 	if got := reasons(nv); len(got) != 0 {
 		t.Errorf("nvme0n1 refused: %v", got)
 	}
-	if !nv.Matches("PHLJ9123004G4P0DGN") || !nv.Matches("/dev/nvme0n1") || !nv.Matches("nvme0n1") || !nv.Matches("EUI.01000000000000005CD2E4A1B2C3D4E5") || nv.Matches("sda") {
+	if !nv.Matches("PHLJ9123004G4P0DGN") || !nv.Matches("/dev/nvme0n1") || !nv.Matches("nvme0n1") || !nv.Matches("EUI.01000000000000005CD2E4A1B2C3D4E5") || nv.Matches("sda") { // fixture: never opened
 		t.Error("nvme0n1 Matches by serial/path/name/WWN wrong")
 	}
 
@@ -262,7 +261,7 @@ func TestDiscoverServer(t *testing.T) {
 }
 
 func TestForce(t *testing.T) {
-	d := &Device{Path: "/dev/sdz", Name: "sdz", Kind: KindDisk, SizeBytes: 1 << 30, Usage: Usage{Holders: []string{"md127"}}}
+	d := &Device{Path: "/dev/sdz", Name: "sdz", Kind: KindDisk, SizeBytes: 1 << 30, Usage: Usage{Holders: []string{"md127"}}} // fixture: never opened
 	if r := Allowed(d, false); r == nil || r.Reason != ReasonHolders || !r.Forceable || !strings.Contains(r.Error(), "--force") {
 		t.Fatalf("holders not refused as forceable: %v", r)
 	}
@@ -273,18 +272,18 @@ func TestForce(t *testing.T) {
 	if r := Allowed(d, true); r == nil || r.Reason != ReasonMounted || r.Forceable {
 		t.Fatalf("--force overrode a mount: %v", r)
 	}
-	for _, u := range []Usage{{System: "holds /"}, {Swap: []string{"/dev/sdz2"}}, {Busy: true}} {
-		d := &Device{Path: "/dev/sdz", Kind: KindDisk, SizeBytes: 1, Usage: u}
+	for _, u := range []Usage{{System: "holds /"}, {Swap: []string{"/dev/sdz2"}}, {Busy: true}} { // fixture: never opened
+		d := &Device{Path: "/dev/sdz", Kind: KindDisk, SizeBytes: 1, Usage: u} // fixture: never opened
 		if r := Allowed(d, true); r == nil || r.Forceable {
 			t.Errorf("--force overrode %+v", u)
 		}
 	}
-	ro := &Device{Path: "/dev/sdz", Kind: KindDisk, SizeBytes: 1, ReadOnly: true}
+	ro := &Device{Path: "/dev/sdz", Kind: KindDisk, SizeBytes: 1, ReadOnly: true} // fixture: never opened
 	if r := Allowed(ro, true); r == nil || r.Reason != ReasonReadOnly {
 		t.Errorf("read-only not refused under --force: %v", r)
 	}
-	part := &Device{Path: "/dev/sdz1", Kind: KindPartition, Parent: "/dev/sdz", SizeBytes: 1}
-	if r := Allowed(part, true); r == nil || !strings.Contains(r.Error(), "name /dev/sdz instead") {
+	part := &Device{Path: "/dev/sdz1", Kind: KindPartition, Parent: "/dev/sdz", SizeBytes: 1}        // fixture: never opened
+	if r := Allowed(part, true); r == nil || !strings.Contains(r.Error(), "name /dev/sdz instead") { // fixture: never opened
 		t.Errorf("partition refusal %v", r)
 	}
 }
@@ -305,7 +304,7 @@ func TestParseMountinfo(t *testing.T) {
 }
 
 func TestParseSwaps(t *testing.T) {
-	s := parseSwaps("Filename Type Size Used Priority\n/swapfile file 100 0 -2\n/dev/sdb2 partition 200 0 -3\n")
+	s := parseSwaps("Filename Type Size Used Priority\n/swapfile file 100 0 -2\n/dev/sdb2 partition 200 0 -3\n") // fixture: never opened
 	if len(s) != 2 || s[0].file != "/swapfile" || s[0].kind != "file" || s[1].kind != "partition" {
 		t.Fatalf("parsed %+v", s)
 	}

@@ -185,7 +185,7 @@ func TestPXEServeProxy(t *testing.T) {
 		if testutil.InCI() {
 			t.Fatal("apt-get install ipxe: /usr/lib/ipxe/undionly.kpxe is missing")
 		}
-		t.Skip("no /usr/lib/ipxe/undionly.kpxe (apt-get install ipxe)")
+		t.Skip("no /usr/lib/ipxe/undionly.kpxe (apt-get install ipxe)") // outside CI only: under CI=true InCI above fails
 	}
 	n := newWipeNet(t)
 	img := fakeImage(t)

@@ -174,7 +174,19 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 }
 
 func (r *fwRun) scsiFollow(req scsi.SanitizeRequest, pattern uint32, timeout time.Duration) fwResult {
-	return r.poll("sanitizing", timeout, func() (bool, fwResult, error) {
+	return r.scsiPoll("sanitize", "sanitizing", timeout,
+		func(*scsi.OperationStatus) fwResult { return r.scsiFailed(req) },
+		"accepted and ended: the device validated and started SANITIZE before returning GOOD (IMMED), and REQUEST SENSE then reported nothing pending and no failure (SCSI keeps no earlier sanitize result to mistake for it)",
+		func() fwResult { return r.scsiDone(req.Action, pattern) })
+}
+
+// scsiPoll follows a SANITIZE or FORMAT UNIT sent with IMMED through REQUEST
+// SENSE (SBC-4 §4.11.4, SPC-5 §5.10): a unit attention is skipped, progress
+// is recorded while the operation is in progress, failed ends it, and
+// nothing pending ends it with done. accepted is the completion recorded
+// when no progress was ever reported; doing names the state in messages.
+func (r *fwRun) scsiPoll(op, doing string, timeout time.Duration, failed func(*scsi.OperationStatus) fwResult, accepted string, done func() fwResult) fwResult {
+	return r.poll(doing, timeout, func() (bool, fwResult, error) {
 		st, err := r.scsiStatus(false, "")
 		if err != nil {
 			return false, fwResult{}, err
@@ -187,13 +199,13 @@ func (r *fwRun) scsiFollow(req scsi.SanitizeRequest, pattern uint32, timeout tim
 			r.progress(r.phase, st.Progress, false)
 			return false, fwResult{}, nil
 		case st.Failed:
-			return true, r.scsiFailed(req), nil
+			return true, failed(st), nil
 		case r.rec.InProgressSeen:
-			r.rec.Completion = "observed: REQUEST SENSE reported the sanitize in progress, then nothing pending and no failure"
+			r.rec.Completion = "observed: REQUEST SENSE reported the " + op + " in progress, then nothing pending and no failure"
 		default:
-			r.rec.Completion = "accepted and ended: the device validated and started SANITIZE before returning GOOD (IMMED), and REQUEST SENSE then reported nothing pending and no failure (SCSI keeps no earlier sanitize result to mistake for it)"
+			r.rec.Completion = accepted
 		}
-		return true, r.scsiDone(req.Action, pattern), nil
+		return true, done(), nil
 	})
 }
 
@@ -260,27 +272,12 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 	timeout := scsi.FormatTimeout(uint64(r.t.Size()), rec)
 	r.rec.TimeoutSeconds = timeout.Seconds()
 	r.noteTimeoutSource(rec)
-	return r.poll("formatting", timeout, func() (bool, fwResult, error) {
-		st, err := r.scsiStatus(false, "")
-		if err != nil {
-			return false, fwResult{}, err
-		}
-		switch {
-		case st.Sense.Key == scsi.KeyUnitAttention:
-			return false, fwResult{}, nil
-		case st.InProgress:
-			r.rec.InProgressSeen = true
-			r.progress(r.phase, st.Progress, false)
-			return false, fwResult{}, nil
-		case st.Failed:
-			return true, fwResult{out: outFailed, why: "the device reports that the format failed (" + st.Sense.String() + ")"}, nil
-		case r.rec.InProgressSeen:
-			r.rec.Completion = "observed: REQUEST SENSE reported the format in progress, then nothing pending"
-		default:
-			r.rec.Completion = "the device returned GOOD for FORMAT UNIT and REQUEST SENSE reports nothing pending (no progress was ever reported)"
-		}
-		return true, fwResult{out: outCompleted, expect: Expectation{Kind: "changed"}}, nil
-	}), nil
+	return r.scsiPoll("format", "formatting", timeout,
+		func(st *scsi.OperationStatus) fwResult {
+			return fwResult{out: outFailed, why: "the device reports that the format failed (" + st.Sense.String() + ")"}
+		},
+		"the device returned GOOD for FORMAT UNIT and REQUEST SENSE reports nothing pending (no progress was ever reported)",
+		func() fwResult { return fwResult{out: outCompleted, expect: Expectation{Kind: "changed"}} }), nil
 }
 
 // noteTimeoutSource says in the record where the operation's timeout came

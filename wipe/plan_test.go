@@ -8,12 +8,11 @@ import (
 )
 
 var (
-	// Device paths in this test are in-memory fixtures: nothing opens them.
-	nvmeSSD = &devices.Device{Path: "/dev/nvme0n1", Transport: devices.TransportNVMe, Media: devices.MediaSSD, SizeBytes: 1 << 40}
-	sataSSD = &devices.Device{Path: "/dev/sda", Transport: devices.TransportSATA, Media: devices.MediaSSD, SizeBytes: 1 << 40}
-	sataHDD = &devices.Device{Path: "/dev/sdb", Transport: devices.TransportSATA, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 40}
-	sasHDD  = &devices.Device{Path: "/dev/sdc", Transport: devices.TransportSAS, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 40}
-	loopDev = &devices.Device{Path: "/dev/loop9", Transport: devices.TransportLoop, Media: devices.MediaVirtual, SizeBytes: 1 << 30}
+	nvmeSSD = &devices.Device{Path: "/dev/nvme0n1", Transport: devices.TransportNVMe, Media: devices.MediaSSD, SizeBytes: 1 << 40}               // fixture: never opened
+	sataSSD = &devices.Device{Path: "/dev/sda", Transport: devices.TransportSATA, Media: devices.MediaSSD, SizeBytes: 1 << 40}                   // fixture: never opened
+	sataHDD = &devices.Device{Path: "/dev/sdb", Transport: devices.TransportSATA, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 40} // fixture: never opened
+	sasHDD  = &devices.Device{Path: "/dev/sdc", Transport: devices.TransportSAS, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 40}  // fixture: never opened
+	loopDev = &devices.Device{Path: "/dev/loop9", Transport: devices.TransportLoop, Media: devices.MediaVirtual, SizeBytes: 1 << 30}             // fixture: never opened
 )
 
 func caps(iface string, avail ...TechniqueID) Capabilities {

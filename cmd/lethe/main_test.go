@@ -12,8 +12,7 @@ import (
 )
 
 func TestConfirm(t *testing.T) {
-	// Device paths in this test are in-memory fixtures: nothing opens them.
-	list := []*devices.Device{{Path: "/dev/sdq", Model: "WDC WD10EZEX", Serial: "WD-1234", SizeBytes: 1 << 40, Transport: devices.TransportSATA}}
+	list := []*devices.Device{{Path: "/dev/sdq", Model: "WDC WD10EZEX", Serial: "WD-1234", SizeBytes: 1 << 40, Transport: devices.TransportSATA}} // fixture: never opened
 	for _, tc := range []struct {
 		in string
 		ok bool
@@ -26,7 +25,7 @@ func TestConfirm(t *testing.T) {
 		if err != nil && exitCode(err) != exitUsage {
 			t.Errorf("answer %q: exit code %d, want %d", tc.in, exitCode(err), exitUsage)
 		}
-		for _, want := range []string{"/dev/sdq", "WDC WD10EZEX", "WD-1234", "1.0 TiB", "ERASE ALL DATA"} {
+		for _, want := range []string{"/dev/sdq", "WDC WD10EZEX", "WD-1234", "1.0 TiB", "ERASE ALL DATA"} { // fixture: never opened
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("prompt lacks %q:\n%s", want, out.String())
 			}
