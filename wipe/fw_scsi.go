@@ -284,7 +284,7 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 // from, so an auditor can tell a drive's own figure from lethe's estimate.
 func (r *fwRun) noteTimeoutSource(recommended time.Duration) {
 	if recommended > 0 {
-		r.rec.note("timeout from the device's recommended command timeout (%s, REPORT SUPPORTED OPERATION CODES with RCTD): twice that plus 10 minutes", recommended)
+		r.rec.note("timeout from the device's recommended command timeout (%s, REPORT SUPPORTED OPERATION CODES with RCTD): twice that plus 10 minutes, and for an erase that scales with capacity no less than the capacity at 50 MB/s plus 30 minutes", recommended)
 		return
 	}
 	r.rec.note("the device reported no command timeout: timeout from the capacity at 50 MB/s plus 30 minutes")

@@ -88,16 +88,21 @@ func TestSCSITimeoutFromDrive(t *testing.T) {
 		want float64
 		note string
 	}{
-		{"drive's figure", scsisim.Config{Sanitize: true, Block: true, NominalTimeout: 20 * time.Second, RecommendedTimeout: 90 * time.Second}, 180 + 600, "recommended command timeout (1m30s"},
-		{"none reported", scsisim.Config{Sanitize: true, Block: true}, 0, "reported no command timeout"},
-		{"format unit, drive's figure", scsisim.Config{RecommendedTimeout: 2 * time.Minute}, 240 + 600, "recommended command timeout (2m0s"},
+		{"crypto erase: drive's figure", scsisim.Config{Sanitize: true, Crypto: true, NominalTimeout: 20 * time.Second, RecommendedTimeout: 90 * time.Second}, 180 + 600, "recommended command timeout (1m30s"},
+		{"block erase: capacity floor", scsisim.Config{Sanitize: true, Block: true, NominalTimeout: 20 * time.Second, RecommendedTimeout: 90 * time.Second}, 1800, "recommended command timeout (1m30s"},
+		{"block erase: long drive figure", scsisim.Config{Sanitize: true, Block: true, RecommendedTimeout: time.Hour}, 7200 + 600, "recommended command timeout (1h0m0s"},
+		{"none reported", scsisim.Config{Sanitize: true, Block: true}, 1800, "reported no command timeout"},
+		{"format unit, drive's figure", scsisim.Config{RecommendedTimeout: time.Hour}, 7200 + 600, "recommended command timeout (1h0m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := scsiRig(t, tc.cfg)
 			// The nominal time is the estimate lethe devices and plan show.
 			caps := wipe.ProbeWith(context.Background(), r.dev, r.fo)
 			id := wipe.TechSCSIFormatUnit
-			if tc.cfg.Sanitize {
+			switch {
+			case tc.cfg.Crypto:
+				id = wipe.TechSCSISanitizeCrypto
+			case tc.cfg.Sanitize:
 				id = wipe.TechSCSISanitizeBlock
 			}
 			if c, ok := caps.Lookup(id); !ok || !c.Available || c.Estimate != tc.cfg.NominalTimeout {
@@ -113,11 +118,8 @@ func TestSCSITimeoutFromDrive(t *testing.T) {
 			if f == nil {
 				t.Fatalf("no firmware record\n%s", dump(rep))
 			}
-			if tc.want != 0 && f.TimeoutSeconds != tc.want {
+			if f.TimeoutSeconds != tc.want {
 				t.Fatalf("timeout %v s, want %v", f.TimeoutSeconds, tc.want)
-			}
-			if tc.want == 0 && f.TimeoutSeconds < 1800 {
-				t.Fatalf("timeout %v s without a drive figure", f.TimeoutSeconds)
 			}
 			if !strings.Contains(strings.Join(f.Notes, "\n"), tc.note) {
 				t.Fatalf("notes %q", f.Notes)

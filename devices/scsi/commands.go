@@ -557,11 +557,14 @@ func trimASCII(b []byte) string {
 
 // SanitizeTimeout bounds a SANITIZE: the command timeout without IMMED, or
 // how long to keep polling with it. recommended is the device's recommended
-// command timeout for this service action (SPC-5 §6.35.4, 0 if none); lethe
-// waits twice that plus 10 minutes, times the passes of an overwrite, as it
-// does with NVMe and ATA estimates. Without one: the time to write the
-// capacity once per pass at 50 MB/s plus 30 minutes (sg_sanitize uses a
-// fixed 15 h).
+// command timeout for this service action (SPC-5 §6.35.4, 0 if none): lethe
+// allows twice that plus 10 minutes, per pass of an overwrite, as it does
+// with NVMe and ATA estimates. The capacity estimate (the time to write the
+// capacity once per pass at 50 MB/s plus 30 minutes; sg_sanitize uses a
+// fixed 15 h) applies without a device figure, and stays the floor for
+// overwrite and block erase, whose time grows with the capacity: a device
+// whose figure covers only the IMMED return must not make lethe give up on
+// a long erase. A crypto erase takes the device's figure alone.
 func SanitizeTimeout(c *Capacity, r SanitizeRequest, recommended time.Duration) time.Duration {
 	passes := uint64(1)
 	if r.Action == SanitizeOverwrite && r.Count > 0 {
@@ -571,18 +574,23 @@ func SanitizeTimeout(c *Capacity, r SanitizeRequest, recommended time.Duration) 
 	if c != nil {
 		bytes = c.Bytes()
 	}
-	return opTimeout(bytes, passes, recommended)
+	return opTimeout(bytes, passes, recommended, r.Action != SanitizeCryptoErase)
 }
 
-// FormatTimeout bounds a FORMAT UNIT the same way, from the device's
-// recommended timeout when it gave one, else from the capacity in bytes.
+// FormatTimeout bounds a FORMAT UNIT the same way: the longer of the
+// device's figure and the capacity estimate.
 func FormatTimeout(capacityBytes uint64, recommended time.Duration) time.Duration {
-	return opTimeout(capacityBytes, 1, recommended)
+	return opTimeout(capacityBytes, 1, recommended, true)
 }
 
-func opTimeout(bytes, passes uint64, recommended time.Duration) time.Duration {
-	if recommended > 0 {
-		return time.Duration(passes)*2*recommended + 10*time.Minute
+func opTimeout(bytes, passes uint64, recommended time.Duration, capacityFloor bool) time.Duration {
+	fromCapacity := time.Duration(passes*bytes/50e6)*time.Second + 30*time.Minute
+	if recommended <= 0 {
+		return fromCapacity
 	}
-	return time.Duration(passes*bytes/50e6)*time.Second + 30*time.Minute
+	fromDevice := time.Duration(passes)*2*recommended + 10*time.Minute
+	if capacityFloor {
+		return max(fromDevice, fromCapacity)
+	}
+	return fromDevice
 }

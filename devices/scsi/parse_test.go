@@ -230,10 +230,13 @@ func TestSanitizeTimeout(t *testing.T) {
 		rec  time.Duration
 		want time.Duration
 	}{
-		{"drive's figure", SanitizeRequest{Action: SanitizeCryptoErase}, 30 * time.Second, 60*time.Second + 10*time.Minute},
-		{"drive's figure per overwrite pass", SanitizeRequest{Action: SanitizeOverwrite, Count: 3}, time.Hour, 6*time.Hour + 10*time.Minute},
+		{"crypto erase: the drive's figure alone", SanitizeRequest{Action: SanitizeCryptoErase}, 30 * time.Second, 60*time.Second + 10*time.Minute},
+		{"overwrite: the drive's figure per pass, above the capacity floor", SanitizeRequest{Action: SanitizeOverwrite, Count: 3}, time.Hour, 6*time.Hour + 10*time.Minute},
+		{"block erase: a short drive figure does not go below the capacity floor", SanitizeRequest{Action: SanitizeBlockErase}, time.Minute, 2000*time.Second + 30*time.Minute},
+		{"block erase: a long drive figure wins", SanitizeRequest{Action: SanitizeBlockErase}, 2 * time.Hour, 4*time.Hour + 10*time.Minute},
 		{"capacity at 50 MB/s", SanitizeRequest{Action: SanitizeBlockErase}, 0, 2000*time.Second + 30*time.Minute},
 		{"capacity, two passes", SanitizeRequest{Action: SanitizeOverwrite, Count: 2}, 0, 4000*time.Second + 30*time.Minute},
+		{"crypto erase without a drive figure", SanitizeRequest{Action: SanitizeCryptoErase}, 0, 2000*time.Second + 30*time.Minute},
 	} {
 		if got := SanitizeTimeout(c, tc.r, tc.rec); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
@@ -242,7 +245,10 @@ func TestSanitizeTimeout(t *testing.T) {
 	if got := FormatTimeout(100e9, 0); got != 2000*time.Second+30*time.Minute {
 		t.Errorf("format from capacity: %s", got)
 	}
-	if got := FormatTimeout(100e9, 5*time.Minute); got != 20*time.Minute {
-		t.Errorf("format from the drive: %s", got)
+	if got := FormatTimeout(100e9, 5*time.Minute); got != 2000*time.Second+30*time.Minute {
+		t.Errorf("format, short drive figure: %s", got)
+	}
+	if got := FormatTimeout(100e9, 3*time.Hour); got != 6*time.Hour+10*time.Minute {
+		t.Errorf("format, long drive figure: %s", got)
 	}
 }
