@@ -45,7 +45,7 @@ fuzz:
 # Throughput against dd and nwipe on the same scratch loop devices (root).
 bench: build
 	LETHE=$(BIN) scripts/bench.sh
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./wipe/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/wipe/
 
 # The network boot image: vmlinuz, initramfs.cpio.zst, boot.ipxe,
 # image.json, SHA256SUMS, README.txt in $(IMAGE). Kernel packages are

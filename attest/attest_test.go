@@ -15,8 +15,8 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 func testKey(t *testing.T) ed25519.PrivateKey {

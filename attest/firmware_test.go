@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 func firmwareStatement(t *testing.T) *Statement {

@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // WriteSummary prints a certificate for people: the status first, then who,

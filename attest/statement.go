@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // Identifiers of the certificate format.

@@ -41,13 +41,12 @@ sync
 printf 'copies of the record on the disk: '
 grep -a -o "CONFIDENTIAL customer record" "$dev" | wc -l
 
-step "3. A signing key for this station"
+step "3. A fresh signing key for this run"
+# Every demo run makes its own key: a demo key must never sign anything
+# that matters, so none is kept between runs or in the repository.
 mkdir -p "$OUT"
-if [ ! -f "$OUT/lethe.key" ]; then
-	"$LETHE" keygen --out "$OUT"
-else
-	echo "reusing $OUT/lethe.key"
-fi
+rm -f "$OUT/lethe.key" "$OUT/lethe.pub"
+"$LETHE" keygen --out "$OUT"
 
 step "4. What lethe will do (lethe plan writes nothing)"
 "$LETHE" plan "$dev"

@@ -25,17 +25,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/agent"
-	"github.com/lethe-project/lethe/agent/tpmkey"
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/audit/store"
-	"github.com/lethe-project/lethe/audit/totp"
+	"github.com/lethe-project/lethe/internal/agent"
+	"github.com/lethe-project/lethe/internal/agent/tpmkey"
+	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/audit/totp"
 	"github.com/lethe-project/lethe/internal/qemutest"
 	"github.com/lethe-project/lethe/internal/swtpm"
 	"github.com/lethe-project/lethe/internal/testutil"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // auditServer is a `lethe audit serve` subprocess on the host's loopback;

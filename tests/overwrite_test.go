@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/testutil"
-	"github.com/lethe-project/lethe/wipe"
-	"github.com/lethe-project/lethe/wipe/wipetest"
+	"github.com/lethe-project/lethe/internal/wipe"
+	"github.com/lethe-project/lethe/internal/wipe/wipetest"
 )
 
 // plantMarkers writes recognizable "customer data" at the first and last

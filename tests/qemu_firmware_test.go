@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/audit/store"
+	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/qemutest"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // In the guest (paths below are the guest's disks): the NVMe namespace is

@@ -2,7 +2,7 @@ package client_test
 
 import (
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/audit/store"
+	"github.com/lethe-project/lethe/internal/audit/store"
 )
 
 func receiptKeys(st *store.Store) receipt.Keys {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/audit/entry"
 	"github.com/lethe-project/lethe/audit/receipt"
+	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/durable"
 )
 

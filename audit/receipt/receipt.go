@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/audit/entry"
-	"github.com/lethe-project/lethe/audit/tlog"
+	"github.com/lethe-project/lethe/internal/audit/entry"
+	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 // Receipt is returned for an accepted certificate.

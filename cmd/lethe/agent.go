@@ -19,15 +19,15 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/agent"
-	"github.com/lethe-project/lethe/agent/tpmkey"
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/image/kmod"
-	"github.com/lethe-project/lethe/image/manifest"
-	"github.com/lethe-project/lethe/image/power"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/agent"
+	"github.com/lethe-project/lethe/internal/agent/kmod"
+	"github.com/lethe-project/lethe/internal/agent/power"
+	"github.com/lethe-project/lethe/internal/agent/tpmkey"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/image/manifest"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // agentOptions are lethe agent's flags; the agent's real configuration

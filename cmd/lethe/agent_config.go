@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/agent"
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/internal/agent"
 )
 
 func newAgentSignConfigCmd() *cobra.Command {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/agent"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/agent"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // The agent wipes exactly as lethe wipe does with the same options: its

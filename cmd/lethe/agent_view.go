@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/agent"
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/agent"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // The agent's console screen: what it shows, its progress callbacks, and

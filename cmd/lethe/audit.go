@@ -20,9 +20,9 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/audit/server"
-	"github.com/lethe-project/lethe/audit/store"
-	"github.com/lethe-project/lethe/audit/tlog"
+	"github.com/lethe-project/lethe/internal/audit/server"
+	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 func newAuditCmd() *cobra.Command {

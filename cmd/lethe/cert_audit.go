@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/audit/certpdf"
 	"github.com/lethe-project/lethe/audit/receipt"
+	"github.com/lethe-project/lethe/internal/certpdf"
 )
 
 // receiptFlags are cert verify's audit-log options: check that each

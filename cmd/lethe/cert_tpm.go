@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/agent/tpmkey"
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/internal/agent/tpmkey"
 )
 
 func newCertVerifyTPMCmd() *cobra.Command {

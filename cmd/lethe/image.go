@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/image/manifest"
+	"github.com/lethe-project/lethe/internal/image/manifest"
 )
 
 func newImageCmd() *cobra.Command {

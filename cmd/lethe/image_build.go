@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/image"
+	"github.com/lethe-project/lethe/internal/image"
 )
 
 func newImageBuildCmd() *cobra.Command {

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/image/manifest"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/image/manifest"
 )
 
 // version is set at build time: -ldflags "-X main.version=..."; in the

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/internal/devices"
 )
 
 func TestConfirm(t *testing.T) {

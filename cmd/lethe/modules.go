@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/image/kmod"
+	"github.com/lethe-project/lethe/internal/agent/kmod"
 )
 
 func newModulesCmd() *cobra.Command {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 func newPlanCmd() *cobra.Command {

@@ -10,7 +10,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // progressUI shows the progress of several drives at once: a bar per drive

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/pxe"
+	"github.com/lethe-project/lethe/internal/pxe"
 )
 
 func newPXECmd() *cobra.Command {

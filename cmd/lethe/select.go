@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/lethe-project/lethe/devices"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // selection is the operator's choice of drives.

@@ -16,9 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/devices"
+	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/durable"
-	"github.com/lethe-project/lethe/wipe"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // wipeFlags are the options of `lethe wipe` (and the subset `lethe plan`

@@ -22,7 +22,7 @@ import (
 	"github.com/u-root/mkuimage/cpio"
 	"golang.org/x/sys/unix"
 
-	"github.com/lethe-project/lethe/image"
+	"github.com/lethe-project/lethe/internal/image"
 	"github.com/lethe-project/lethe/internal/testutil"
 )
 

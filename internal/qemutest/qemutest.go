@@ -78,7 +78,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/image"
+	"github.com/lethe-project/lethe/internal/image"
 	"github.com/lethe-project/lethe/internal/qemutest/guestproto"
 	"github.com/lethe-project/lethe/internal/testutil"
 )

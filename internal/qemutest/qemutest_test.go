@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/image"
+	"github.com/lethe-project/lethe/internal/image"
 	"github.com/lethe-project/lethe/internal/qemutest"
 )
 

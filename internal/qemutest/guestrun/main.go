@@ -23,8 +23,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lethe-project/lethe/image/kmod"
-	"github.com/lethe-project/lethe/image/power"
+	"github.com/lethe-project/lethe/internal/agent/kmod"
+	"github.com/lethe-project/lethe/internal/agent/power"
 	"github.com/lethe-project/lethe/internal/qemutest/guestproto"
 )
 

@@ -1,0 +1,73 @@
+// Package certtest makes signed certificates for the audit store's tests,
+// through attest.NewStatement and attest.Sign as lethe wipe does, from a
+// described drive instead of a real wipe.
+package certtest
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/wipe"
+)
+
+// Drive describes the certificate to make.
+type Drive struct {
+	Serial, WWN, Model, HostSerial, Job, Operator string
+	Status                                        wipe.Status
+	Ended                                         time.Time
+}
+
+// Statement builds a certificate statement for d.
+func Statement(d Drive) (*attest.Statement, error) {
+	if d.Model == "" {
+		d.Model = "TESTDISK 1TB"
+	}
+	if d.Status == "" {
+		d.Status = wipe.StatusErased
+	}
+	if d.Ended.IsZero() {
+		d.Ended = time.Now().UTC().Truncate(time.Second)
+	}
+	if d.Operator == "" {
+		d.Operator = "tester"
+	}
+	dev := &devices.Device{
+		Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Media: devices.MediaSSD, // a described drive, never opened
+		SizeBytes: 1 << 30, LogicalSectorSize: 512, PhysicalSectorSize: 4096, Vendor: "ATA", Model: d.Model, Serial: d.Serial, WWN: d.WWN, Firmware: "1.0",
+	}
+	started := d.Ended.Add(-time.Minute)
+	rep := &wipe.Report{
+		Status: d.Status, StatusReason: "every sector read back as written", Technique: wipe.TechOverwrite, Category: wipe.CategoryClear,
+		Method:    wipe.Method{Name: "random", Description: "one pseudorandom pass", Passes: []string{"random"}},
+		SizeBytes: 1 << 30, SectorSize: 512, Started: started, Ended: d.Ended,
+		Verification: wipe.VerifyReport{Scope: "full", Pass: 1, Started: started, Ended: d.Ended, Bytes: 1 << 30, Coverage: 100, Result: "pass"},
+	}
+	return attest.NewStatement(attest.Input{
+		Device: dev, Report: rep,
+		Personnel:   attest.Personnel{Operator: d.Operator, Organization: "Example Org", Site: "DC1", Job: d.Job},
+		Host:        devices.HostIdentity{Hostname: "host-" + d.HostSerial, SystemSerial: d.HostSerial, SystemVendor: "Example", SystemProduct: "Server 1"},
+		Tool:        attest.Tool{Name: "lethe", Version: "test"},
+		HiddenAreas: attest.HiddenAreas{Inspected: false, Note: "not inspected"},
+	})
+}
+
+// Sign makes a signed certificate envelope for d.
+func Sign(key ed25519.PrivateKey, d Drive) ([]byte, error) {
+	st, err := Statement(d)
+	if err != nil {
+		return nil, err
+	}
+	return attest.Sign(st, attest.KeySigner{Key: key})
+}
+
+// MustSign is Sign for tests that cannot fail here.
+func MustSign(key ed25519.PrivateKey, d Drive) []byte {
+	b, err := Sign(key, d)
+	if err != nil {
+		panic(fmt.Sprintf("certtest: %v", err))
+	}
+	return b
+}

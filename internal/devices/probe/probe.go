@@ -1,0 +1,230 @@
+// Package probe opens the right command transport for a disk (NVMe admin
+// passthrough, or SG_IO carrying ATA PASS-THROUGH or SCSI commands) and
+// reads what the drive says about itself: identity, capacity, and the
+// erase capabilities the planner chooses from. It only reads; it never
+// sends a command that changes the drive (the one exception is the SATL's
+// D_SENSE mode bit, which changes how errors are reported, not the drive).
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lethe-project/lethe/internal/devices/ata"
+	"github.com/lethe-project/lethe/internal/devices/nvme"
+	"github.com/lethe-project/lethe/internal/devices/scsi"
+)
+
+// Kind is the command set a drive answers.
+type Kind string
+
+// Kinds.
+const (
+	KindNVMe Kind = "nvme"
+	KindATA  Kind = "ata"  // ATA behind a SATL (libata, SAS HBA, USB bridge)
+	KindSCSI Kind = "scsi" // SCSI without ATA pass-through
+)
+
+// Info is what a probe found.
+type Info struct {
+	Kind Kind      `json:"kind"`
+	NVMe *NVMeInfo `json:"nvme,omitempty"`
+	ATA  *ATAInfo  `json:"ata,omitempty"`
+	SCSI *SCSIInfo `json:"scsi,omitempty"`
+	// Notes are non-fatal problems, e.g. "Sanitize Status log: Invalid
+	// Field in Command": the capability is then unknown or absent.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// NVMeInfo is the NVMe side.
+type NVMeInfo struct {
+	Controller *nvme.Controller `json:"controller"`
+	// NSID is the namespace of the probed block device (0 when the
+	// controller character device was probed).
+	NSID       uint32                     `json:"nsid"`
+	Namespaces map[uint32]*nvme.Namespace `json:"namespaces"`
+	// SanitizeLog is nil when the controller has no Sanitize Status log.
+	SanitizeLog *nvme.SanitizeLog `json:"sanitizeLog,omitempty"`
+}
+
+// Namespace returns the probed namespace, or nil.
+func (n *NVMeInfo) Namespace() *nvme.Namespace { return n.Namespaces[n.NSID] }
+
+// ATAInfo is the ATA side.
+type ATAInfo struct {
+	Identify *ata.Identify `json:"identify"`
+	// HPA is nil when READ NATIVE MAX ADDRESS EXT failed (see Notes).
+	HPA *ata.HPA `json:"hpa,omitempty"`
+	// DCO is nil when the drive has no DCO or refused DCO IDENTIFY.
+	DCO *ata.DCO `json:"dco,omitempty"`
+	// Capacity is the SATL's READ CAPACITY(16), to compare with IDENTIFY
+	// and the OS view (old HBAs cap at 2^32 LBAs).
+	Capacity *scsi.Capacity `json:"capacity,omitempty"`
+	// SanitizeStatus is the drive's current sanitize state; by itself it
+	// proves nothing about a past erase.
+	SanitizeStatus *ata.SanitizeStatus `json:"sanitizeStatus,omitempty"`
+}
+
+// SCSIInfo is the SCSI side.
+type SCSIInfo struct {
+	Inquiry  *scsi.InquiryData                `json:"inquiry"`
+	Serial   string                           `json:"serial,omitempty"`
+	IDs      []scsi.Designator                `json:"ids,omitempty"`
+	BDC      *scsi.BlockDeviceCharacteristics `json:"blockDeviceCharacteristics,omitempty"`
+	Capacity *scsi.Capacity                   `json:"capacity,omitempty"`
+	// Sanitize is nil when the device does not implement REPORT SUPPORTED
+	// OPERATION CODES: support is then unknown, not absent.
+	Sanitize *scsi.SanitizeSupport `json:"sanitize,omitempty"`
+}
+
+// NVMe probes an NVMe controller over t. nsid is the namespace of interest
+// (0: none in particular); every active namespace is identified.
+func NVMe(ctx context.Context, t nvme.Transport, nsid uint32) (*Info, error) {
+	in := &Info{Kind: KindNVMe}
+	c, err := nvme.IdentifyController(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	n := &NVMeInfo{Controller: c, NSID: nsid, Namespaces: map[uint32]*nvme.Namespace{}}
+	in.NVMe = n
+	ids, err := nvme.ActiveNamespaces(ctx, t)
+	if err != nil {
+		// NVMe 1.0 controllers lack CNS 2: fall back to 1..NN.
+		in.note("active namespace list: %v", err)
+		ids = nil
+		for i := uint32(1); i <= c.NN && i <= 1024; i++ {
+			ids = append(ids, i)
+		}
+	}
+	for _, id := range ids {
+		ns, err := nvme.IdentifyNamespace(ctx, t, id)
+		if err != nil {
+			in.note("namespace %d: %v", id, err)
+			continue
+		}
+		if ns.NSZE > 0 {
+			n.Namespaces[id] = ns
+		}
+	}
+	if nsid != 0 && n.Namespaces[nsid] == nil {
+		return nil, fmt.Errorf("namespace %d is not active on controller %s", nsid, c.Serial)
+	}
+	if l, err := nvme.GetSanitizeLog(ctx, t); err == nil {
+		n.SanitizeLog = l
+	} else {
+		in.note("Sanitize Status log: %v", err)
+	}
+	return in, nil
+}
+
+// SCSI probes a drive behind a SCSI transport: as ATA when it answers ATA
+// PASS-THROUGH (IDENTIFY DEVICE), else as SCSI. tryATA false skips the
+// ATA attempt (SAS disks).
+func SCSI(ctx context.Context, t scsi.Transport, tryATA bool) (*Info, error) {
+	if tryATA {
+		in, err := probeATA(ctx, t)
+		if err == nil {
+			return in, nil
+		}
+		if !ata.IsPassThroughUnsupported(err) {
+			return nil, err
+		}
+	}
+	return probeSCSI(ctx, t)
+}
+
+func probeATA(ctx context.Context, t scsi.Transport) (*Info, error) {
+	in := &Info{Kind: KindATA}
+	dev := ata.New(t)
+	id, err := dev.Identify(ctx)
+	if err != nil && !errors.Is(err, ata.ErrChecksum) {
+		return nil, err
+	}
+	if err != nil {
+		in.note("IDENTIFY DEVICE: %v", err)
+	}
+	a := &ATAInfo{Identify: id}
+	in.ATA = a
+	// Descriptor sense so 48-bit registers come back whole (see
+	// scsi.EnsureDescriptorSense); a SATL that refuses keeps fixed format.
+	if err := dev.PreferDescriptorSense(ctx); err != nil {
+		in.note("descriptor sense: %v", err)
+	}
+	if id.HPASupported {
+		if h, err := dev.ReadHPA(ctx, id); err == nil {
+			a.HPA = &h
+		} else {
+			in.note("HPA: %v", err)
+		}
+	}
+	if id.DCOSupported {
+		if d, err := dev.DCOIdentify(ctx); err == nil {
+			a.DCO = d
+		} else {
+			in.note("DCO: %v", err)
+		}
+	}
+	if c, err := scsi.ReadCapacity16(ctx, t); err == nil {
+		a.Capacity = c
+	} else {
+		in.note("READ CAPACITY(16): %v", err)
+	}
+	if id.Sanitize.Supported {
+		if s, err := dev.SanitizeStatus(ctx, false); err == nil {
+			a.SanitizeStatus = s
+		} else {
+			in.note("SANITIZE STATUS EXT: %v", err)
+		}
+	}
+	return in, nil
+}
+
+func probeSCSI(ctx context.Context, t scsi.Transport) (*Info, error) {
+	in := &Info{Kind: KindSCSI}
+	inq, err := scsi.Inquiry(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	s := &SCSIInfo{Inquiry: inq}
+	in.SCSI = s
+	pages := map[uint8]bool{}
+	if p, err := scsi.VPD(ctx, t, scsi.VPDSupportedPages); err == nil {
+		list, _ := scsi.ParseSupportedPages(p)
+		for _, pg := range list {
+			pages[pg] = true
+		}
+	} else {
+		in.note("VPD pages: %v", err)
+	}
+	if pages[scsi.VPDUnitSerial] {
+		if p, err := scsi.VPD(ctx, t, scsi.VPDUnitSerial); err == nil {
+			s.Serial, _ = scsi.ParseUnitSerial(p)
+		}
+	}
+	if pages[scsi.VPDDeviceID] {
+		if p, err := scsi.VPD(ctx, t, scsi.VPDDeviceID); err == nil {
+			s.IDs, _ = scsi.ParseDeviceID(p)
+		}
+	}
+	if pages[scsi.VPDBlockDeviceChar] {
+		if p, err := scsi.VPD(ctx, t, scsi.VPDBlockDeviceChar); err == nil {
+			s.BDC, _ = scsi.ParseBlockDeviceCharacteristics(p)
+		}
+	}
+	if c, err := scsi.ReadCapacity16(ctx, t); err == nil {
+		s.Capacity = c
+	} else {
+		in.note("READ CAPACITY(16): %v", err)
+	}
+	if sup, err := scsi.ReportSanitizeSupport(ctx, t); err == nil {
+		s.Sanitize = sup
+	} else {
+		in.note("REPORT SUPPORTED OPERATION CODES: %v", err)
+	}
+	return in, nil
+}
+
+func (in *Info) note(format string, args ...any) {
+	in.Notes = append(in.Notes, fmt.Sprintf(format, args...))
+}

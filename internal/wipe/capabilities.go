@@ -1,0 +1,399 @@
+package wipe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/devices/nvme"
+	"github.com/lethe-project/lethe/internal/devices/probe"
+	"github.com/lethe-project/lethe/internal/devices/scsi"
+)
+
+// DefaultStateDir is where firmware jobs are persisted unless
+// FirmwareOptions.StateDir says otherwise.
+const DefaultStateDir = "/var/lib/lethe"
+
+// FirmwareOptions are the settings of firmware techniques, shared by the
+// probe (what is available) and Execute (how it runs).
+type FirmwareOptions struct {
+	// StateDir holds the persisted job state of firmware operations (a
+	// sanitize outlives lethe and power loss; an ATA erase needs its
+	// temporary password back after an interruption). Default
+	// DefaultStateDir.
+	StateDir string
+	// AllowUnfreeze lets lethe suspend and resume the machine to unfreeze
+	// an ATA drive the BIOS froze (--allow-unfreeze).
+	AllowUnfreeze bool
+	// Unfreezer does the suspend/resume cycle (default SystemSuspend).
+	Unfreezer Unfreezer
+	// Open opens the drive's command transport (default probe.Open);
+	// tests put a simulator behind it.
+	Open func(*devices.Device) (*probe.Handle, error)
+	// PollInterval is the pause between status polls of a running
+	// operation (default 1 s).
+	PollInterval time.Duration
+	// UnrestrictedExit sends sanitize commands with AUSE (NVMe, SCSI) or
+	// FAILURE MODE (ATA) set, so a failed sanitize can be left with Exit
+	// Failure Mode and lethe does so. The default is the restricted mode:
+	// a drive whose sanitize failed stays unusable until a sanitize
+	// succeeds, so a half-erased drive cannot slip back into service.
+	UnrestrictedExit bool
+	// Notify receives messages for the operator while a firmware
+	// operation runs (e.g. that the drive keeps sanitizing after Ctrl-C).
+	Notify func(string)
+	// Proof sizes the canary/fingerprint proof; ProofSeed (32 bytes)
+	// fixes its positions (random when nil).
+	Proof     ProofOptions
+	ProofSeed []byte
+}
+
+func (o FirmwareOptions) stateDir() string {
+	if o.StateDir == "" {
+		return DefaultStateDir
+	}
+	return o.StateDir
+}
+
+func (o FirmwareOptions) open(d *devices.Device) (*probe.Handle, error) {
+	if o.Open != nil {
+		return o.Open(d)
+	}
+	return probe.Open(d)
+}
+
+// Probe asks the drive which firmware techniques it supports, with the
+// default options. It only reads: it never sends a command that changes
+// data or security state.
+func Probe(ctx context.Context, d *devices.Device) Capabilities {
+	return ProbeWith(ctx, d, FirmwareOptions{})
+}
+
+// ProbeWith is Probe with options: AllowUnfreeze makes frozen ATA
+// techniques available (Execute unfreezes first), StateDir lets a drive
+// locked by an interrupted lethe run count as recoverable.
+func ProbeWith(ctx context.Context, d *devices.Device, opt FirmwareOptions) Capabilities {
+	if d.Kind != devices.KindDisk {
+		return Capabilities{}
+	}
+	h, err := opt.open(d)
+	var ue *probe.UnsupportedError
+	switch {
+	case errors.As(err, &ue):
+		return Capabilities{Notes: []string{fmt.Sprintf("no command pass-through for a %s device: only a host overwrite applies", d.Transport)}}
+	case err != nil:
+		return Capabilities{Interface: interfaceOf(d), ProbeError: fmt.Sprintf("open the command transport: %v", err)}
+	}
+	defer h.Close()
+	info, err := h.Probe(ctx)
+	if err != nil {
+		return Capabilities{Interface: interfaceOf(d), ProbeError: err.Error()}
+	}
+	job, _ := loadJob(opt.stateDir(), d)
+	return CapabilitiesOf(d, info, opt, job != nil && job.Password != "")
+}
+
+// interfaceOf guesses the command set from the transport when the probe
+// itself failed, so the plan can say which techniques it could not check.
+func interfaceOf(d *devices.Device) string {
+	switch d.Transport {
+	case devices.TransportNVMe:
+		return "nvme"
+	case devices.TransportSATA:
+		return "ata"
+	case devices.TransportSAS, devices.TransportSCSI:
+		return "scsi"
+	}
+	return ""
+}
+
+// CapabilitiesOf maps what a probe read into techniques, each available or
+// not with the reason, and the notes a certificate should carry (capacity
+// comparison, hidden areas, frozen and failure states). ownPassword says
+// the state directory holds the password of an interrupted lethe run, so a
+// drive locked by it can be recovered.
+func CapabilitiesOf(d *devices.Device, in *probe.Info, opt FirmwareOptions, ownPassword bool) Capabilities {
+	c := Capabilities{Notes: append([]string(nil), in.Notes...)}
+	switch in.Kind {
+	case probe.KindNVMe:
+		c.Interface = "nvme"
+		nvmeCaps(&c, d, in.NVMe)
+	case probe.KindATA:
+		c.Interface = "ata"
+		ataCaps(&c, d, in.ATA, opt, ownPassword)
+	case probe.KindSCSI:
+		c.Interface = "scsi"
+		scsiCaps(&c, d, in.SCSI)
+	}
+	// A host overwrite reaches only what the OS sees.
+	ow := Capability{Technique: TechOverwrite, Available: true}
+	for _, cc := range c.Capacity {
+		if !cc.Match {
+			c.Notes = append(c.Notes, "capacity: "+cc.Note)
+			if cc.OSBytes < cc.DeviceBytes {
+				ow.Available, ow.Reason = false, cc.Note
+			}
+		}
+	}
+	if c.Hidden != nil && c.Hidden.Hidden() > 0 {
+		c.Notes = append(c.Notes, "hidden areas: "+c.Hidden.String())
+		ow.Available = false
+		ow.Reason = fmt.Sprintf("%s: a host overwrite cannot reach them (a firmware technique removes them first)", c.Hidden.String())
+	}
+	if !ow.Available {
+		c.Items = append(c.Items, ow)
+	}
+	return c
+}
+
+func addCap(c *Capabilities, id TechniqueID, available bool, reason string, est time.Duration) {
+	c.Items = append(c.Items, Capability{Technique: id, Available: available, Reason: reason, Estimate: est})
+}
+
+func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo) {
+	ctrl, ns, log := n.Controller, n.Namespace(), n.SanitizeLog
+	sc, fa := ctrl.Sanitize(), ctrl.Format()
+	if ns != nil {
+		c.Capacity = append(c.Capacity, checkCapacity("NVMe Identify Namespace (NSZE x LBA data size)", d.SizeBytes, int64(ns.SizeBytes())))
+	}
+	nsCount := len(n.Namespaces)
+	noDealloc := !sc.NoDeallocInhibited
+	for _, s := range []struct {
+		id   TechniqueID
+		act  nvme.SanitizeAction
+		has  bool
+		what string
+	}{
+		{TechNVMeSanitizeCrypto, nvme.SanitizeCryptoErase, sc.Crypto, "Crypto Erase (SANICAP bit 0)"},
+		{TechNVMeSanitizeBlock, nvme.SanitizeBlockErase, sc.BlockErase, "Block Erase (SANICAP bit 1)"},
+		{TechNVMeSanitizeOverw, nvme.SanitizeOverwrite, sc.Overwrite, "Overwrite (SANICAP bit 2)"},
+	} {
+		switch {
+		case !sc.Any():
+			addCap(c, s.id, false, "the controller supports no Sanitize action (SANICAP = 0)", 0)
+		case !s.has:
+			addCap(c, s.id, false, fmt.Sprintf("SANICAP 0x%08x: %s not supported", ctrl.SANICAP, s.what), 0)
+		case log == nil:
+			addCap(c, s.id, false, "Sanitize is advertised but the Sanitize Status log (0x81) cannot be read: lethe could not observe the operation", 0)
+		case nsCount > 1:
+			addCap(c, s.id, false, fmt.Sprintf("a sanitize erases all %d namespaces of the controller, not only %s: lethe sanitizes single-namespace controllers only", nsCount, d.Path), 0)
+		default:
+			est, ok := log.Estimate(s.act, noDealloc).Duration()
+			if !ok {
+				est, _ = log.Estimate(s.act, !noDealloc).Duration()
+			}
+			why := "no-deallocate (NDAS): read-back shows the medium, not deallocated blocks"
+			if !noDealloc {
+				why = "the controller inhibits no-deallocate (SANICAP NDI): it deallocates afterwards, so read-back shows what deallocated blocks return"
+			}
+			addCap(c, s.id, true, why, est)
+		}
+	}
+	fmtAll := fa.AllNamespaces || fa.SecureEraseAllNamespaces
+	for _, f := range []struct {
+		id  TechniqueID
+		ses uint8
+	}{{TechNVMeFormatCrypto, nvme.SESCrypto}, {TechNVMeFormatUserData, nvme.SESUserData}} {
+		switch {
+		case !ctrl.SupportsFormat():
+			addCap(c, f.id, false, "Format NVM not supported (OACS bit 1 clear)", 0)
+		case f.ses == nvme.SESCrypto && !fa.CryptoErase:
+			addCap(c, f.id, false, "FNA bit 2 clear: the controller does not advertise cryptographic erase for Format NVM (some, like QEMU, accept SES=2 anyway; lethe never relies on that)", 0)
+		case ns == nil:
+			addCap(c, f.id, false, "no namespace: probe a namespace block device", 0)
+		case fmtAll && nsCount > 1:
+			addCap(c, f.id, false, fmt.Sprintf("FNA 0x%02x: a format erases all %d namespaces, not only %s", ctrl.FNA, nsCount, d.Path), 0)
+		default:
+			why := fmt.Sprintf("namespace %d, keeping LBA format %d (%d-byte blocks)", n.NSID, ns.FormatIndex(), ns.BlockSize())
+			if fmtAll {
+				why = fmt.Sprintf("all namespaces (FNA 0x%02x), keeping LBA format %d", ctrl.FNA, ns.FormatIndex())
+			}
+			addCap(c, f.id, true, why, 0)
+		}
+	}
+	if log != nil {
+		switch log.Status {
+		case nvme.SanitizeInProgress:
+			c.Notes = append(c.Notes, fmt.Sprintf("a sanitize is running (%.1f%%, SANACT %s)", log.Progress*100, log.Action()))
+		case nvme.SanitizeFailed:
+			c.Notes = append(c.Notes, "the controller is in sanitize failure mode from an earlier operation: only a sanitize (or Exit Failure Mode after AUSE=1) clears it")
+		}
+	}
+}
+
+// ataRotational reads IDENTIFY word 217: 1 is solid state, 0401h-FFFEh rpm.
+func ataRotational(rate uint16) *bool {
+	switch {
+	case rate == 1:
+		f := false
+		return &f
+	case rate >= 0x401 && rate < 0xffff:
+		t := true
+		return &t
+	}
+	return nil
+}
+
+func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareOptions, ownPassword bool) {
+	id := a.Identify
+	c.Rotational = ataRotational(id.RotationRate)
+	c.Capacity = append(c.Capacity, checkCapacity("ATA IDENTIFY (user addressable sectors)", d.SizeBytes, int64(id.Sectors)*int64(id.LogicalSectorSize)))
+	if a.Capacity != nil {
+		c.Capacity = append(c.Capacity, checkCapacity("READ CAPACITY(16) through the SATL", d.SizeBytes, int64(a.Capacity.Bytes())))
+	}
+	h := hiddenFromProbe(a)
+	c.Hidden = &h
+	sec := id.Security
+	locked := sec.Supported && sec.Locked
+	lockReason := "locked (SEC4) by a user password lethe did not set: unlock it with the owner's password first"
+	ownLock := "locked by an interrupted lethe run: lethe unlocks it and disables its recorded password first"
+	ss := a.SanitizeStatus
+	for _, s := range []struct {
+		id   TechniqueID
+		has  bool
+		what string
+	}{
+		{TechATASanitizeCrypto, id.Sanitize.Crypto, "CRYPTO SCRAMBLE EXT (IDENTIFY word 59 bit 13)"},
+		{TechATASanitizeBlock, id.Sanitize.BlockErase, "BLOCK ERASE EXT (IDENTIFY word 59 bit 15)"},
+		{TechATASanitizeOverw, id.Sanitize.Overwrite, "OVERWRITE EXT (IDENTIFY word 59 bit 14)"},
+	} {
+		switch {
+		case !id.Sanitize.Supported:
+			addCap(c, s.id, false, "SANITIZE feature set not supported (IDENTIFY word 59 bit 12)", 0)
+		case !s.has:
+			addCap(c, s.id, false, s.what+" not supported", 0)
+		case locked && !ownPassword:
+			addCap(c, s.id, false, lockReason, 0)
+		case ss != nil && ss.Frozen && !opt.AllowUnfreeze:
+			addCap(c, s.id, false, "sanitize frozen (SD1: the BIOS sent SANITIZE FREEZE LOCK): rerun with --allow-unfreeze (lethe suspends to RAM and resumes) or power-cycle the drive", 0)
+		default:
+			var why []string
+			if locked {
+				why = append(why, ownLock)
+			}
+			if ss != nil && ss.Frozen {
+				why = append(why, "frozen: lethe suspends and resumes the machine to unfreeze it (--allow-unfreeze)")
+			}
+			if ss != nil && ss.Failed {
+				why = append(why, "the drive is in the sanitize failure state (SD3) from an earlier operation: a successful sanitize clears it")
+			}
+			addCap(c, s.id, true, joinReasons(why), 0)
+		}
+	}
+	if ss != nil && ss.InProgress {
+		c.Notes = append(c.Notes, fmt.Sprintf("a sanitize is running (%.1f%%)", ss.Progress*100))
+	}
+	for _, e := range []struct {
+		id       TechniqueID
+		enhanced bool
+		est      time.Duration
+	}{{TechATASecurityEnhanced, true, sec.EnhancedEraseTime}, {TechATASecurityNormal, false, sec.EraseTime}} {
+		switch {
+		case !sec.Supported:
+			addCap(c, e.id, false, "Security feature set not supported (IDENTIFY word 82 bit 1)", 0)
+		case e.enhanced && !sec.EnhancedErase:
+			addCap(c, e.id, false, "enhanced security erase not supported (IDENTIFY word 128 bit 5)", 0)
+		case sec.CountExpired:
+			addCap(c, e.id, false, "the password attempt counter expired (IDENTIFY word 128 bit 4): power-cycle the drive first", 0)
+		case locked && !ownPassword:
+			addCap(c, e.id, false, lockReason, 0)
+		case sec.Frozen && !opt.AllowUnfreeze:
+			addCap(c, e.id, false, "security frozen (SEC2/SEC6, IDENTIFY word 128 bit 3): the BIOS froze the drive at boot; rerun with --allow-unfreeze (lethe suspends to RAM and resumes) or hot-plug the drive", 0)
+		default:
+			var why []string
+			switch {
+			case locked:
+				why = append(why, ownLock)
+			case sec.Enabled:
+				why = append(why, "a user password is set but the drive is unlocked (SEC5): lethe replaces it with its own temporary password")
+			}
+			if sec.Frozen {
+				why = append(why, "frozen: lethe suspends and resumes the machine to unfreeze it (--allow-unfreeze)")
+			}
+			if e.est > 0 {
+				w := "word 89"
+				if e.enhanced {
+					w = "word 90"
+				}
+				why = append(why, fmt.Sprintf("the drive estimates %s (IDENTIFY %s)", e.est, w))
+			}
+			addCap(c, e.id, true, joinReasons(why), e.est)
+		}
+	}
+}
+
+func hiddenFromProbe(a *probe.ATAInfo) HiddenState {
+	id := a.Identify
+	h := HiddenState{}
+	if id.Sectors > 0 {
+		h.CurrentMaxLBA = id.Sectors - 1
+	}
+	if a.HPA != nil {
+		h.CurrentMaxLBA, h.NativeMaxLBA = a.HPA.CurrentMaxLBA, a.HPA.NativeMaxLBA
+		h.HPASectors = a.HPA.HiddenSectors()
+	}
+	if a.DCO != nil {
+		h.DCOMaxLBA = a.DCO.MaxLBA
+		native := h.NativeMaxLBA
+		if native == 0 {
+			native = h.CurrentMaxLBA
+		}
+		if a.DCO.MaxLBA > native {
+			h.DCOSectors = a.DCO.MaxLBA - native
+		}
+	}
+	return h
+}
+
+func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
+	if s.BDC != nil && s.BDC.RotationKnown {
+		r := !s.BDC.NonRotating
+		c.Rotational = &r
+	}
+	if s.Capacity != nil {
+		c.Capacity = append(c.Capacity, checkCapacity("READ CAPACITY(16)", d.SizeBytes, int64(s.Capacity.Bytes())))
+	}
+	sup := s.Sanitize
+	for _, a := range []struct {
+		id  TechniqueID
+		get func(*scsi.SanitizeSupport) scsi.Support
+		sa  string
+		act scsi.SanitizeAction
+	}{
+		{TechSCSISanitizeCrypto, func(s *scsi.SanitizeSupport) scsi.Support { return s.CryptoErase }, "CRYPTOGRAPHIC ERASE", scsi.SanitizeCryptoErase},
+		{TechSCSISanitizeBlock, func(s *scsi.SanitizeSupport) scsi.Support { return s.BlockErase }, "BLOCK ERASE", scsi.SanitizeBlockErase},
+		{TechSCSISanitizeOverw, func(s *scsi.SanitizeSupport) scsi.Support { return s.Overwrite }, "OVERWRITE", scsi.SanitizeOverwrite},
+	} {
+		switch {
+		case sup == nil:
+			addCap(c, a.id, false, "the device does not implement REPORT SUPPORTED OPERATION CODES: SANITIZE support is unknown, and lethe does not send it blind", 0)
+		case !a.get(sup).Supported():
+			addCap(c, a.id, false, fmt.Sprintf("REPORT SUPPORTED OPERATION CODES: SANITIZE %s %s", a.sa, a.get(sup)), 0)
+		default:
+			// The estimate is the device's nominal processing time from
+			// its command timeouts descriptor (SPC-5 §6.35.4), if given.
+			addCap(c, a.id, true, "", sup.Timeouts[a.act.TimeoutKey()].Nominal)
+		}
+	}
+	switch {
+	case sup == nil:
+		addCap(c, TechSCSIFormatUnit, true, "support not reported (no REPORT SUPPORTED OPERATION CODES); FORMAT UNIT is mandatory in SBC-4; the proof shows whether it erased anything", 0)
+	case !sup.FormatUnit.Supported() && sup.FormatUnit != 0:
+		addCap(c, TechSCSIFormatUnit, false, "REPORT SUPPORTED OPERATION CODES: FORMAT UNIT "+sup.FormatUnit.String(), 0)
+	default:
+		addCap(c, TechSCSIFormatUnit, true, "", sup.Timeouts[scsi.TimeoutKeyFormatUnit].Nominal)
+	}
+}
+
+func joinReasons(rs []string) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += "; "
+		}
+		out += r
+	}
+	return out
+}
