@@ -17,6 +17,7 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
@@ -284,7 +285,7 @@ func conformance(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cons ConsistencyResponse
+	var cons api.Consistency
 	if err := operator.Do(ctx, "GET", "/v1/log/consistency?from="+itoa(old.Size), nil, &cons); err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestLoadIngest(t *testing.T) {
 	if err := e.admin.Do(ctx, "GET", "/v1/certificates?job=LOAD&limit=1", nil, &res); err != nil || res.Total != n {
 		t.Fatalf("index holds %d of %d: %v", res.Total, n, err)
 	}
-	cp, err := e.st.Log().Checkpoint(ctx)
+	cp, err := e.st.Checkpoint(ctx)
 	if err != nil || cp.Size < uint64(n) {
 		t.Fatalf("log size %v < %d: %v", cp, n, err)
 	}

@@ -261,7 +261,7 @@ func (s *Server) adminSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	case "api-token":
 		var tok string
-		if tok, _, err = s.st.CreateAPIToken(ctx, r.FormValue("user"), r.FormValue("name"), 0, a); err == nil {
+		if tok, _, err = s.st.CreateAPIToken(ctx, accounts.TokenSpec{User: r.FormValue("user"), Name: r.FormValue("name"), Scopes: r.Form["scope"]}, a); err == nil {
 			msg, secret = "API token for "+r.FormValue("user")+" (shown once):", tok
 		}
 	default:

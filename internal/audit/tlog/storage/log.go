@@ -1,8 +1,8 @@
-// Package tlog is the audit store's append-only transparency log: a
-// Trillian Tessera log (POSIX directory or MySQL/MariaDB) with signed
-// checkpoints, inclusion and consistency proofs, and the offline checks
-// that verify them.
-package tlog
+// Package storage appends to the audit store's transparency log: a
+// Trillian Tessera log kept in a POSIX directory or in MySQL/MariaDB, with
+// signed checkpoints. Reading and verifying a log needs only the parent
+// package tlog, which builds on every OS; this one holds the writers.
+package storage
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/mysql"
 	"github.com/transparency-dev/tessera/storage/posix"
+
+	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 // Options configure a log.
@@ -64,11 +66,11 @@ func NewMySQLDriver(ctx context.Context, db *sql.DB) (tessera.Driver, error) {
 
 // Open starts appending to the log stored by driver.
 func Open(ctx context.Context, driver tessera.Driver, o Options) (*Log, error) {
-	signer, err := NoteSigner(o.Origin, o.Key)
+	signer, err := tlog.NoteSigner(o.Origin, o.Key)
 	if err != nil {
 		return nil, err
 	}
-	vkey, err := VerifierKey(o.Origin, o.Key.Public().(ed25519.PublicKey))
+	vkey, err := tlog.VerifierKey(o.Origin, o.Key.Public().(ed25519.PublicKey))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +120,7 @@ func (l *Log) Reader() tessera.LogReader { return l.reader }
 // to it and its inclusion proof against that checkpoint.
 type Appended struct {
 	Index      uint64
-	Checkpoint *Checkpoint
+	Checkpoint *tlog.Checkpoint
 	Proof      [][]byte
 }
 
@@ -130,11 +132,11 @@ func (l *Log) Append(ctx context.Context, data []byte) (*Appended, error) {
 	if err != nil {
 		return nil, fmt.Errorf("append to log: %w", err)
 	}
-	cp, err := ParseCheckpoint(raw, l.vkey)
+	cp, err := tlog.ParseCheckpoint(raw, l.vkey)
 	if err != nil {
 		return nil, err
 	}
-	p, err := InclusionProof(ctx, l.reader, idx.Index, cp.Size)
+	p, err := tlog.InclusionProof(ctx, l.reader, idx.Index, cp.Size)
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof for entry %d: %w", idx.Index, err)
 	}
@@ -142,7 +144,7 @@ func (l *Log) Append(ctx context.Context, data []byte) (*Appended, error) {
 }
 
 // Checkpoint is the latest published checkpoint, verified.
-func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+func (l *Log) Checkpoint(ctx context.Context) (*tlog.Checkpoint, error) {
 	raw, err := l.reader.ReadCheckpoint(ctx)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -150,12 +152,12 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 		}
 		return nil, err
 	}
-	return ParseCheckpoint(raw, l.vkey)
+	return tlog.ParseCheckpoint(raw, l.vkey)
 }
 
 // WaitCheckpoint waits until a checkpoint has been published (a new log
 // publishes its empty tree's first).
-func (l *Log) WaitCheckpoint(ctx context.Context) (*Checkpoint, error) {
+func (l *Log) WaitCheckpoint(ctx context.Context) (*tlog.Checkpoint, error) {
 	for {
 		cp, err := l.Checkpoint(ctx)
 		if err == nil {
