@@ -28,7 +28,7 @@ func TestLoadIngest(t *testing.T) {
 		n = 300
 	}
 	const workers = 64
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	pub, key := newKey(t)

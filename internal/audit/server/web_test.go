@@ -27,7 +27,7 @@ import (
 func TestWebUIInChromium(t *testing.T) {
 	chromium := testutil.RequireCommand(t, "chromium")
 	pdftoppm := testutil.RequireCommand(t, "pdftoppm")
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	ctx := context.Background()
 	pub, key := newKey(t)
 	if _, err := e.st.AddStationKey(ctx, "web", pub, store.Actor{Name: "test"}); err != nil {
