@@ -1,15 +1,20 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/audit/dirlock"
 )
 
 // TestBackupRetention: backups are written with their time in the name
@@ -62,5 +67,83 @@ func TestBackupRetention(t *testing.T) {
 	}
 	if rep.Certificates != 10 || rep.Unindexed != 0 || !rep.Pinned || rep.Keys != 1 {
 		t.Fatalf("restored: %+v", rep)
+	}
+}
+
+// TestOneProcessPerDataDirectory: a second store on the same data
+// directory refuses to open, saying who holds it (issue 12.17); once the
+// first closes, it opens.
+func TestOneProcessPerDataDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, Config{Dir: dir, Origin: "test.lethe/lock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(ctx, Config{Dir: dir})
+	if !errors.Is(err, dirlock.ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second open: %v", err)
+	}
+	if err := st.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(ctx, Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	st.Close(ctx)
+}
+
+// TestVerifyDirPinnedKey: a pinned log key is the key checked, never the
+// directory's own (issue 12.11: a store signed by another key verified
+// "OK"), and a restore is checked against it too.
+func TestVerifyDirPinnedKey(t *testing.T) {
+	ctx := context.Background()
+	var dirs [2]string
+	var vkeys [2]string
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+		st, err := Open(ctx, Config{Dir: dirs[i], Origin: "test.lethe/pinned"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, key, _ := ed25519.GenerateKey(rand.Reader)
+		if _, err := st.AddStationKey(ctx, "s", pub, Actor{Name: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Ingest(ctx, Submission{Envelope: certtest.MustSign(key, certtest.Drive{Serial: fmt.Sprint("PIN-", i)})}); err != nil {
+			t.Fatal(err)
+		}
+		vkeys[i] = st.LogKey()
+		if i == 1 {
+			var buf bytes.Buffer
+			if _, err := st.Backup(ctx, &buf); err != nil {
+				t.Fatal(err)
+			}
+			st.Close(ctx)
+			if _, err := Restore(ctx, &buf, filepath.Join(t.TempDir(), "r"), VerifyOptions{LogKey: vkeys[0]}); err == nil {
+				t.Fatal("a backup of another log restored against the pinned key")
+			}
+			continue
+		}
+		st.Close(ctx)
+	}
+	if rep, err := VerifyDir(ctx, dirs[0], VerifyOptions{LogKey: vkeys[0]}); err != nil || !rep.Pinned || rep.Certificates != 1 {
+		t.Fatalf("own key: %+v %v", rep, err)
+	}
+	if _, err := VerifyDir(ctx, dirs[1], VerifyOptions{LogKey: vkeys[0]}); err == nil {
+		t.Fatal("a log of another key verified against the pinned key")
+	}
+	// Replacing the directory's keys does not help: the checkpoint is
+	// checked with the pinned key.
+	for _, f := range []string{"keys/log.vkey", "keys/server.pub"} {
+		b, _ := os.ReadFile(filepath.Join(dirs[0], f))
+		os.WriteFile(filepath.Join(dirs[1], f), b, 0o644)
+	}
+	if _, err := VerifyDir(ctx, dirs[1], VerifyOptions{LogKey: vkeys[0]}); err == nil {
+		t.Fatal("a log of another key verified after its key files were replaced")
+	}
+	if rep, err := VerifyDir(ctx, dirs[1], VerifyOptions{}); err == nil || rep != nil && rep.Pinned {
+		t.Fatalf("unpinned, replaced keys: %+v %v", rep, err)
 	}
 }
