@@ -81,7 +81,9 @@ func (s *source) grow(t *testing.T, tag string, n, m int) {
 	}
 	errs := make(chan error, m)
 	for i := range m {
-		go func() { errs <- s.st.Event(ctx, "test.event", store.Actor{Name: "test"}, fmt.Sprint(tag, i), "success", "") }()
+		go func() {
+			errs <- s.st.Event(ctx, "test.event", store.Actor{Name: "test"}, fmt.Sprint(tag, i), "success", "")
+		}()
 	}
 	for range m {
 		if err := <-errs; err != nil {
