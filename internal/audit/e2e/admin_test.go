@@ -50,7 +50,9 @@ func TestAdminCommands(t *testing.T) {
 	work := t.TempDir()
 	data := filepath.Join(work, "audit")
 	srv := startServer(t, data, "--backup-interval", "0")
-	admin := func(args ...string) string { return mustRun(t, append([]string{"audit", "admin", "--data", data}, args...)...) }
+	admin := func(args ...string) string {
+		return mustRun(t, append([]string{"audit", "admin", "--data", data}, args...)...)
+	}
 	anon := srv.client(t, "")
 
 	out := admin("user", "create", "audrey", "--role", "auditor")
