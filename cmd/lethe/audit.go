@@ -314,7 +314,7 @@ func printVerifyReport(cmd *cobra.Command, rep *store.VerifyReport) {
 	}
 	fmt.Fprintln(cmd.OutOrStdout())
 	if rep.LegacyKeys > 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "     %d certificate(s) verified with keys the index holds but the log does not (trusted before keys were logged)\n", rep.LegacyKeys)
+		fmt.Fprintf(cmd.OutOrStdout(), "     %d certificate(s) signed by keys trusted before keys were logged (recorded in the log later, or only in the index)\n", rep.LegacyKeys)
 	}
 	if rep.Pinned {
 		fmt.Fprintln(cmd.OutOrStdout(), "     checked against the pinned log key")

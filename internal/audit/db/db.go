@@ -237,11 +237,11 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Columns that are keys need a bounded type on MySQL.
 func (db *DB) replacer() *strings.Replacer {
-	key, text, blob, big := "TEXT", "TEXT", "BLOB", "INTEGER"
+	key, text, blob, big, now := "TEXT", "TEXT", "BLOB", "INTEGER", "CAST(strftime('%s','now') AS INTEGER)"
 	if db.Dialect == MySQL {
-		key, text, blob, big = "VARCHAR(191)", "TEXT", "LONGBLOB", "BIGINT"
+		key, text, blob, big, now = "VARCHAR(191)", "TEXT", "LONGBLOB", "BIGINT", "UNIX_TIMESTAMP()"
 	}
-	return strings.NewReplacer("$KEY", key, "$TEXT", text, "$BLOB", blob, "$INT", big)
+	return strings.NewReplacer("$KEY", key, "$TEXT", text, "$BLOB", blob, "$INT", big, "$NOW", now)
 }
 
 // migrations[v] takes the tables from version v-1 to v.
@@ -249,10 +249,11 @@ var migrations = map[int][]string{
 	2: {
 		// API tokens get scopes (what a machine may do within its user's
 		// role) and an expiry; a token from before had its user's whole
-		// role: it keeps what an operator could do, and expires in 90 days.
+		// role: it keeps what an operator could do, and expires 90 days
+		// after the upgrade.
 		`ALTER TABLE api_tokens ADD COLUMN scopes $KEY NOT NULL DEFAULT ''`,
 		`UPDATE api_tokens SET scopes = 'submit,read' WHERE scopes = ''`,
-		`UPDATE api_tokens SET expires_at = created_at + 7776000 WHERE expires_at = 0`,
+		`UPDATE api_tokens SET expires_at = $NOW + 7776000 WHERE expires_at = 0`,
 		// A password set by someone else must be changed by its owner.
 		`ALTER TABLE users ADD COLUMN must_change $INT NOT NULL DEFAULT 0`,
 		// Agent keys and unused enrollment tokens can be revoked.

@@ -172,9 +172,9 @@ type VerifyReport struct {
 	Validations  int
 	Events       int
 	Keys         int // keys recorded in the log
-	// LegacyKeys counts certificates verified with a key that the index
-	// holds but the log does not (trusted by a lethe from before keys
-	// were logged).
+	// LegacyKeys counts certificates signed by a key trusted before keys
+	// were logged: the log records it after them (written at upgrade), or
+	// only the index holds it.
 	LegacyKeys int
 	// Unindexed counts certificates in the log the index lacks (a store
 	// adds them on its next start).
@@ -226,6 +226,12 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 	}
 	keys := map[string]ed25519.PublicKey{}
 	certs := map[string]uint64{}
+	type pendingCert struct {
+		i    uint64
+		c    *entry.Certificate
+		late bool // its key was not recorded before it
+	}
+	var pending []pendingCert
 	err = tlog.Entries(ctx, f, cp.Size, cp.Hash, func(i uint64, leaf []byte) error {
 		e, err := entry.Open(leaf, pub)
 		if err != nil {
@@ -246,25 +252,13 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 			}
 			rep.Events++
 		case e.Certificate != nil:
-			k, ok := keys[e.Certificate.SignerKeyID]
-			if !ok && index != nil {
-				if k, err = legacyKey(ctx, index, e.Certificate.SignerKeyID); err != nil {
-					return fmt.Errorf("entry %d: %w", i, err)
-				}
-				ok = k != nil
-				if ok {
-					rep.LegacyKeys++
-				}
-			}
-			if !ok {
-				return fmt.Errorf("entry %d: certificate %s signed by key %.16s, which no earlier log entry records", i, e.Certificate.CertificateID, e.Certificate.SignerKeyID)
-			}
-			if _, err := attest.Verify(e.Certificate.Envelope, k); err != nil {
-				return fmt.Errorf("entry %d: certificate %s: %w", i, e.Certificate.CertificateID, err)
-			}
 			if entry.Digest(e.Certificate.Envelope) != e.Certificate.EnvelopeSHA256 {
 				return fmt.Errorf("entry %d: envelope digest mismatch", i)
 			}
+			// Verified at the end, when every key the log records is
+			// known: keys trusted before keys were logged are recorded
+			// after the certificates they signed.
+			pending = append(pending, pendingCert{i, e.Certificate, keys[e.Certificate.SignerKeyID] == nil})
 			certs[e.Certificate.CertificateID] = i
 			rep.Certificates++
 		case e.Validation != nil:
@@ -279,6 +273,24 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 	})
 	if err != nil {
 		return rep, err
+	}
+	for _, p := range pending {
+		k, ok := keys[p.c.SignerKeyID]
+		if !ok && index != nil {
+			if k, err = legacyKey(ctx, index, p.c.SignerKeyID); err != nil {
+				return rep, fmt.Errorf("entry %d: %w", p.i, err)
+			}
+			ok = k != nil
+		}
+		if !ok {
+			return rep, fmt.Errorf("entry %d: certificate %s signed by key %.16s, which the log does not record", p.i, p.c.CertificateID, p.c.SignerKeyID)
+		}
+		if p.late {
+			rep.LegacyKeys++
+		}
+		if _, err := attest.Verify(p.c.Envelope, k); err != nil {
+			return rep, fmt.Errorf("entry %d: certificate %s: %w", p.i, p.c.CertificateID, err)
+		}
 	}
 	if index != nil {
 		var indexed int

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/dirlock"
 )
@@ -145,5 +146,50 @@ func TestVerifyDirPinnedKey(t *testing.T) {
 	}
 	if rep, err := VerifyDir(ctx, dirs[1], VerifyOptions{}); err == nil || rep != nil && rep.Pinned {
 		t.Fatalf("unpinned, replaced keys: %+v %v", rep, err)
+	}
+}
+
+// TestLegacyTrustLoggedAtUpgrade: a key that a lethe from before keys were
+// logged trusted (only in the index) is written to the log at the next
+// start, so that the index can then be rebuilt from the log alone and the
+// copy of the log verifies without the index.
+func TestLegacyTrustLoggedAtUpgrade(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, Config{Dir: dir, Origin: "test.lethe/legacy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	if _, err := st.DB.ExecContext(ctx, `INSERT INTO station_keys (key_id, name, public_key, added_by, added_at, revoked_at, logged) VALUES (?, 'old', ?, 'admin', 1, 0, 0)`,
+		attest.KeyID(pub), string(attest.MarshalPublicKey(pub))); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := st.Ingest(ctx, Submission{Envelope: certtest.MustSign(key, certtest.Drive{Serial: "LEGACY-1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close(ctx)
+	if st, err = Open(ctx, Config{Dir: dir}); err != nil { // the upgrade start
+		t.Fatal(err)
+	}
+	st.Close(ctx)
+	for _, f := range []string{"index.db", "index.db-wal", "index.db-shm"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	rep, err := VerifyDir(ctx, dir, VerifyOptions{})
+	if err != nil || rep.LegacyKeys != 1 || rep.Keys != 1 {
+		t.Fatalf("verify without the index: %+v %v", rep, err)
+	}
+	if st, err = Open(ctx, Config{Dir: dir}); err != nil { // rebuilt from the log
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	c, err := st.Certificate(ctx, rc.CertificateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chk := st.Check(ctx, c); !chk.SignatureOK || !chk.InclusionOK {
+		t.Fatalf("after the rebuild: %+v", chk)
 	}
 }
