@@ -13,12 +13,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	tclient "github.com/transparency-dev/tessera/client"
+	"k8s.io/klog/v2"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
@@ -41,14 +43,57 @@ func newAuditCmd() *cobra.Command {
 
 // slogger is the store's logger, in the format --log-format chose.
 func slogger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slogLevel()}
 	if _, ok := log.Formatter.(*logrus.JSONFormatter); ok {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// quietTessera routes Tessera's klog output through the store's logger,
+// its informational lines ("Failed to fetch old checkpoint: file does not
+// exist" on a first start is normal) at debug level: an operator sees
+// Tessera's warnings and errors, and the rest with --log-level debug.
+var quietTessera = sync.OnceFunc(func() {
+	klog.SetSlogLogger(slog.New(demoteInfo{slogger().Handler()}))
+})
+
+// demoteInfo logs Info records at Debug.
+type demoteInfo struct{ slog.Handler }
+
+func (d demoteInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	if l == slog.LevelInfo {
+		l = slog.LevelDebug
+	}
+	return d.Handler.Enabled(ctx, l)
+}
+
+func (d demoteInfo) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d demoteInfo) WithAttrs(as []slog.Attr) slog.Handler { return demoteInfo{d.Handler.WithAttrs(as)} }
+func (d demoteInfo) WithGroup(n string) slog.Handler       { return demoteInfo{d.Handler.WithGroup(n)} }
+
+// slogLevel is --log-level for slog.
+func slogLevel() slog.Level {
+	switch log.GetLevel() {
+	case logrus.DebugLevel, logrus.TraceLevel:
+		return slog.LevelDebug
+	case logrus.WarnLevel:
+		return slog.LevelWarn
+	case logrus.ErrorLevel, logrus.FatalLevel, logrus.PanicLevel:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 // openStore opens a data directory: a store, or a mirror (read only).
 func openStore(ctx context.Context, cfg store.Config) (*store.Store, error) {
+	quietTessera()
 	cfg.Logger = slogger()
 	if mirror.IsMirror(cfg.Dir) {
 		if cfg.MySQLDSN != "" {

@@ -81,7 +81,11 @@ func (f *adminFlags) connect(ctx context.Context) (*client.Client, func(), error
 		return nil, nil, usageErr("--data DIR is required (the store's data directory)")
 	}
 	sock := filepath.Join(f.dir, adminSocket)
-	if conn, err := net.DialTimeout("unix", sock, 2*time.Second); err == nil {
+	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, nil, usageErr("%s: %v (run as the store's user or root)", sock, err)
+	}
+	if err == nil {
 		conn.Close()
 		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer

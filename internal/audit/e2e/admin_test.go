@@ -171,3 +171,30 @@ func TestSecondServerRefused(t *testing.T) {
 		t.Fatalf("second server: exit %d\n%s", code, out)
 	}
 }
+
+// TestVerifyLogPinnedKey: `verify-log --data DIR --log-key PINNED` and
+// `restore --log-key PINNED` check the pinned key, not DIR's own (issue
+// 12.11: a store signed by another key printed "OK ... re-verified").
+func TestVerifyLogPinnedKey(t *testing.T) {
+	work := t.TempDir()
+	a, b := filepath.Join(work, "a"), filepath.Join(work, "b")
+	for _, d := range []string{a, b} {
+		startServer(t, d, "--backup-interval", "0").stop(t)
+	}
+	pinnedA := filepath.Join(work, "a.vkey")
+	copyFiles(t, filepath.Join(a, "keys"), work, "log.vkey")
+	os.Rename(filepath.Join(work, "log.vkey"), pinnedA)
+	if out := mustRun(t, "audit", "verify-log", "--data", a, "--log-key", pinnedA); !strings.Contains(out, "pinned") {
+		t.Fatalf("own key:\n%s", out)
+	}
+	out, rc := run(t, "audit", "verify-log", "--data", b, "--log-key", pinnedA)
+	if rc != 1 || strings.Contains(out, "OK") {
+		t.Fatalf("another store's log against the pinned key: exit %d\n%s", rc, out)
+	}
+	backup := filepath.Join(work, "b.tar.gz")
+	mustRun(t, "audit", "backup", "--data", b, "-o", backup)
+	out, rc = run(t, "audit", "restore", "--from", backup, "--data", filepath.Join(work, "restored"), "--log-key", pinnedA)
+	if rc != 1 || strings.Contains(out, "OK") {
+		t.Fatalf("restore of another store's backup against the pinned key: exit %d\n%s", rc, out)
+	}
+}
