@@ -75,8 +75,10 @@ func (d demoteInfo) Handle(ctx context.Context, r slog.Record) error {
 	return d.Handler.Handle(ctx, r)
 }
 
-func (d demoteInfo) WithAttrs(as []slog.Attr) slog.Handler { return demoteInfo{d.Handler.WithAttrs(as)} }
-func (d demoteInfo) WithGroup(n string) slog.Handler       { return demoteInfo{d.Handler.WithGroup(n)} }
+func (d demoteInfo) WithAttrs(as []slog.Attr) slog.Handler {
+	return demoteInfo{d.Handler.WithAttrs(as)}
+}
+func (d demoteInfo) WithGroup(n string) slog.Handler { return demoteInfo{d.Handler.WithGroup(n)} }
 
 // slogLevel is --log-level for slog.
 func slogLevel() slog.Level {
