@@ -124,9 +124,6 @@ func parseQuery(r *http.Request) (store.Query, error) {
 	return q, nil
 }
 
-// SearchResult is the JSON of a search.
-type SearchResult = api.SearchResult
-
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(r)
 	if err != nil {
@@ -192,9 +189,6 @@ func csvSafe(s string) string {
 	}
 	return s
 }
-
-// CertificateResponse is one certificate with its current status.
-type CertificateResponse = api.Certificate
 
 func (s *Server) certificate(r *http.Request) (*store.Certificate, error) {
 	return s.st.Certificate(r.Context(), r.PathValue("id"))
@@ -290,9 +284,6 @@ func (s *Server) pageURL(r *http.Request, id string) string {
 	}
 	return base + "/certificates/" + id
 }
-
-// ValidationRequest is an auditor's decision.
-type ValidationRequest = api.ValidationRequest
 
 func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request) error {
 	var req api.ValidationRequest
@@ -406,9 +397,6 @@ func (s *Server) logTile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// UserInfo describes an account for admins.
-type UserInfo = api.User
-
 func userInfo(u *accounts.User) api.User {
 	return api.User{Name: u.Name, Role: string(u.Role), Locked: u.Locked(time.Now()), Disabled: u.Disabled, Failed: u.Failed,
 		Created: u.Created, MustChangePassword: u.MustChangePassword}
@@ -498,9 +486,6 @@ func noContent(w http.ResponseWriter, err error) error {
 	}
 	return err
 }
-
-// TokenResponse carries a new secret, shown once.
-type TokenResponse = api.NewToken
 
 func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.st.Accounts.ListAPITokens(r.Context())
@@ -593,9 +578,6 @@ func (s *Server) apiStationKeys(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, ks)
 	return nil
 }
-
-// StationKeyRequest trusts a station key.
-type StationKeyRequest = api.StationKeyRequest
 
 func (s *Server) apiAddStationKey(w http.ResponseWriter, r *http.Request) error {
 	var req api.StationKeyRequest

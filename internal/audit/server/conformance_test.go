@@ -236,7 +236,7 @@ func conformance(t *testing.T, e *env) {
 		"from=2026-03-15":                  {"SN-0002"},
 		"validation=pending&status=erased": {"SN-0001"},
 	} {
-		var res SearchResult
+		var res api.SearchResult
 		if err := machine.Do(ctx, "GET", "/v1/certificates?"+q, nil, &res); err != nil {
 			t.Fatal(err)
 		}
@@ -261,17 +261,17 @@ func conformance(t *testing.T, e *env) {
 	}
 
 	// Validation is an auditor's, recorded as a second signed entry.
-	if err := operator.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
+	if err := operator.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.ValidationRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
 		t.Fatalf("operator validated: %v", err)
 	}
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.ValidationRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
 		t.Fatal("rejection without a comment accepted")
 	}
 	var v store.ValidationRecord
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Decision: "approved", Comment: "evidence reviewed"}, &v); err != nil {
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.ValidationRequest{Decision: "approved", Comment: "evidence reviewed"}, &v); err != nil {
 		t.Fatal(err)
 	}
-	var detail CertificateResponse
+	var detail api.Certificate
 	if err := operator.Do(ctx, "GET", "/v1/certificates/"+rc.CertificateID, nil, &detail); err != nil {
 		t.Fatal(err)
 	}

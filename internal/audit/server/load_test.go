@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 )
 
@@ -67,7 +68,7 @@ func TestLoadIngest(t *testing.T) {
 	if f := failures.Load(); f > 0 {
 		t.Fatalf("%d of %d submissions failed, first: %v", f, n, firstErr.Load())
 	}
-	var res SearchResult
+	var res api.SearchResult
 	if err := e.admin.Do(ctx, "GET", "/v1/certificates?job=LOAD&limit=1", nil, &res); err != nil || res.Total != n {
 		t.Fatalf("index holds %d of %d: %v", res.Total, n, err)
 	}

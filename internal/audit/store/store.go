@@ -87,7 +87,7 @@ type Store struct {
 	pub      ed25519.PublicKey
 	signer   attest.Signer
 	origin   string
-	now      func() time.Time
+	clock    atomic.Pointer[func() time.Time]
 	logger   *slog.Logger
 	dirLock  *dirlock.Lock
 	readOnly bool
@@ -245,8 +245,10 @@ func open(ctx context.Context, cfg Config, lk *dirlock.Lock) (*Store, error) {
 }
 
 func newStore(cfg Config, lk *dirlock.Lock) *Store {
-	s := &Store{cfg: cfg, now: time.Now, logger: cfg.Logger, dirLock: lk}
-	s.limits = newLimiters(cfg.Security, func() time.Time { return s.now() })
+	s := &Store{cfg: cfg, logger: cfg.Logger, dirLock: lk}
+	now := time.Now
+	s.clock.Store(&now)
+	s.limits = newLimiters(cfg.Security, s.now)
 	return s
 }
 
@@ -410,7 +412,9 @@ func (s *Store) LogKey() string { return s.log.VerifierKey() }
 func (s *Store) ServerKey() ed25519.PublicKey { return s.pub }
 
 // SetClock replaces the clock (tests).
-func (s *Store) SetClock(now func() time.Time) { s.now = now; s.Accounts.SetClock(now) }
+func (s *Store) SetClock(now func() time.Time) { s.clock.Store(&now); s.Accounts.SetClock(now) }
+
+func (s *Store) now() time.Time { return (*s.clock.Load())() }
 
 // Actor is who does something, for the audit event.
 type Actor struct {
