@@ -222,7 +222,7 @@ func (d dropSanitize) Admin(ctx context.Context, c *nvme.Command) (*nvme.Complet
 // The idle-"success" trap: the log says the last sanitize succeeded, even
 // with lethe's own SCDW10, but it was an earlier one.
 func TestNVMeIdleSuccessTrap(t *testing.T) {
-	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, InitialState: nvme.SanitizeSuccessNoDealloc, InitialSCDW10: 0x204},
+	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, InitialState: nvme.SanitizeSuccess, InitialSCDW10: 0x204},
 		func(t nvme.Transport) nvme.Transport { return dropSanitize{t} })
 	rep := r.run(purge())
 	requireStatus(t, rep, wipe.StatusFailed, "nothing shows that a sanitize ran")
@@ -330,7 +330,7 @@ func TestNVMeMultiNamespace(t *testing.T) {
 	caps := wipe.ProbeWith(context.Background(), r.dev, r.fo)
 	for _, id := range []wipe.TechniqueID{wipe.TechNVMeSanitizeCrypto, wipe.TechNVMeSanitizeBlock} {
 		c, _ := caps.Lookup(id)
-		if c.Available || !strings.Contains(c.Reason, "all 2 namespaces") {
+		if c.Available || !strings.Contains(c.Reason, "also erases namespace(s) 2") {
 			t.Fatalf("%s: %+v", id, c)
 		}
 	}
