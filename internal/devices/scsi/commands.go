@@ -242,7 +242,7 @@ type Capacity struct {
 	PhysPerLogExp uint8
 	// PIExponent is P_I_EXPONENT (byte 13 bits 7:4): 2^n protection
 	// intervals per logical block (types 2 and 3).
-	PIExponent uint8
+	PIExponent    uint8
 	LBPME, LBPRZ  bool // thin provisioning enabled; unmapped blocks read zero
 	LowestAligned uint16
 }
