@@ -313,4 +313,3 @@ func TestATAHiddenAreaThatStays(t *testing.T) {
 		t.Fatalf("%+v", rep.HiddenAreas)
 	}
 }
-
