@@ -125,10 +125,10 @@ func CapabilitiesOf(d *devices.Device, in *probe.Info, opt FirmwareOptions, ownP
 	switch in.Kind {
 	case probe.KindNVMe:
 		c.Interface = "nvme"
-		nvmeCaps(&c, d, in.NVMe, opt)
+		nvmeCaps(&c, d, in.NVMe, opt, in.Unknown)
 	case probe.KindATA:
 		c.Interface = "ata"
-		ataCaps(&c, d, in.ATA, opt, ownPassword)
+		ataCaps(&c, d, in.ATA, opt, ownPassword, in.Unknown)
 	case probe.KindSCSI:
 		c.Interface = "scsi"
 		scsiCaps(&c, d, in.SCSI)
@@ -166,7 +166,7 @@ func addCap(c *Capabilities, id TechniqueID, available bool, reason string, est 
 	c.Items = append(c.Items, Capability{Technique: id, Available: available, Reason: reason, Estimate: est})
 }
 
-func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo, opt FirmwareOptions) {
+func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo, opt FirmwareOptions, unknown map[string]string) {
 	ctrl, ns, log := n.Controller, n.Namespace(), n.SanitizeLog
 	sc, fa := ctrl.Sanitize(), ctrl.Format()
 	if ns != nil {
@@ -187,6 +187,8 @@ func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo, opt Firmwar
 		{TechNVMeSanitizeOverw, nvme.SanitizeOverwrite, sc.Overwrite, "Overwrite (SANICAP bit 2)"},
 	} {
 		switch {
+		case unknown[probe.UnknownSANICAP] != "":
+			addCap(c, s.id, false, "SANICAP unknown: "+unknown[probe.UnknownSANICAP], 0)
 		case !sc.Any():
 			addCap(c, s.id, false, "the controller supports no Sanitize action (SANICAP = 0)", 0)
 		case !s.has:
@@ -217,8 +219,12 @@ func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo, opt Firmwar
 		all := formatAll(ctrl, f.ses)
 		scope := nvmeScope(n, all, opt.AllNamespaces)
 		switch {
+		case unknown[probe.UnknownOACS] != "":
+			addCap(c, f.id, false, "Format NVM support unknown (OACS): "+unknown[probe.UnknownOACS], 0)
 		case !ctrl.SupportsFormat():
 			addCap(c, f.id, false, "Format NVM not supported (OACS bit 1 clear)", 0)
+		case unknown[probe.UnknownFNA] != "":
+			addCap(c, f.id, false, "FNA unknown: "+unknown[probe.UnknownFNA]+"; without it lethe cannot tell whether a format erases every namespace or supports crypto erase", 0)
 		case f.ses == nvme.SESCrypto && !fa.CryptoErase:
 			addCap(c, f.id, false, "FNA bit 2 clear: the controller does not advertise cryptographic erase for Format NVM (some, like QEMU, accept SES=2 anyway; lethe never relies on that)", 0)
 		case ns == nil:
@@ -271,7 +277,7 @@ func ataRotational(rate uint16) *bool {
 	return nil
 }
 
-func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareOptions, ownPassword bool) {
+func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareOptions, ownPassword bool, unknown map[string]string) {
 	id := a.Identify
 	c.Rotational = ataRotational(id.RotationRate)
 	if c.Rotational == nil {
@@ -282,6 +288,10 @@ func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareO
 		c.Capacity = append(c.Capacity, checkCapacity("READ CAPACITY(16) through the SATL", d.SizeBytes, int64(a.Capacity.Bytes())))
 	}
 	h := hiddenFromProbe(a)
+	if why := unknown[probe.UnknownHidden]; why != "" && a.HPA == nil {
+		h.NativeMaxUnknown, h.NativeMaxSource = true, ""
+		c.Notes = append(c.Notes, "hidden-area feature sets unknown: "+why)
+	}
 	c.Hidden = &h
 	sec := id.Security
 	locked := sec.Supported && sec.Locked
@@ -298,6 +308,8 @@ func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareO
 		{TechATASanitizeOverw, id.Sanitize.Overwrite, "OVERWRITE EXT (IDENTIFY word 59 bit 14)"},
 	} {
 		switch {
+		case unknown[probe.UnknownWord59] != "":
+			addCap(c, s.id, false, "SANITIZE support unknown: "+unknown[probe.UnknownWord59], 0)
 		case !id.Sanitize.Supported:
 			addCap(c, s.id, false, "SANITIZE feature set not supported (IDENTIFY word 59 bit 12)", 0)
 		case !s.has:
@@ -329,8 +341,12 @@ func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareO
 		est      time.Duration
 	}{{TechATASecurityEnhanced, true, sec.EnhancedEraseTime}, {TechATASecurityNormal, false, sec.EraseTime}} {
 		switch {
+		case unknown[probe.UnknownSecurity] != "":
+			addCap(c, e.id, false, "Security feature set support and state unknown: "+unknown[probe.UnknownSecurity], 0)
 		case !sec.Supported:
 			addCap(c, e.id, false, "Security feature set not supported (IDENTIFY word 82 bit 1)", 0)
+		case e.enhanced && unknown[probe.UnknownWord128] != "":
+			addCap(c, e.id, false, "enhanced security erase support unknown: "+unknown[probe.UnknownWord128], 0)
 		case e.enhanced && !sec.EnhancedErase:
 			addCap(c, e.id, false, "enhanced security erase not supported (IDENTIFY word 128 bit 5)", 0)
 		case sec.CountExpired:
@@ -427,7 +443,7 @@ func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
 	} {
 		switch {
 		case sup == nil:
-			addCap(c, a.id, false, "the device does not implement REPORT SUPPORTED OPERATION CODES: SANITIZE support is unknown, and lethe does not send it blind", 0)
+			addCap(c, a.id, false, "REPORT SUPPORTED OPERATION CODES gave no answer (see the notes): SANITIZE support is unknown, and lethe does not send it blind", 0)
 		case !a.get(sup).Supported():
 			addCap(c, a.id, false, fmt.Sprintf("REPORT SUPPORTED OPERATION CODES: SANITIZE %s %s", a.sa, a.get(sup)), 0)
 		default:

@@ -32,8 +32,10 @@ type scopeVerdict struct {
 func nvmeScope(n *probe.NVMeInfo, subsystem, override bool) scopeVerdict {
 	ctrl := n.Controller
 	v := scopeVerdict{EraseScope: EraseScope{Subsystem: subsystem, Override: override}}
+	// NSID 0: the controller itself was probed (a capture without a
+	// namespace), so every namespace is part of what is being wiped.
 	entry := func(id uint32, attached bool) ScopeNamespace {
-		e := ScopeNamespace{NSID: id, Attached: attached, Probed: id == n.NSID}
+		e := ScopeNamespace{NSID: id, Attached: attached, Probed: id == n.NSID || n.NSID == 0}
 		if ns := n.Namespaces[id]; ns != nil {
 			e.ID, e.SizeBytes, e.Shared = ns.ID(), ns.SizeBytes(), ns.Shared()
 		}
@@ -83,6 +85,9 @@ func nvmeScope(n *probe.NVMeInfo, subsystem, override bool) scopeVerdict {
 		}
 	}
 	var problems []string
+	if n.NSID == 0 && subsystem && len(v.Namespaces) == 0 {
+		v.Unaccounted = append(v.Unaccounted, "no namespace is known")
+	}
 	if len(others) > 0 {
 		problems = append(problems, fmt.Sprintf("it also erases namespace(s) %s, not only namespace %d", strings.Join(others, ", "), n.NSID))
 	}

@@ -35,7 +35,28 @@ type Info struct {
 	// Notes are non-fatal problems, e.g. "Sanitize Status log: Invalid
 	// Field in Command": the capability is then unknown or absent.
 	Notes []string `json:"notes,omitempty"`
+	// Unknown names the fields the source could not give, with why
+	// (captured data replayed without a device: smartctl does not print
+	// SANICAP, for example). A field named here reads as zero in the
+	// parsed structures and must not be taken as "not supported". The
+	// real probe never sets it.
+	Unknown map[string]string `json:"unknown,omitempty"`
 }
+
+// Fields Info.Unknown names.
+const (
+	UnknownSANICAP  = "SANICAP"                    // NVMe Identify Controller bytes 331:328
+	UnknownFNA      = "FNA"                        // NVMe Identify Controller byte 524
+	UnknownCMIC     = "CMIC"                       // NVMe Identify Controller byte 76
+	UnknownWord59   = "IDENTIFY w59"               // ATA sanitize feature set
+	UnknownWord128  = "IDENTIFY w128"              // ATA security: enhanced erase, erase times (words 89/90)
+	UnknownHidden   = "hidden areas"               // ATA HPA/AMA/DCO feature sets (words 82, 83, 119)
+	UnknownOACS     = "OACS"                       // NVMe Identify Controller bytes 257:256
+	UnknownSecurity = "IDENTIFY w82/w128 security" // ATA Security feature set and state
+)
+
+// IsUnknown returns why field is unknown, or "".
+func (in *Info) IsUnknown(field string) string { return in.Unknown[field] }
 
 // NVMeInfo is the NVMe side.
 type NVMeInfo struct {
