@@ -189,17 +189,17 @@ var (
 // hdparmFeatures maps the feature lines of `hdparm -I` (hdparm 9.65
 // identify.c) to IDENTIFY words and bits: supported word, enabled word.
 var hdparmFeatures = map[string][3]int{
-	"Security Mode feature set":            {82, 85, 1},
-	"Host Protected Area feature set":      {82, 85, 10},
+	"Security Mode feature set":                {82, 85, 1},
+	"Host Protected Area feature set":          {82, 85, 10},
 	"Device Configuration Overlay feature set": {83, 86, 11},
-	"SANITIZE feature set":                 {59, -1, 12},
-	"CRYPTO_SCRAMBLE_EXT command":          {59, -1, 13},
-	"OVERWRITE_EXT command":                {59, -1, 14},
-	"BLOCK_ERASE_EXT command":              {59, -1, 15},
-	"SANITIZE_ANTIFREEZE_LOCK_EXT command": {59, -1, 10},
-	"64-bit World wide name":               {84, 87, 8},
-	"48-bit Address feature set":           {83, 86, 10},
-	"Device encrypts all user data":        {69, -1, 4},
+	"SANITIZE feature set":                     {59, -1, 12},
+	"CRYPTO_SCRAMBLE_EXT command":              {59, -1, 13},
+	"OVERWRITE_EXT command":                    {59, -1, 14},
+	"BLOCK_ERASE_EXT command":                  {59, -1, 15},
+	"SANITIZE_ANTIFREEZE_LOCK_EXT command":     {59, -1, 10},
+	"64-bit World wide name":                   {84, 87, 8},
+	"48-bit Address feature set":               {83, 86, 10},
+	"Device encrypts all user data":            {69, -1, 4},
 }
 
 // ParseHdparmI turns `hdparm -I` output (hdparm 9.x) back into the IDENTIFY
