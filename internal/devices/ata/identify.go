@@ -210,7 +210,10 @@ func ParseIdentify(b []byte) (*Identify, error) {
 	id.Security = sec
 
 	id.HPASupported = w(82)&0x0400 != 0
-	id.AMASupported = valid(119) && w(119)&0x0100 != 0
+	// Words 119-120 are valid when word 86 bit 15 says so and their
+	// bits 15:14 read 01b (ACS-3 §7.12.7.41); hdparm 9.65 identify.c
+	// checks word 86 bit 15 too.
+	id.AMASupported = w(86)&0x8000 != 0 && valid(119) && w(119)&0x0100 != 0
 	id.HPAEnabled = w(85)&0x0400 != 0
 	id.DCOSupported = valid(83) && w(83)&0x0800 != 0
 

@@ -211,6 +211,7 @@ func ParseHdparmI(s string) ([]byte, error) {
 	var w identifyWords
 	w[0] = 0x0040
 	w[119] = 0x4000
+	w[120] = 0x4000
 	model := ""
 	section := ""
 	sc := bufio.NewScanner(strings.NewReader(s))
@@ -252,6 +253,16 @@ func ParseHdparmI(s string) ([]byte, error) {
 				if word < 256 && bit < 16 {
 					w[word] |= 1 << bit
 				}
+				if word == 119 || word == 120 {
+					// hdparm prints words 119/120 only when word 86
+					// bit 15 says they are valid and both words read
+					// 01b in bits 15:14; a '*' is word 120's enabled bit.
+					w[86] |= 0x8000
+					w[120] |= 0x4000
+					if enabled && word == 119 {
+						w[120] |= 1 << bit
+					}
+				}
 				continue
 			}
 			if strings.HasPrefix(name, "Data Set Management TRIM supported") {
@@ -291,7 +302,7 @@ func ParseHdparmI(s string) ([]byte, error) {
 				w[128] |= 0x0008
 			case strings.HasPrefix(rest, "expired") && !not:
 				w[128] |= 0x0010
-			case rest == "supported: enhanced erase":
+			case rest == "supported: enhanced erase" && !not:
 				w[128] |= 0x0020
 			case strings.HasPrefix(rest, "Security level maximum"):
 				w[128] |= 0x0100

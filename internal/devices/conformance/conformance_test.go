@@ -494,8 +494,16 @@ func unlock(d *atasim.Drive) {
 	_ = ata.New(d).SecurityUnlock(ctx, pw)
 }
 
+// amaText decodes word 119 with word 86 bit 15 set (words 119-120 valid).
 func amaText(t *testing.T, raw string) string {
-	return fmt.Sprintf("ama=%v", identifyWord(t, 119, uint16(num(t, raw))).AMASupported)
+	b := make([]byte, 512)
+	binary.LittleEndian.PutUint16(b[2*86:], 0x8000)
+	binary.LittleEndian.PutUint16(b[2*119:], uint16(num(t, raw)))
+	id, err := ata.ParseIdentify(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("ama=%v", id.AMASupported)
 }
 
 func eraseText(w int) func(t *testing.T, raw string) string {

@@ -874,6 +874,8 @@ func (d *Drive) identify(data []byte) {
 	w[86] = 0x0400 | 0x0800
 	w[87] = 0x4000
 	w[119] = 0x4000
+	w[86] |= 0x8000 // words 119-120 valid (ACS-3 §7.12.7.41)
+	w[120] = 0x4000
 	if d.cfg.AMA {
 		// ACS-3: Accessible Max Address instead of HPA and DCO.
 		w[82] &^= 0x0400
