@@ -97,7 +97,6 @@ type planJSON struct {
 	Plan   wipe.Plan         `json:"plan"`
 }
 
-
 func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 	d, pl := p.dev, p.plan
 	fmt.Fprintf(out, "%s\n", d.Label())
