@@ -68,18 +68,6 @@ type kit struct {
 
 func (k kit) eraseCount(d simdrive.Drive) int { return k.erases(d.CommandLog()) }
 
-func has(acts []action, a action) bool {
-	if len(acts) == 0 {
-		return true
-	}
-	for _, x := range acts {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
-
 // loseNVMe wraps an NVMe transport so the Sanitize's answer is lost:
 // after (the controller runs it) via nvmesim's CancelNext, before by not
 // passing it on.
@@ -448,7 +436,7 @@ func TestFirmwareSuite(t *testing.T) {
 	for _, sc := range append(scenarios, findingScenarios()...) {
 		t.Run(sc.name, func(t *testing.T) {
 			for _, k := range kits {
-				if len(sc.only) > 0 && !has2(sc.only, k.name) {
+				if len(sc.only) > 0 && !hasName(sc.only, k.name) {
 					continue
 				}
 				t.Run(k.name, func(t *testing.T) { sc.run(t, k) })
@@ -457,7 +445,7 @@ func TestFirmwareSuite(t *testing.T) {
 	}
 }
 
-func has2(list []string, s string) bool {
+func hasName(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true

@@ -35,7 +35,7 @@ func (r *nvmeReplay) Admin(_ context.Context, c *nvme.Command) (*nvme.Completion
 			}
 		}
 		if page == nil {
-			return nil, fmt.Errorf("Identify CNS 0x%02x NSID %d: %w", uint8(c.CDW10), c.NSID, ErrNotCaptured)
+			return nil, fmt.Errorf("identify CNS 0x%02x NSID %d: %w", uint8(c.CDW10), c.NSID, ErrNotCaptured)
 		}
 		copy(c.Data, page)
 		return &nvme.Completion{}, nil
