@@ -16,10 +16,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/agent"
 	"github.com/lethe-project/lethe/internal/agent/kmod"
@@ -208,8 +210,8 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	if err != nil {
 		return false, fmt.Sprintf("per-boot key: %v", err)
 	}
-	signers := []attest.Signer{attest.KeySigner{Key: bootKey}}
-	r.keyID = attest.KeyID(bootKey.Public().(ed25519.PublicKey))
+	signers := []sign.Signer{sign.KeySigner{Key: bootKey}}
+	r.keyID = sign.KeyID(bootKey.Public().(ed25519.PublicKey))
 	r.event("per-boot signing key ed25519:%s (key ID %s)", base64.StdEncoding.EncodeToString(bootKey.Public().(ed25519.PublicKey)), r.keyID)
 	host := devices.Host.Host()
 	if tk, err := tpmkey.Open(); err == nil {
@@ -646,7 +648,7 @@ func agentWipeFlags(cfg agent.Config, certDir string) (wipeFlags, wipe.VerifyMod
 	f.allowUnfreeze = cfg.Unfreeze
 	f.progress = "none"
 	f.yes = true
-	f.personnel = attest.Personnel{Operator: cfg.Operator, Organization: cfg.Organization, Site: cfg.Site, Job: cfg.Job}
+	f.personnel = cert.Personnel{Operator: cfg.Operator, Organization: cfg.Organization, Site: cfg.Site, Job: cfg.Job}
 	if f.personnel.Operator == "" {
 		f.personnel.Operator = "lethe agent (unattended)"
 	}

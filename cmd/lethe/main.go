@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lethe-project/lethe/cert"
+
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -153,8 +155,8 @@ func stdinIsTerminal() bool  { return term.IsTerminal(int(os.Stdin.Fd())) }
 // toolInfo is the certificate's tool section. Running from the boot image
 // (lethe agent, or lethe wipe in its rescue shell), it records the image
 // digest: which image, down to the kernel, did the work.
-func toolInfo() attest.Tool {
-	return attest.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version(), ImageDigest: runningImageDigest()}
+func toolInfo() cert.Tool {
+	return cert.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version(), ImageDigest: runningImageDigest()}
 }
 
 var runningImage = sync.OnceValue(func() string {

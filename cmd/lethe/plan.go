@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -118,6 +119,6 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 	case p.caps.Hidden != nil:
 		fmt.Fprintf(out, "  hidden     %s\n", p.caps.Hidden.String())
 	default:
-		fmt.Fprintf(out, "  hidden     %s\n", hiddenAreas(d).Note)
+		fmt.Fprintf(out, "  hidden     %s\n", station.HiddenAreasNote(d))
 	}
 }

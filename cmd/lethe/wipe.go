@@ -12,6 +12,10 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
@@ -34,7 +38,7 @@ type wipeFlags struct {
 	sampleSeed    string
 	certDir       string
 	keyPath       string
-	personnel     attest.Personnel
+	personnel     cert.Personnel
 	yes           bool
 	force         bool
 	all           bool
@@ -183,7 +187,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	if f.keyPath == "" {
 		return usageErr("no signing key: pass --key FILE or set LETHE_KEY (create one with lethe keygen --out DIR)")
 	}
-	key, err := attest.LoadPrivateKey(f.keyPath)
+	key, err := sign.LoadPrivateKey(f.keyPath)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -229,7 +233,7 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	for i, d := range list {
 		wg.Go(func() {
 			defer targets[i].Close()
-			results[i] = wipeOne(ctx, plans[i], targets[i], f, verify, seed, []attest.Signer{attest.KeySigner{Key: key}}, host, ui)
+			results[i] = wipeOne(ctx, plans[i], targets[i], f, verify, seed, []sign.Signer{sign.KeySigner{Key: key}}, host, ui)
 			ui.Finish(d.Path, results[i].status())
 		})
 	}
@@ -254,7 +258,7 @@ func (r driveResult) status() string {
 }
 
 func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify wipe.VerifyMode,
-	seed []byte, signers []attest.Signer, host devices.HostIdentity, ui progressUI) driveResult {
+	seed []byte, signers []sign.Signer, host devices.HostIdentity, ui progressUI) driveResult {
 	d := p.dev
 	logger := log.WithField("device", d.Path)
 	logger.WithFields(logrus.Fields{"event": "start", "technique": p.plan.Technique.ID, "category": p.plan.Category,
@@ -275,29 +279,14 @@ func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify 
 	return driveResult{dev: d, report: rep, certPath: path, err: err}
 }
 
-// hiddenAreas is the certificate's HPA/DCO record when the drive's probe
-// recorded none (Execute's own record takes precedence): only ATA drives
-// have hidden areas, and without ATA pass-through they were not inspected.
-func hiddenAreas(d *devices.Device) attest.HiddenAreas {
-	switch d.Transport {
-	case devices.TransportSATA, devices.TransportUnknown, devices.TransportUSB:
-		return attest.HiddenAreas{Inspected: false, Note: "not inspected: an ATA host protected area (HPA) or device configuration overlay (DCO) would not have been overwritten"}
-	case devices.TransportFile:
-		return attest.HiddenAreas{Inspected: true, Note: "not applicable: an image file has no hidden areas"}
-	case devices.TransportLoop:
-		return attest.HiddenAreas{Inspected: true, Note: "not applicable: a loop device exposes its whole backing file"}
-	}
-	return attest.HiddenAreas{Inspected: true, Note: fmt.Sprintf("not applicable: %s devices have no HPA/DCO", d.Transport)}
-}
-
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // writeCertificate signs the certificate and writes it, without
 // overwriting any existing file, then fsyncs it: a certificate that was
 // reported must survive a power cut.
-func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attest.Personnel, host devices.HostIdentity, signers ...attest.Signer) (string, error) {
-	st, err := attest.NewStatement(attest.Input{
-		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(), HiddenAreas: hiddenAreas(d),
+func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who cert.Personnel, host devices.HostIdentity, signers ...sign.Signer) (string, error) {
+	st, err := station.NewStatement(station.CertInput{
+		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(),
 	})
 	if err != nil {
 		return "", err

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/audit/server"
@@ -110,22 +114,25 @@ func (s *testStore) count(t *testing.T) int {
 	return n
 }
 
+var zeroPattern = wipe.PatternSpec{Kind: "bytes", Name: "zero", Bytes: "00"}
+
 // certificate signs a certificate for a described drive (never opened).
 func certificate(t *testing.T, key ed25519.PrivateKey, serial, job string) []byte {
 	t.Helper()
 	end := time.Now().UTC().Truncate(time.Second)
-	st, err := attest.NewStatement(attest.Input{
-		Device: &devices.Device{Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Model: "DISK", Serial: serial, SizeBytes: 1 << 20, LogicalSectorSize: 512}, // fixture: never opened
+	st, err := station.NewStatement(station.CertInput{
+		Device: &devices.Device{Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Media: devices.MediaSSD, Model: "DISK", Serial: serial, SizeBytes: 1 << 20, LogicalSectorSize: 512}, // fixture: never opened
 		Report: &wipe.Report{Status: wipe.StatusErased, StatusReason: "read back", Technique: wipe.TechOverwrite, Category: wipe.CategoryClear,
 			Method: wipe.Method{Name: "random", Passes: []string{"random"}}, SizeBytes: 1 << 20, SectorSize: 512, Started: end.Add(-time.Second), Ended: end,
-			Verification: wipe.VerifyReport{Scope: "full", Coverage: 100, Result: wipe.VerifyPassed}},
-		Personnel: attest.Personnel{Operator: "agent", Job: job},
-		Tool:      attest.Tool{Name: "lethe", Version: "test"},
+			Passes:       []wipe.PassReport{{Index: 1, Pattern: zeroPattern, Started: end.Add(-time.Second), Ended: end, BytesWritten: 1 << 20}},
+			Verification: wipe.VerifyReport{Scope: "full", Pass: 1, Expected: zeroPattern, Coverage: 100, Bytes: 1 << 20, Result: wipe.VerifyPassed}},
+		Personnel: cert.Personnel{Operator: "agent", Job: job},
+		Tool:      cert.Tool{Name: "lethe", Version: "test"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := attest.Sign(st, attest.KeySigner{Key: key})
+	b, err := attest.Sign(st, sign.KeySigner{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

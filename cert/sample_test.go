@@ -1,4 +1,4 @@
-package wipe
+package cert
 
 import (
 	"bytes"

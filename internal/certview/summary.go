@@ -1,4 +1,6 @@
-package attest
+// Package certview shows certificates to people: the text summary that
+// lethe cert show prints.
+package certview
 
 import (
 	"fmt"
@@ -7,13 +9,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/lethe-project/lethe/internal/devices"
-	"github.com/lethe-project/lethe/internal/wipe"
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/humanize"
 )
 
 // WriteSummary prints a certificate for people: the status first, then who,
 // what, how, and the evidence.
-func WriteSummary(w io.Writer, st *Statement) error {
+func WriteSummary(w io.Writer, st *cert.Statement) error {
 	p := st.Predicate
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
@@ -37,7 +39,7 @@ func WriteSummary(w io.Writer, st *Statement) error {
 	opt("  WWN", m.WWN)
 	opt("  firmware", m.Firmware)
 	opt("  backing file", m.BackingFile)
-	row("  capacity", "%s (%d bytes, %d-byte logical sectors)", devices.HumanBytes(m.CapacityBytes), m.CapacityBytes, m.LogicalSectorSize)
+	row("  capacity", "%s (%d bytes, %d-byte logical sectors)", humanize.Bytes(m.CapacityBytes), m.CapacityBytes, m.LogicalSectorSize)
 	row("  type", "%s over %s, at %s", m.Type, m.Transport, m.Path)
 	if len(st.Subject) > 0 {
 		row("  subject", "%s sha256:%s", st.Subject[0].Name, st.Subject[0].Digest["sha256"])
@@ -57,7 +59,7 @@ func WriteSummary(w io.Writer, st *Statement) error {
 			state = fmt.Sprintf("%d failed range(s)", len(ps.Failed))
 		}
 		row(fmt.Sprintf("  pass %d", ps.Index), "%s, %s written in %s, %s", ps.Pattern.Name,
-			devices.HumanBytes(ps.BytesWritten), ps.Ended.Sub(ps.Started).Round(time.Millisecond), state)
+			humanize.Bytes(ps.BytesWritten), ps.Ended.Sub(ps.Started).Round(time.Millisecond), state)
 		for _, r := range ps.Failed {
 			row("", "LBA %d +%d: %s", r.LBA, r.Count, r.Error)
 		}
@@ -97,7 +99,7 @@ func WriteSummary(w io.Writer, st *Statement) error {
 			of = fmt.Sprintf(" of pass %d", v.Pass)
 		}
 		row("Verification", "%s read-back%s against %s: %s", v.Scope, of, v.Expected.Name, strings.ToUpper(string(v.Result)))
-		row("  coverage", "%.2f%% (%s read, page cache bypassed: %v)", v.Coverage, devices.HumanBytes(v.Bytes), v.Direct)
+		row("  coverage", "%.2f%% (%s read, page cache bypassed: %v)", v.Coverage, humanize.Bytes(v.Bytes), v.Direct)
 		if v.Sample != nil {
 			row("  sample", "%s seed %s, %d units of %d bytes in %d subsections", v.Sample.Algorithm, v.Sample.Seed, v.Sample.Units, v.Sample.UnitBytes, v.Sample.Subsection)
 		}
@@ -133,7 +135,7 @@ func WriteSummary(w io.Writer, st *Statement) error {
 
 // writeFirmware prints the record of a firmware erase: what was sent, what
 // the drive reported, how completion was established, and the proof.
-func writeFirmware(row func(k, format string, args ...any), f *wipe.FirmwareRecord) {
+func writeFirmware(row func(k, format string, args ...any), f *cert.FirmwareRecord) {
 	row("Firmware erase", "%s over %s", f.Operation, f.Interface)
 	if len(f.Parameters) > 0 {
 		row("  parameters", "%s", strings.Join(f.Parameters, ", "))

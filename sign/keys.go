@@ -1,7 +1,4 @@
-// Package attest builds, signs and verifies certificates of sanitization:
-// in-toto Statements in DSSE envelopes signed with ed25519. It never touches
-// a disk; it records what the wipe package reports.
-package attest
+package sign
 
 import (
 	"crypto"
@@ -22,10 +19,13 @@ import (
 // KeyID is the identifier of a public key in signatures: the hex SHA-256 of
 // its PKIX (SubjectPublicKeyInfo) DER encoding, which anyone can recompute
 // with `openssl pkey -pubin -outform DER | sha256sum`.
-func KeyID(pub ed25519.PublicKey) string {
+//
+// pub is an ed25519.PublicKey or an *ecdsa.PublicKey (the TPM co-signer);
+// KeyID panics on any other type, as it would on a programming error.
+func KeyID(pub crypto.PublicKey) string {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		panic(err) // cannot happen for a 32-byte ed25519 key
+		panic(fmt.Sprintf("key id of %T: %v", pub, err))
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
@@ -140,8 +140,8 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 	return k, nil
 }
 
-// Signer signs certificate envelopes. The ed25519 key-file signer is the
-// default; a TPM-resident key implements the same interface.
+// Signer signs DSSE envelopes. The ed25519 key-file signer is the default;
+// a TPM-resident key (ECDSA P-256) implements the same interface.
 type Signer interface {
 	// Sign signs the DSSE pre-authentication encoding of a payload.
 	Sign(pae []byte) ([]byte, error)
