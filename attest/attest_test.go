@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lethe-project/lethe/attest"
 
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
@@ -50,7 +52,7 @@ func testStatement(t *testing.T) *cert.Statement {
 
 func signed(t *testing.T, st *cert.Statement, k ed25519.PrivateKey) []byte {
 	t.Helper()
-	data, err := Sign(st, sign.KeySigner{Key: k})
+	data, err := attest.Sign(st, sign.KeySigner{Key: k})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.Pu
 
 func expectProblem(t *testing.T, data []byte, key ed25519.PublicKey, want string) {
 	t.Helper()
-	_, err := Verify(data, key)
+	_, err := attest.Verify(data, key)
 	if err == nil {
 		t.Fatalf("verification passed; want a problem containing %q", want)
 	}
@@ -74,7 +76,7 @@ func TestSignVerify(t *testing.T) {
 	k := testKey(t)
 	st := testStatement(t)
 	data := signed(t, st, k)
-	v, err := Verify(data, pub(k))
+	v, err := attest.Verify(data, pub(k))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestTamperingDetected(t *testing.T) {
 		json.Unmarshal(data, &env)
 		env.PayloadType = "application/json"
 		bad, _ := json.Marshal(env)
-		_, err := Verify(bad, pub(k))
+		_, err := attest.Verify(bad, pub(k))
 		if err == nil || !strings.Contains(err.Error(), `payload type is "application/json"`) {
 			t.Fatalf("payload type change: %v", err)
 		}

@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 import (
 	"crypto/ed25519"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lethe-project/lethe/attest"
 
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/agent/tpmkey"
@@ -60,9 +62,9 @@ func TestVectors(t *testing.T) {
 				}
 				keys = append(keys, pub)
 			}
-			var got *Verified
+			var got *attest.Verified
 			if keyErr == nil {
-				got, err = Verify(data, keys...)
+				got, err = attest.Verify(data, keys...)
 			} else {
 				err = keyErr
 			}

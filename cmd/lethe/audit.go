@@ -81,8 +81,8 @@ days.`,
 			if ia, err := st.Bootstrap(ctx); err != nil {
 				return err
 			} else if ia != nil {
-				log.Warnf("created the first admin account %q; its password and TOTP secret are in %s — change the password, then delete the file",
-					ia.User, filepath.Join(cfg.Dir, store.InitialAdminFile))
+				logger.Warn("created the first admin account: its password and TOTP secret are in the file; change the password, then delete the file",
+					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			}
 			host, _, _ := net.SplitHostPort(listen)
 			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host})
@@ -138,9 +138,9 @@ func dailyBackups(ctx context.Context, st *store.Store, every, keep time.Duratio
 		case <-time.After(every):
 		}
 		if p, err := st.BackupFile(ctx, filepath.Join(st.Dir(), "backups"), keep); err != nil {
-			log.Errorf("backup: %v", err)
+			logger.Error("backup failed", "error", err)
 		} else {
-			log.Infof("backup written: %s", p)
+			logger.Info("backup written", "file", p)
 		}
 	}
 }

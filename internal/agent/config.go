@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -463,4 +464,22 @@ func parseBool(v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("want 1 or 0")
+}
+
+// Options are the wipe pipeline's options for this configuration: lethe
+// wipe's defaults (station.DefaultOptions) with the agent's settings
+// applied, so that the agent wipes exactly as lethe wipe would with the
+// same settings.
+func (c Config) Options() station.Options {
+	o := station.DefaultOptions()
+	o.Policy = c.Policy
+	o.Method = c.Method
+	if c.Verify != "" {
+		o.Verify = c.Verify
+	}
+	if c.SamplePercent != 0 {
+		o.SamplePercent = c.SamplePercent
+	}
+	o.AllowUnfreeze = c.Unfreeze
+	return o
 }

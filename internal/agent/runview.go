@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/internal/agent"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
@@ -18,7 +17,10 @@ import (
 
 func (r *agentRun) event(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	log.WithField("event", "agent").Info(msg)
+	r.log.Info(msg, "event", "agent")
+	if r.o.Log != nil {
+		r.o.Log.Info(msg, "event", "agent")
+	}
 	r.con.Event("%s", msg)
 	r.draw()
 }
@@ -28,13 +30,13 @@ func (r *agentRun) draw() {
 		return
 	}
 	r.mu.Lock()
-	v := agent.View{Header: r.headerLines(), Final: r.final, Events: r.con.Events()}
+	v := View{Header: r.headerLines(), Final: r.final, Events: r.con.Events()}
 	for _, d := range r.drives {
 		v.Drives = append(v.Drives, d.view)
 	}
 	v.Status = r.statusLines()
 	r.mu.Unlock()
-	r.con.Draw(agent.Render(v, agent.Width, agent.Height))
+	r.con.Draw(Render(v, Width, Height))
 }
 
 func (r *agentRun) headerLines() []string {
@@ -44,8 +46,8 @@ func (r *agentRun) headerLines() []string {
 	} else {
 		img = strings.TrimPrefix(img, "sha256:")[:16]
 	}
-	up := agent.Uptime()
-	lines := []string{fmt.Sprintf("lethe agent %s  image %s  up %.0fs", version, img, up)}
+	up := Uptime()
+	lines := []string{fmt.Sprintf("lethe agent %s  image %s  up %.0fs", r.o.Version, img, up)}
 	lines = append(lines, r.header...)
 	return lines
 }
@@ -58,7 +60,7 @@ func (r *agentRun) statusLines() []string {
 	for _, d := range r.drives {
 		switch d.view.Result {
 		case "":
-			if d.disk.Verdict == agent.Wipe {
+			if d.disk.Verdict == Wipe {
 				wiping++
 			}
 		case "KEPT", "SKIPPED":
@@ -76,8 +78,8 @@ func (r *agentRun) statusLines() []string {
 	if line := r.certLine(); line != "" {
 		out = append(out, line)
 	}
-	if r.upl != nil {
-		st := r.upl.Status()
+	if r.dlv != nil {
+		st := r.dlv.Status()
 		s := "audit " + r.cfg.Audit + ": "
 		switch {
 		case st.EnrollRefused != "":
@@ -128,8 +130,8 @@ func (r *agentRun) certLine() string {
 	return s
 }
 
-// Track implements progressUI for wipeOne.
-func (r *agentRun) Track(device string) func(wipe.Progress) {
+// Progress implements station.Observer: the drive rows follow the wipe.
+func (r *agentRun) Progress(device string) func(wipe.Progress) {
 	return func(p wipe.Progress) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -153,29 +155,23 @@ func (r *agentRun) Track(device string) func(wipe.Progress) {
 	}
 }
 
-// Finish implements progressUI; results are taken from wipeOne's return.
-func (r *agentRun) Finish(string, string) {}
-
-// Close implements progressUI.
-func (r *agentRun) Close() {}
-
 func hostLine(h devices.HostIdentity) string {
 	return fmt.Sprintf("%s %s serial %s uuid %s asset tag %s", dash(h.SystemVendor), dash(h.SystemProduct), dash(h.SystemSerial), dash(h.SystemUUID), dash(h.ChassisAssetTag))
 }
 
-func driveView(d agent.Disk) agent.DriveView {
-	v := agent.DriveView{Name: d.Dev.Name, Serial: d.Dev.Serial, Size: strings.ReplaceAll(devices.HumanBytes(d.Dev.SizeBytes), " ", "")}
+func driveView(d Disk) DriveView {
+	v := DriveView{Name: d.Dev.Name, Serial: d.Dev.Serial, Size: strings.ReplaceAll(devices.HumanBytes(d.Dev.SizeBytes), " ", "")}
 	if v.Serial == "" {
 		v.Serial = d.Dev.WWN
 	}
 	switch d.Verdict {
-	case agent.Boot:
+	case Boot:
 		v.Result, v.Note = "KEPT", "boot medium"
-	case agent.Excluded:
+	case Excluded:
 		v.Result, v.Note = "KEPT", strings.TrimPrefix(d.Reason, "excluded by ")
-	case agent.Refused:
+	case Refused:
 		v.Result, v.Note = "REFUSED", d.Reason
-	case agent.Skipped:
+	case Skipped:
 		v.Result, v.Note = "SKIPPED", d.Reason
 	}
 	return v
@@ -189,7 +185,7 @@ func shortTechnique(p wipe.Plan) string {
 	return strings.NewReplacer("sanitize", "san", "overwrite", "ovw", "security", "sec", "enhanced", "enh", "-erase", "").Replace(string(p.Technique.ID))
 }
 
-func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hopeless bool, end agent.End) []string {
+func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hopeless bool, end End) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var lines []string
@@ -208,18 +204,18 @@ func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hop
 		lines = append(lines, "FAIL: "+why)
 	}
 	switch {
-	case len(unsent) > 0 && r.upl == nil:
+	case len(unsent) > 0 && r.dlv == nil:
 		lines = append(lines, fmt.Sprintf("! %d certificate(s) NOT DELIVERED: no audit store configured (lethe.audit); printed above, in RAM only", len(unsent)))
 	case len(unsent) > 0:
-		lines = append(lines, fmt.Sprintf("! %d CERTIFICATE(S) NOT DELIVERED to the audit store; printed above; in RAM only (%s)", len(unsent), filepath.Join(r.o.work, "spool")))
+		lines = append(lines, fmt.Sprintf("! %d CERTIFICATE(S) NOT DELIVERED to the audit store; printed above; in RAM only (%s)", len(unsent), filepath.Join(r.o.Work, "spool")))
 	default:
 		if l := r.certLine(); l != "" {
 			lines = append(lines, l+" (receipts verified)")
 		}
 	}
 	switch end {
-	case agent.EndShell:
-		lines = append(lines, "staying on: the rescue shell follows (certificates in "+r.o.work+")")
+	case EndShell:
+		lines = append(lines, "staying on: the rescue shell follows (certificates in "+r.o.Work+")")
 	default:
 		lines = append(lines, "then: "+string(end))
 	}
@@ -228,7 +224,7 @@ func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hop
 
 // report prints the plain-text result for the serial log, and the
 // certificates that were not delivered.
-func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end agent.End) {
+func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end End) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
@@ -250,7 +246,7 @@ func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end agent
 		b.WriteString("\n")
 	}
 	for _, d := range unsent {
-		data, err := os.ReadFile(d.res.certPath)
+		data, err := os.ReadFile(d.res.CertPath)
 		if err != nil {
 			continue
 		}
@@ -267,4 +263,12 @@ func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end agent
 	}
 	fmt.Fprintf(&b, "LETHE-AGENT-RESULT %s drives=%d %s unsent=%d end=%s\n", verdict, len(r.drives), strings.Join(parts, " "), len(unsent), end)
 	r.con.Print(b.String())
+}
+
+// dash shows an empty value as "-".
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

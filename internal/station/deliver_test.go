@@ -1,4 +1,4 @@
-package agent
+package station
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/cert"
-	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/attest"
@@ -72,9 +71,8 @@ func newGate(t *testing.T, to string) *gate {
 func (g *gate) URL() string { return "https://" + g.ln.Addr().String() }
 
 type testStore struct {
-	st  *store.Store
-	ts  *httptest.Server
-	pin string
+	st *store.Store
+	ts *httptest.Server
 }
 
 func startStore(t *testing.T) *testStore {
@@ -94,8 +92,7 @@ func startStore(t *testing.T) *testStore {
 		defer cancel()
 		st.Close(cctx)
 	})
-	pin, _ := ParseCertPin(CertPin(ts.Certificate().Raw))
-	return &testStore{st: st, ts: ts, pin: pin}
+	return &testStore{st: st, ts: ts}
 }
 
 func (s *testStore) token(t *testing.T, job string) string {
@@ -120,7 +117,7 @@ var zeroPattern = wipe.PatternSpec{Kind: "bytes", Name: "zero", Bytes: "00"}
 func certificate(t *testing.T, key ed25519.PrivateKey, serial, job string) []byte {
 	t.Helper()
 	end := time.Now().UTC().Truncate(time.Second)
-	st, err := station.NewStatement(station.CertInput{
+	st, err := NewStatement(CertInput{
 		Device: &devices.Device{Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Media: devices.MediaSSD, Model: "DISK", Serial: serial, SizeBytes: 1 << 20, LogicalSectorSize: 512}, // fixture: never opened
 		Report: &wipe.Report{Status: wipe.StatusErased, StatusReason: "read back", Technique: wipe.TechOverwrite, Category: wipe.CategoryClear,
 			Method: wipe.Method{Name: "random", Passes: []string{"random"}}, SizeBytes: 1 << 20, SectorSize: 512, Started: end.Add(-time.Second), Ended: end,
@@ -148,9 +145,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func newUploader(t *testing.T, s *testStore, url, token, job string, key ed25519.PrivateKey) (*Uploader, *client.Spool) {
+func newDeliverer(t *testing.T, s *testStore, url, token, job string, key ed25519.PrivateKey) (*Deliverer, *client.Spool) {
 	t.Helper()
-	c, err := client.New(url, client.Options{HTTPClient: PinnedClient(s.pin, 10*time.Second)})
+	c, err := client.New(url, client.Options{HTTPClient: s.ts.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,19 +155,19 @@ func newUploader(t *testing.T, s *testStore, url, token, job string, key ed25519
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := NewUploader(c, sp, token, job, key.Public().(ed25519.PublicKey), client.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+	u := NewDeliverer(c, sp, Enrollment{Token: token, Job: job, Key: key.Public().(ed25519.PublicKey)}, client.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond},
 		func(f string, a ...any) { t.Logf(f, a...) })
 	return u, sp
 }
 
-// TestUploaderStoreDownThenUp: certificates made while the store is
+// TestDelivererStoreDownThenUp: certificates made while the store is
 // unreachable stay pending, enrollment and submission are retried, and
 // once the store answers every certificate arrives with a verified receipt.
-func TestUploaderStoreDownThenUp(t *testing.T) {
+func TestDelivererStoreDownThenUp(t *testing.T) {
 	s := startStore(t)
 	g := newGate(t, s.ts.Listener.Addr().String())
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	u, sp := newUploader(t, s, g.URL(), s.token(t, "J1"), "J1", key)
+	u, sp := newDeliverer(t, s, g.URL(), s.token(t, "J1"), "J1", key)
 	u.PinServerKey(s.st.ServerKey())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -188,19 +185,19 @@ func TestUploaderStoreDownThenUp(t *testing.T) {
 	}
 	waitFor(t, "retries against the closed gate", func() bool { return u.Status().Attempts >= 3 })
 	st := u.Status()
-	if st.Enrolled || st.Count("pending") != 3 || st.LastError == "" {
+	if st.Enrolled || st.Count(Pending) != 3 || st.LastError == "" {
 		t.Fatalf("while down: %+v", st)
 	}
 	if p, _ := sp.Pending(); len(p) != 3 || s.count(t) != 0 {
 		t.Fatalf("while down: %d pending in the spool, %d in the store", len(p), s.count(t))
 	}
 	g.open.Store(true)
-	waitFor(t, "delivery", u.Done)
+	waitFor(t, "delivery", func() bool { return u.Status().Done() })
 	if n := s.count(t); n != 3 {
 		t.Errorf("store has %d certificates, want 3", n)
 	}
 	for _, id := range ids {
-		if u.Status().States[id] != "sent" {
+		if u.Status().States[id] != Delivered {
 			t.Errorf("%s: %s", id, u.Status().States[id])
 		}
 		if _, err := sp.Receipt(id); err != nil {
@@ -211,10 +208,10 @@ func TestUploaderStoreDownThenUp(t *testing.T) {
 	if _, err := u.Add(certificate(t, key, "S4", "J1")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the fourth certificate", func() bool { return u.Done() && s.count(t) == 4 })
+	waitFor(t, "the fourth certificate", func() bool { return u.Status().Done() && s.count(t) == 4 })
 }
 
-func TestUploaderRefusals(t *testing.T) {
+func TestDelivererRefusals(t *testing.T) {
 	s := startStore(t)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	ready := make(chan struct{})
@@ -223,45 +220,25 @@ func TestUploaderRefusals(t *testing.T) {
 	defer cancel()
 
 	// A token the store never minted: hopeless, certificates stay pending.
-	u, _ := newUploader(t, s, s.ts.URL, "lenr_forged", "J1", key)
+	u, _ := newDeliverer(t, s, s.ts.URL, "lenr_forged", "J1", key)
 	go u.Run(ctx, ready)
 	if _, err := u.Add(certificate(t, key, "S1", "J1")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the refusal", u.Hopeless)
-	if st := u.Status(); st.EnrollRefused == "" || st.Count("pending") != 1 || u.Done() {
+	waitFor(t, "the refusal", func() bool { return u.Status().Hopeless() })
+	if st := u.Status(); st.EnrollRefused == "" || st.Count(Pending) != 1 || u.Status().Done() {
 		t.Errorf("after a refused enrollment: %+v", st)
 	}
 
 	// A certificate of another job than the token's: rejected.
-	u2, _ := newUploader(t, s, s.ts.URL, s.token(t, "J2"), "J2", key)
+	u2, _ := newDeliverer(t, s, s.ts.URL, s.token(t, "J2"), "J2", key)
 	go u2.Run(ctx, ready)
 	id, err := u2.Add(certificate(t, key, "S2", "J3"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the rejection", u2.Hopeless)
-	if st := u2.Status(); st.States[id] != "rejected" || !strings.Contains(st.Reasons[id], "job") {
+	waitFor(t, "the rejection", func() bool { return u2.Status().Hopeless() })
+	if st := u2.Status(); st.States[id] != Rejected || !strings.Contains(st.Reasons[id], "job") {
 		t.Errorf("after a job mismatch: %+v", st)
-	}
-}
-
-// TestPinnedClient: the pin is all the client trusts.
-func TestPinnedClient(t *testing.T) {
-	s := startStore(t)
-	for _, tc := range []struct {
-		pin string
-		ok  bool
-	}{{s.pin, true}, {strings.Repeat("0", 64), false}, {"", true}} {
-		resp, err := PinnedClient(tc.pin, 5*time.Second).Get(s.ts.URL + "/v1/log/key")
-		if err == nil {
-			resp.Body.Close()
-		}
-		if (err == nil) != tc.ok {
-			t.Errorf("pin %q: %v", tc.pin, err)
-		}
-		if err != nil && !strings.Contains(err.Error(), "is not the pinned") {
-			t.Errorf("pin %q: error %v does not say why", tc.pin, err)
-		}
 	}
 }
