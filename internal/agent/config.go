@@ -1,8 +1,10 @@
-// Package agent holds the parts of the boot image's unattended wipe agent
-// (`lethe agent`) that are not command-line glue: its configuration (kernel
-// command line and signed configuration files), the decision which disks
-// are the boot medium, the console screen, the network bring-up, and the
-// uploader that delivers certificates to the audit store.
+// Package agent is the boot image's unattended wipe (`lethe agent`, Run):
+// its configuration (kernel command line and signed configuration files),
+// the decision which disks are the boot medium, the console screen, the
+// network bring-up, and the run itself, which wipes through the same
+// pipeline as lethe wipe (package station) and delivers the certificates
+// to the audit store before it powers off. The code that runs inside the
+// boot image lives here and below (kmod, power, tpmkey).
 package agent
 
 import (

@@ -1,7 +1,7 @@
 // Package tlog is the audit store's append-only transparency log: a
-// Trillian Tessera log (POSIX directory or MySQL/MariaDB) with signed
-// checkpoints, inclusion and consistency proofs, and the offline checks
-// that verify them.
+// Trillian Tessera log (POSIX directory or MySQL/MariaDB) that publishes
+// signed checkpoints and inclusion proofs. The offline checks that verify
+// them are in audit/logverify.
 package tlog
 
 import (
