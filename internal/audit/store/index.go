@@ -33,6 +33,8 @@ func (s *Store) indexEntry(ctx context.Context, x execer, idx uint64, e *entry.E
 		err = s.indexCertificate(ctx, x, idx, e, rc)
 	case e.Validation != nil:
 		err = s.indexValidation(ctx, x, idx, e)
+	case e.Passkey != nil:
+		err = s.indexPasskey(ctx, x, idx, e) // passkeys.go
 	}
 	if err != nil {
 		return err
