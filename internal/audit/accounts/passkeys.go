@@ -37,8 +37,8 @@ type Passkey struct {
 	// §6.1: UP, UV, BE, BS); BE must not change later.
 	Flags    byte
 	LogIndex uint64
-	Created      time.Time
-	Revoked      bool
+	Created  time.Time
+	Revoked  bool
 }
 
 // ErrNoPasskey is returned for an unknown or revoked credential.
