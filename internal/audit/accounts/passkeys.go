@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/lethe-project/lethe/internal/audit/totp"
+	"golang.org/x/crypto/bcrypt"
 	"time"
 
 	"github.com/lethe-project/lethe/internal/audit/db"
@@ -193,4 +194,15 @@ func (a *Accounts) TakeCeremony(ctx context.Context, id, user, kind string) ([]b
 		return nil, ErrNoCeremony // a concurrent finish took it, or it is stale
 	}
 	return data, nil
+}
+
+// CheckCurrentPassword checks an account's password without counting a
+// failure (the caller already holds a session of that account: this is a
+// re-confirmation, e.g. before a password change).
+func (a *Accounts) CheckCurrentPassword(ctx context.Context, name, password string) (bool, error) {
+	_, hash, _, err := a.get(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil, nil
 }

@@ -144,19 +144,37 @@ func (s *server) client(t *testing.T, token string) *client.Client {
 	return c
 }
 
-// admin logs in as the initial admin.
+// initialAdmins holds, per data directory, the first admin's credentials
+// after the first login changed the password (the store then removes
+// initial-admin.json).
+var initialAdmins sync.Map
+
+// admin logs in as the initial admin; the first time, it chooses a new
+// password as the store requires.
 func (s *server) admin(t *testing.T) *client.Client {
 	t.Helper()
 	var ia store.InitialAdmin
-	b, err := os.ReadFile(filepath.Join(s.Data, store.InitialAdminFile))
-	if err != nil {
-		t.Fatal(err)
+	if v, ok := initialAdmins.Load(s.Data); ok {
+		ia = v.(store.InitialAdmin)
+	} else {
+		b, err := os.ReadFile(filepath.Join(s.Data, store.InitialAdminFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(b, &ia)
 	}
-	json.Unmarshal(b, &ia)
 	code, _ := totp.Code(ia.TOTPSecret, time.Now())
 	c, err := s.client(t, "").Login(context.Background(), ia.User, ia.Password, code)
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
+	}
+	if _, ok := initialAdmins.Load(s.Data); !ok {
+		changed := ia
+		changed.Password = ia.Password + "-Own1"
+		if err := c.Do(context.Background(), "POST", "/v1/account/password", map[string]string{"old": ia.Password, "new": changed.Password}, nil); err != nil {
+			t.Fatalf("first admin login: change the initial password: %v", err)
+		}
+		initialAdmins.Store(s.Data, changed)
 	}
 	return c
 }

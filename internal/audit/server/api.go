@@ -146,7 +146,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
 
 func parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
-	q := store.Query{Serial: v.Get("serial"), WWN: v.Get("wwn"), HostSerial: v.Get("host"), Job: v.Get("job"),
+	q := store.Query{Serial: v.Get("serial"), WWN: v.Get("wwn"), HostSerial: v.Get("host"), Job: v.Get("job"), Site: v.Get("site"),
 		Status: v.Get("status"), Validation: v.Get("validation"), Text: v.Get("q")}
 	var err error
 	day := func(s string) (time.Time, error) {
@@ -323,31 +323,6 @@ func (s *Server) pageURL(r *http.Request, id string) string {
 		base = "https://" + r.Host
 	}
 	return base + "/certificates/" + id
-}
-
-// ValidationRequest is an auditor's decision.
-type ValidationRequest struct {
-	Decision string `json:"decision"` // approved | rejected
-	Comment  string `json:"comment"`
-}
-
-func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request) {
-	var req ValidationRequest
-	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
-	}
-	v, err := s.st.Validate(r.Context(), r.PathValue("id"), req.Decision, req.Comment, who(r).actor(r))
-	switch {
-	case isNotFound(err):
-		apiError(w, http.StatusNotFound, "not-found", err.Error())
-	case err != nil && (strings.Contains(err.Error(), "decision") || strings.Contains(err.Error(), "rejection")):
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-	case err != nil:
-		internalError(w, err)
-	default:
-		writeJSON(w, http.StatusCreated, v)
-	}
 }
 
 func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
