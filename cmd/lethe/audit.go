@@ -30,7 +30,8 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "The audit store: serve it, back it up, verify its log, flush a spool",
 	}
-	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd())
+	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd(),
+		newAuditVerifyValidationCmd())
 	return cmd
 }
 

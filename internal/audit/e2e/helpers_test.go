@@ -55,10 +55,12 @@ type server struct {
 	cmd  *exec.Cmd
 	URL  string
 	Data string
-	CA   string
-	done chan struct{}
-	log  *bytes.Buffer
-	mu   sync.Mutex
+	// startLine is what the server printed when it started listening.
+	startLine string
+	CA        string
+	done      chan struct{}
+	log       *bytes.Buffer
+	mu        sync.Mutex
 }
 
 var listenRE = regexp.MustCompile(`listening on (https://\S+)`)
@@ -89,13 +91,14 @@ func startServerAt(t *testing.T, data, listen string, extra ...string) *server {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				lines <- m[1]
+			if listenRE.MatchString(sc.Text()) {
+				lines <- sc.Text()
 			}
 		}
 	}()
 	select {
-	case s.URL = <-lines:
+	case s.startLine = <-lines:
+		s.URL = listenRE.FindStringSubmatch(s.startLine)[1]
 	case <-s.done:
 		t.Fatalf("audit server exited: %s", s.stderr())
 	case <-time.After(60 * time.Second):

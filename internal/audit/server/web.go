@@ -68,6 +68,8 @@ func (s *Server) webRoutes() {
 	m.HandleFunc("POST /v1/account/password", s.need(anyRole, s.apiChangePassword))
 	m.HandleFunc("POST /v1/account/passkeys/begin", s.need(mayHavePasskey, s.passkeyRegisterBegin))
 	m.HandleFunc("POST /v1/account/passkeys/finish", s.need(mayHavePasskey, s.passkeyRegisterFinish))
+	m.HandleFunc("GET /v1/account/passkeys", s.need(mayHavePasskey, s.apiPasskeys))
+	m.HandleFunc("GET /v1/account/passkeys/{id}", s.need(mayHavePasskey, s.passkeyExport))
 }
 
 // mayHavePasskey: the roles that log in with a second factor.
@@ -901,4 +903,24 @@ func (s *Server) passkeyExport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="passkey-%s-%d.json"`, x.User, x.LogIndex))
 	writeJSON(w, http.StatusOK, x)
+}
+
+// apiPasskeys lists the caller's passkeys in their exported form.
+func (s *Server) apiPasskeys(w http.ResponseWriter, r *http.Request) {
+	p := who(r)
+	keys, err := s.st.Accounts.ActivePasskeys(r.Context(), p.user.Name)
+	if err != nil {
+		internalError(w, err)
+		return
+	}
+	out := []*passkey.ExportedKey{}
+	for _, k := range keys {
+		x, err := s.st.ExportPasskey(r.Context(), p.user.Name, k.CredentialID)
+		if err != nil {
+			internalError(w, err)
+			return
+		}
+		out = append(out, x)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
