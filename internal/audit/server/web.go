@@ -350,8 +350,10 @@ func sortLinks(r *http.Request, cols [][2]string) map[string]sortLink {
 				l.Mark = " ▼"
 				v.Set("dir", "asc")
 			}
+		} else if c[0] == "received" || c[0] == "ended" {
+			v.Set("dir", "desc") // newest first
 		} else {
-			v.Set("dir", "desc")
+			v.Set("dir", "asc") // A to Z
 		}
 		l.URL = r.URL.Path + "?" + v.Encode()
 		out[c[0]] = l
