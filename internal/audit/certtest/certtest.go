@@ -21,8 +21,8 @@ type Drive struct {
 	Loop string
 	// AssetTag is the organization's property number.
 	AssetTag string
-	Status                                        wipe.Status
-	Ended                                         time.Time
+	Status   wipe.Status
+	Ended    time.Time
 }
 
 // Statement builds a certificate statement for d.
