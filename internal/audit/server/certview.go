@@ -99,7 +99,7 @@ func (s *Server) certView(ctx context.Context, c *store.Certificate) *certView {
 
 	// Verification, in words.
 	vr := p.Verification
-	v.Summary = fmt.Sprintf("%s: %s. %s (%s)", p.Status, strings.TrimSuffix(p.StatusReason, "."), nonEmpty(p.Sanitization.TechniqueName, string(p.Sanitization.Technique)),
+	v.Summary = fmt.Sprintf("%s. %s (%s)", strings.TrimSuffix(nonEmpty(p.StatusReason, "no reason given"), "."), nonEmpty(p.Sanitization.TechniqueName, string(p.Sanitization.Technique)),
 		strings.ToUpper(string(p.Sanitization.Category)))
 	switch vr.Scope {
 	case "", "none":

@@ -42,6 +42,7 @@ func qrDataURI(text string) template.URL {
 }
 
 func (s *Server) webRoutes() {
+	s.adminAPIRoutes() // admin_api.go
 	m := s.mux
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.loginSubmit)

@@ -204,3 +204,40 @@ func TestInitialPasswordMustChange(t *testing.T) {
 
 // loginStep moves each form login to its own TOTP time step.
 var loginStep atomic.Int64
+
+// TestAdminAPIResetsAndEnrollmentTokens: the admin API offers what the
+// admin page does: a new TOTP secret, passkeys revoked, enrollment tokens
+// listed and revoked (a revoked token no longer enrolls).
+func TestAdminAPIResetsAndEnrollmentTokens(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, backends["posix-sqlite"](t))
+	if _, err := e.st.CreateUser(ctx, "audra", "Auditor-Pw1", accounts.Auditor, store.Actor{Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	var reset TOTPResetResponse
+	if err := e.admin.Do(ctx, "POST", "/v1/admin/users/audra/totp", nil, &reset); err != nil || len(reset.TOTPSecret) < 16 || !strings.HasPrefix(reset.TOTPURI, "otpauth://") {
+		t.Fatalf("TOTP reset: %v %+v", err, reset)
+	}
+	if u, _ := e.st.Accounts.Get(ctx, "audra"); u.TOTPSecret != reset.TOTPSecret {
+		t.Fatal("the new secret is not the account's")
+	}
+	var n map[string]int
+	if err := e.admin.Do(ctx, "POST", "/v1/admin/users/audra/passkeys/revoke", nil, &n); err != nil || n["revoked"] != 0 {
+		t.Fatalf("passkey reset: %v %v", err, n)
+	}
+	tok, err := e.admin.CreateEnrollmentToken(ctx, "J-REV", time.Hour, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []EnrollmentTokenInfo
+	if err := e.admin.Do(ctx, "GET", "/v1/admin/enrollment-tokens", nil, &list); err != nil || len(list) != 1 || list[0].Job != "J-REV" || list[0].MaxUses != 3 {
+		t.Fatalf("enrollment tokens: %v %+v", err, list)
+	}
+	if err := e.admin.Do(ctx, "POST", "/v1/admin/enrollment-tokens/"+list[0].ID+"/revoke", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := newKey(t)
+	if _, err := e.anon.Enroll(ctx, tok.Token, pub); err == nil {
+		t.Fatal("a revoked enrollment token enrolled a key")
+	}
+}
