@@ -83,10 +83,11 @@ func (a *Authenticator) authData(rpID string, attested bool) []byte {
 
 // COSEKey is the credential's public key as a COSE_Key (EC2, P-256, ES256).
 func (a *Authenticator) COSEKey() []byte {
-	x, y := make([]byte, 32), make([]byte, 32)
-	a.Key.PublicKey.X.FillBytes(x)
-	a.Key.PublicKey.Y.FillBytes(y)
-	b, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+	pt, err := a.Key.PublicKey.Bytes() // 0x04 || X || Y (SEC 1 uncompressed)
+	if err != nil {
+		panic(err)
+	}
+	b, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: pt[1:33], -3: pt[33:65]})
 	if err != nil {
 		panic(err)
 	}
