@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/internal/audit/accounts"
+	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/audit/totp"
 )
@@ -239,5 +242,50 @@ func TestAdminAPIResetsAndEnrollmentTokens(t *testing.T) {
 	pub, _ := newKey(t)
 	if _, err := e.anon.Enroll(ctx, tok.Token, pub); err == nil {
 		t.Fatal("a revoked enrollment token enrolled a key")
+	}
+}
+
+// TestExportAppendixG: the CSV and JSON exports carry every Appendix G
+// field the certificate has, the asset tag included, and defuse
+// spreadsheet formulas in every column.
+func TestExportAppendixG(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, backends["posix-sqlite"](t))
+	pub, key := newKey(t)
+	if _, err := e.st.AddStationKey(ctx, "x", pub, store.Actor{Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.st.Ingest(ctx, store.Submission{Envelope: certtest.MustSign(key, certtest.Drive{Serial: "EXP-1", AssetTag: "AT-77", Operator: "=HYPERLINK(\"x\")", Job: "J-EXP"})}); err != nil {
+		t.Fatal(err)
+	}
+	var csvBody []byte
+	if err := e.admin.Do(ctx, "GET", "/v1/certificates?format=csv", nil, &csvBody); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(csvBody)).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("CSV: %v\n%s", err, csvBody)
+	}
+	col := map[string]string{}
+	for i, h := range recs[0] {
+		col[h] = recs[1][i]
+	}
+	for k, want := range map[string]string{"asset_tag": "AT-77", "media_serial": "EXP-1", "operator": `'=HYPERLINK("x")`, "organization": "Example Org",
+		"media_model": "TESTDISK 1TB", "category": "clear", "verification_scope": "full", "verification_result": "pass", "tool": "lethe",
+		"status": "ERASED", "disposition": "reuse", "validation": "pending", "job": "J-EXP", "media_type": "ssd"} {
+		if col[k] != want {
+			t.Errorf("CSV column %s = %q, want %q", k, col[k], want)
+		}
+	}
+	for _, k := range appendixG {
+		if _, ok := col[k]; !ok {
+			t.Errorf("CSV lacks column %s", k)
+		}
+	}
+	var j struct {
+		Certificates []ExportRecord `json:"certificates"`
+	}
+	if err := e.admin.Do(ctx, "GET", "/v1/certificates?format=json", nil, &j); err != nil || len(j.Certificates) != 1 || j.Certificates[0].AppendixG["asset_tag"] != "AT-77" {
+		t.Fatalf("JSON export: %v %+v", err, j)
 	}
 }
