@@ -52,6 +52,7 @@ func (s *Server) webRoutes() {
 	m.HandleFunc("GET /hosts", s.page(anyRole, s.hostsPage))
 	m.HandleFunc("GET /certificates/{id}", s.page(anyRole, s.certPage))
 	m.HandleFunc("GET /certificates/{id}/pdf", s.page(anyRole, s.certPDF))
+	m.HandleFunc("POST /certificates/{id}/validate", s.page(auditorOnly, s.validateWithoutScript))
 	m.HandleFunc("POST /certificates/{id}/validate/begin", s.page(auditorOnly, s.validateBegin))
 	m.HandleFunc("POST /certificates/{id}/validate/finish", s.page(auditorOnly, s.validateFinish))
 	m.HandleFunc("GET /events", s.page(auditorOrAdmin, s.eventsPage))
@@ -926,4 +927,13 @@ func (s *Server) apiPasskeys(w http.ResponseWriter, r *http.Request) {
 		out = append(out, x)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// validateWithoutScript answers the validation form when the browser did
+// not run the passkey script: nothing is recorded without the auditor's
+// signature.
+func (s *Server) validateWithoutScript(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusBadRequest)
+	s.render(w, r, who(r), "message", map[string]any{"Title": "Not recorded",
+		"Message": "A validation is signed with your passkey, which needs JavaScript (navigator.credentials) in this browser. Nothing was recorded."})
 }
