@@ -15,14 +15,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/spf13/cobra"
 	tclient "github.com/transparency-dev/tessera/client"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -30,7 +32,8 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "The audit store: serve it, back it up, verify its log, flush a spool",
 	}
-	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd())
+	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd(),
+		newAuditVerifyValidationCmd())
 	return cmd
 }
 
@@ -58,6 +61,7 @@ days.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			quietTessera(cmd.ErrOrStderr())
 			st, err := store.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -68,7 +72,7 @@ days.`,
 				st.Close(cctx)
 			}()
 			for _, p := range trust {
-				pub, err := attest.LoadPublicKey(p)
+				pub, err := sign.LoadPublicKey(p)
 				if err != nil {
 					return usageErr("--trust-key: %v", err)
 				}
@@ -79,11 +83,11 @@ days.`,
 			if ia, err := st.Bootstrap(ctx); err != nil {
 				return err
 			} else if ia != nil {
-				log.Warnf("created the first admin account %q; its password and TOTP secret are in %s — change the password, then delete the file",
-					ia.User, filepath.Join(cfg.Dir, store.InitialAdminFile))
+				logger.Info("created the first admin account: its password and TOTP secret are in the file; log in and choose your own password (the file is then removed)",
+					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			}
 			host, _, _ := net.SplitHostPort(listen)
-			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host})
+			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host, "localhost"})
 			if err != nil {
 				return err
 			}
@@ -92,7 +96,7 @@ days.`,
 				return usageErr("--listen: %v", err)
 			}
 			if baseURL == "" {
-				baseURL = "https://" + ln.Addr().String()
+				baseURL = defaultBaseURL(ln.Addr())
 			}
 			srv := &http.Server{Handler: server.New(server.Config{Store: st, BaseURL: baseURL}), TLSConfig: tlsCfg,
 				ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
@@ -100,7 +104,7 @@ days.`,
 			if backupEvery > 0 {
 				go dailyBackups(ctx, st, backupEvery, backupKeep)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lethe audit store listening on https://%s (TLS certificate %s, log key %s)\n", ln.Addr(), certPath, st.LogKey())
+			fmt.Fprintf(cmd.OutOrStdout(), "lethe audit store listening on https://%s (web UI %s/, TLS certificate %s, log key %s)\n", ln.Addr(), baseURL, certPath, st.LogKey())
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ServeTLS(ln, "", "") }()
 			select {
@@ -118,7 +122,7 @@ days.`,
 	fl.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on")
 	fl.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: self-signed in DATA/tls")
 	fl.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
-	fl.StringVar(&baseURL, "url", "", "public URL of this server, for links and QR codes (default https://LISTEN)")
+	fl.StringVar(&baseURL, "url", "", "public URL of this server (https://HOSTNAME:PORT), for links, QR codes and passkeys, which need a host name (default https://localhost:PORT on loopback, else https://LISTEN)")
 	fl.StringVar(&cfg.MySQLDSN, "mysql", "", "keep the log and index in MySQL/MariaDB (DSN user:pass@tcp(host:3306)/db) for scale-out")
 	fl.StringVar(&cfg.Origin, "origin", "", "log origin name in checkpoints (set once, at first start; default lethe-audit/HOSTNAME)")
 	fl.StringSliceVar(&trust, "trust-key", nil, "trust a station's public key (PKIX PEM; repeatable)")
@@ -136,9 +140,9 @@ func dailyBackups(ctx context.Context, st *store.Store, every, keep time.Duratio
 		case <-time.After(every):
 		}
 		if p, err := st.BackupFile(ctx, filepath.Join(st.Dir(), "backups"), keep); err != nil {
-			log.Errorf("backup: %v", err)
+			logger.Error("backup failed", "error", err)
 		} else {
-			log.Infof("backup written: %s", p)
+			logger.Info("backup written", "file", p)
 		}
 	}
 }
@@ -252,15 +256,15 @@ to --state. Exit 1 when verification fails.`,
 				if err != nil {
 					return usageErr("log key: %v", err)
 				}
-				return checkState(out, state, string(vkey), rep.Checkpoint, func(older *tlog.Checkpoint) error {
+				return checkState(out, state, string(vkey), rep.Checkpoint, func(older *logverify.Checkpoint) error {
 					if older.Size > rep.Checkpoint.Size {
-						return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, rep.Checkpoint.Size)
+						return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, rep.Checkpoint.Size)
 					}
 					// The entries verified against the new root; if the
 					// first older.Size of them give the old root, the new
 					// tree extends the old one.
-					if err := tlog.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
-						return fmt.Errorf("%w: %v", tlog.ErrInconsistent, err)
+					if err := logverify.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
+						return fmt.Errorf("%w: %v", logverify.ErrInconsistent, err)
 					}
 					return nil
 				})
@@ -288,20 +292,20 @@ to --state. Exit 1 when verification fails.`,
 			if err != nil {
 				return failed("read checkpoint: %v", err)
 			}
-			cp, err := tlog.ParseCheckpoint(raw, string(vkey))
+			cp, err := logverify.ParseCheckpoint(raw, string(vkey))
 			if err != nil {
 				return failed("FAIL %v", err)
 			}
 			fmt.Fprintf(out, "OK   checkpoint of %s: %d entries, root %x, signature valid\n", cp.Origin, cp.Size, cp.Hash)
-			return checkState(out, state, string(vkey), cp, func(older *tlog.Checkpoint) error {
+			return checkState(out, state, string(vkey), cp, func(older *logverify.Checkpoint) error {
 				if older.Size > cp.Size {
-					return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, cp.Size)
+					return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, cp.Size)
 				}
-				proof, err := tlog.ConsistencyProof(ctx, f, older.Size, cp.Size)
+				proof, err := logverify.ConsistencyProof(ctx, f, older.Size, cp.Size)
 				if err != nil {
 					return fmt.Errorf("consistency proof %d -> %d: %w", older.Size, cp.Size, err)
 				}
-				return tlog.VerifyConsistency(older, cp, proof)
+				return logverify.VerifyConsistency(older, cp, proof)
 			})
 		},
 	}
@@ -317,12 +321,12 @@ to --state. Exit 1 when verification fails.`,
 
 // checkState proves cp consistent with the checkpoint saved in state (an
 // append-only extension of it), then saves cp.
-func checkState(out io.Writer, state, vkey string, cp *tlog.Checkpoint, consistent func(older *tlog.Checkpoint) error) error {
+func checkState(out io.Writer, state, vkey string, cp *logverify.Checkpoint, consistent func(older *logverify.Checkpoint) error) error {
 	if state == "" {
 		return nil
 	}
 	if raw, err := os.ReadFile(state); err == nil {
-		older, err := tlog.ParseCheckpoint(raw, vkey)
+		older, err := logverify.ParseCheckpoint(raw, vkey)
 		if err != nil {
 			return failed("FAIL saved checkpoint %s: %v", state, err)
 		}
@@ -390,4 +394,14 @@ func reportFlush(cmd *cobra.Command, sp *client.Spool, res client.FlushResult) e
 		return failed("%d certificate(s) rejected by the audit store", len(res.Rejected))
 	}
 	return nil
+}
+
+// defaultBaseURL is the store's URL when --url is not given: on a
+// loopback address https://localhost:PORT, because passkeys (WebAuthn)
+// need a host name, not an IP address.
+func defaultBaseURL(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return fmt.Sprintf("https://localhost:%d", ta.Port)
+	}
+	return "https://" + a.String()
 }

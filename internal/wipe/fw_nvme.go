@@ -37,7 +37,7 @@ func (r *fwRun) nvmeLog(record bool, why string) (*nvme.SanitizeLog, error) {
 	if record {
 		err := r.cmd("Get Log Page 0x81 (Sanitize Status)", why, get)
 		if err == nil {
-			r.rec.observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
+			r.rec.Observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
 		}
 		return l, err
 	}
@@ -108,18 +108,18 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 
 	if l0.Status == nvme.SanitizeInProgress {
 		if cont && l0.SCDW10 == r.job.NVMeCDW10 {
-			r.rec.note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, l0.Progress*100)
+			r.rec.Note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, l0.Progress*100)
 			r.rec.InProgressSeen = true
 			return r.nvmeFollow(req, r.job.NVMeCDW10, r.job.GDEBefore, l0, timeout, false), nil
 		}
 		r.notify("%s: a sanitize lethe did not start (SCDW10 0x%08x) is running; waiting for it to end before starting lethe's own", r.d.Path, l0.SCDW10)
-		r.rec.note("a sanitize lethe did not start (SCDW10 0x%08x) was running: lethe waited for it and does not count it", l0.SCDW10)
+		r.rec.Note("a sanitize lethe did not start (SCDW10 0x%08x) was running: lethe waited for it and does not count it", l0.SCDW10)
 		wait := r.poll("sanitizing (an operation lethe did not start)", timeout, func() (bool, fwResult, error) {
 			l, err := r.nvmeLog(false, "")
 			if err != nil {
 				return false, fwResult{}, err
 			}
-			r.rec.observe("foreign: "+l.Status.String(), l.Progress, nvmeLogDetail(l))
+			r.rec.Observe("foreign: "+l.Status.String(), l.Progress, nvmeLogDetail(l))
 			return l.Status != nvme.SanitizeInProgress, fwResult{}, nil
 		})
 		if wait.out == outInterrupted || wait.out == outLost {
@@ -140,7 +140,7 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 	}
 	if l0.Status == nvme.SanitizeFailed {
 		r.failureBlocksIO = true
-		r.rec.note("the controller is in sanitize failure mode after an earlier sanitize (SCDW10 0x%08x): it refuses I/O until a sanitize succeeds, so lethe starts a new one", l0.SCDW10)
+		r.rec.Note("the controller is in sanitize failure mode after an earlier sanitize (SCDW10 0x%08x): it refuses I/O until a sanitize succeeds, so lethe starts a new one", l0.SCDW10)
 	}
 	if err := nvme.SanitizeCheck(ctrl, req); err != nil {
 		return fwResult{}, refused(r.d, "%v", err)
@@ -155,7 +155,7 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 		}
 	}
 	if lb.GlobalDataErased && r.ev != nil && !r.failureBlocksIO {
-		r.rec.note("Global Data Erased is still set after the canary writes: the controller does not track it, so only an in-progress state seen by lethe attributes a completion")
+		r.rec.Note("Global Data Erased is still set after the canary writes: the controller does not track it, so only an in-progress state seen by lethe attributes a completion")
 	}
 	cmd, err := nvme.SanitizeCmd(req)
 	if err != nil {
@@ -183,10 +183,10 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 		// again; the log says what happens, and the job stays recorded
 		// until it does.
 		unknown = true
-		r.rec.note("Sanitize did not complete normally (%v): whether the controller started it is unknown, so lethe does not send it again and follows the Sanitize Status log", err)
+		r.rec.Note("Sanitize did not complete normally (%v): whether the controller started it is unknown, so lethe does not send it again and follows the Sanitize Status log", err)
 	}
 	if err := r.persist(phaseStarted); err != nil {
-		r.rec.note("%v", err)
+		r.rec.Note("%v", err)
 	}
 	return r.nvmeFollow(req, cmd.CDW10, lb.GlobalDataErased, lb, timeout, unknown), nil
 }
@@ -217,7 +217,7 @@ func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore boo
 		if err != nil {
 			return false, fwResult{}, err
 		}
-		r.rec.observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
+		r.rec.Observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
 		ours := l.SCDW10 == cdw10
 		switch l.Status {
 		case nvme.SanitizeInProgress:
@@ -263,7 +263,7 @@ func (r *fwRun) nvmeDone(req nvme.SanitizeRequest, l *nvme.SanitizeLog) fwResult
 		res.deallocNote = "the sanitize ran with no-deallocate (NDAS) and the log reports success without deallocation (SSTAT 001b; 100b would say the controller deallocated anyway): reads come from the medium, not from deallocated blocks"
 		switch {
 		case sc.NODMMAS == nvme.NODMMASModified:
-			r.rec.note("SANICAP NODMMAS=10b: the controller modifies the medium after a no-deallocate sanitize, so no content can be predicted")
+			r.rec.Note("SANICAP NODMMAS=10b: the controller modifies the medium after a no-deallocate sanitize, so no content can be predicted")
 		case req.Action == nvme.SanitizeOverwrite:
 			res.expect = patternExpect(req.Pattern)
 		}
@@ -341,7 +341,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 	log, err := r.nvmeLog(true, "a running sanitize would refuse the format")
 	switch {
 	case err != nil:
-		r.rec.note("no Sanitize Status log (%v): the format timeout comes from the capacity", err)
+		r.rec.Note("no Sanitize Status log (%v): the format timeout comes from the capacity", err)
 		log = nil
 	case log.Status == nvme.SanitizeInProgress:
 		return fwResult{}, refused(r.d, "a sanitize is running (%.1f%%): run lethe again when it has ended", log.Progress*100)
@@ -359,7 +359,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 	r.rec.Parameters = []string{fmt.Sprintf("NSID=0x%x", target), fmt.Sprintf("LBAF=%d (kept)", req.LBAF), fmt.Sprintf("SES=%d", ses),
 		fmt.Sprintf("MSET=%d", b2i(req.MSET)), fmt.Sprintf("PI=%d", req.PI), fmt.Sprintf("PIL=%d", b2i(req.PIL))}
 	if target == nvme.BroadcastNSID {
-		r.rec.note("FNA 0x%02x: format and secure erase apply to all namespaces of the NVM subsystem, so lethe sends the broadcast NSID (%d namespace(s) affected, listed in the scope)", ctrl.FNA, len(scope.Namespaces))
+		r.rec.Note("FNA 0x%02x: format and secure erase apply to all namespaces of the NVM subsystem, so lethe sends the broadcast NSID (%d namespace(s) affected, listed in the scope)", ctrl.FNA, len(scope.Namespaces))
 	}
 	r.rec.TimeoutSeconds = req.Timeout.Seconds()
 	if err := r.prepareProof(); err != nil {
@@ -386,9 +386,9 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 		// or done. Never send it again; follow the namespace's Format
 		// Progress Indicator.
 		if err := r.persist(phaseStarted); err != nil {
-			r.rec.note("%v", err)
+			r.rec.Note("%v", err)
 		}
-		r.rec.note("Format NVM did not complete normally (%v): whether the controller formatted is unknown, so lethe does not send it again and follows Identify Namespace (Format Progress Indicator)", err)
+		r.rec.Note("Format NVM did not complete normally (%v): whether the controller formatted is unknown, so lethe does not send it again and follows Identify Namespace (Format Progress Indicator)", err)
 		return r.nvmeFormatFollow(ns, nsid, req.Timeout), nil
 	}
 	r.rec.Completion = "observed: Format NVM completes within the command (NVMe 2.0 §5.23) and the controller returned success"
@@ -401,7 +401,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 		after = ns
 	}
 	if after.FormatIndex() != ns.FormatIndex() || after.NSZE != ns.NSZE {
-		r.rec.note("the namespace changed: LBA format %d -> %d, NSZE %d -> %d", ns.FormatIndex(), after.FormatIndex(), ns.NSZE, after.NSZE)
+		r.rec.Note("the namespace changed: LBA format %d -> %d, NSZE %d -> %d", ns.FormatIndex(), after.FormatIndex(), ns.NSZE, after.NSZE)
 	}
 	return fwResult{out: outCompleted, deallocated: true, expect: expectFromDealloc(after.DeallocReadsZero(), after.DeallocReadsOnes()),
 		deallocNote: fmt.Sprintf("Format NVM leaves the namespace deallocated: reads return what deallocated blocks read as (DLFEAT %d), not the medium", after.DLFEAT&7)}, nil
@@ -420,7 +420,7 @@ func (r *fwRun) nvmeFormatFollow(before *nvme.Namespace, nsid uint32, timeout ti
 		switch {
 		case nvme.IsFormatInProgress(err) || nvme.IsNotReady(err):
 			r.rec.InProgressSeen = true
-			r.rec.observe("format in progress", 0, err.Error())
+			r.rec.Observe("format in progress", 0, err.Error())
 			return false, fwResult{}, nil
 		case err != nil:
 			return false, fwResult{}, err
@@ -428,11 +428,11 @@ func (r *fwRun) nvmeFormatFollow(before *nvme.Namespace, nsid uint32, timeout ti
 		sup, rem := ns.FormatProgress()
 		if sup && rem > 0 {
 			r.rec.InProgressSeen = true
-			r.rec.observe("format in progress", float64(100-int(rem))/100, fmt.Sprintf("FPI %d%% remaining", rem))
+			r.rec.Observe("format in progress", float64(100-int(rem))/100, fmt.Sprintf("FPI %d%% remaining", rem))
 			r.progress(r.phase, float64(100-int(rem))/100, false)
 			return false, fwResult{}, nil
 		}
-		r.rec.observe("namespace ready", 0, fmt.Sprintf("FPI 0x%02x", ns.FPI))
+		r.rec.Observe("namespace ready", 0, fmt.Sprintf("FPI 0x%02x", ns.FPI))
 		if !r.rec.InProgressSeen {
 			why := "the namespace reports no format progress indicator (FPI bit 7 clear)"
 			if sup || supported {

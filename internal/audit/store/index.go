@@ -10,13 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 type execer interface {
@@ -33,6 +37,8 @@ func (s *Store) indexEntry(ctx context.Context, x execer, idx uint64, e *entry.E
 		err = s.indexCertificate(ctx, x, idx, e, rc)
 	case e.Validation != nil:
 		err = s.indexValidation(ctx, x, idx, e)
+	case e.Passkey != nil:
+		err = s.indexPasskey(ctx, x, idx, e) // passkeys.go
 	}
 	if err != nil {
 		return err
@@ -70,7 +76,7 @@ func (s *Store) indexCertificate(ctx context.Context, x execer, idx uint64, e *e
 	return err
 }
 
-func hostSerial(st *attest.Statement) string {
+func hostSerial(st *cert.Statement) string {
 	h := st.Predicate.Host
 	for _, v := range []string{h.SystemSerial, h.ChassisSerial, h.BoardSerial} {
 		if v != "" {
@@ -120,13 +126,13 @@ func (s *Store) reconcile(ctx context.Context) error {
 		}
 		var rc *receipt.Receipt
 		if e.Certificate != nil {
-			proof, err := tlog.InclusionProof(ctx, s.log.Reader(), i, cp.Size)
+			proof, err := logverify.InclusionProof(ctx, s.log.Reader(), i, cp.Size)
 			if err != nil {
 				return err
 			}
 			rc = &receipt.Receipt{Version: 1, CertificateID: e.Certificate.CertificateID, EnvelopeSHA256: e.Certificate.EnvelopeSHA256,
 				Received: e.Time, LogIndex: i, Entry: leaf, Checkpoint: string(cp.Raw), InclusionProof: proof,
-				LogKey: s.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.ServerKey()))}
+				LogKey: s.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.ServerKey()))}
 		}
 		return s.indexEntry(ctx, s.DB, i, e, leaf, rc)
 	}); err != nil {
@@ -154,7 +160,11 @@ func (s *Store) scan(ctx context.Context, from, to uint64, visit func(uint64, []
 
 // Query selects certificates. Empty fields do not filter.
 type Query struct {
-	Serial, WWN, HostSerial, Job, Status, Validation, Text string
+	Serial, WWN, HostSerial, Job, Site, Status, Validation, Text string
+	// Sort names a column (SortColumns, views.go); newest first by default,
+	// Asc reverses.
+	Sort string
+	Asc  bool
 	// From and To bound the wipe's end time.
 	From, To      time.Time
 	Limit, Offset int
@@ -183,6 +193,9 @@ type Row struct {
 	SignerKind    string    `json:"signerKind"`
 	Validation    string    `json:"validation"`
 	ValidatedBy   string    `json:"validatedBy,omitempty"`
+	// Subject is the certificate's subject name, set where the drive
+	// reports no model or serial (views.go).
+	Subject string `json:"subject,omitempty"`
 }
 
 const rowCols = `log_index, certificate_id, status, category, technique, drive_serial, drive_model, wwn, host_serial, hostname,
@@ -215,6 +228,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 	eq("wwn", q.WWN)
 	eq("host_serial", q.HostSerial)
 	eq("job", q.Job)
+	eq("site", q.Site)
 	eq("status", strings.ToUpper(q.Status))
 	eq("validation", strings.ToLower(q.Validation))
 	if q.Text != "" {
@@ -241,7 +255,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 	if q.Limit <= 0 || q.Limit > 100000 {
 		q.Limit = 100
 	}
-	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+" ORDER BY log_index DESC LIMIT ? OFFSET ?",
+	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+q.orderBy()+" LIMIT ? OFFSET ?",
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -255,7 +269,12 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 		}
 		out = append(out, *r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	rows.Close()
+	s.fillSubjects(ctx, out) // views.go
+	return out, total, nil
 }
 
 // ErrNotFound is returned for an unknown certificate.
@@ -265,7 +284,7 @@ var ErrNotFound = errors.New("no such certificate")
 type Certificate struct {
 	Row
 	Envelope    []byte             `json:"envelope"`
-	Statement   *attest.Statement  `json:"statement"`
+	Statement   *cert.Statement    `json:"statement"`
 	Receipt     *receipt.Receipt   `json:"receipt"`
 	Validations []ValidationRecord `json:"validations"`
 }
@@ -352,9 +371,9 @@ func (s *Store) Check(ctx context.Context, c *Certificate) Status {
 		return st
 	}
 	st.CheckpointSize = cp.Size
-	proof, err := tlog.InclusionProof(ctx, s.log.Reader(), c.LogIndex, cp.Size)
+	proof, err := logverify.InclusionProof(ctx, s.log.Reader(), c.LogIndex, cp.Size)
 	if err == nil {
-		err = tlog.VerifyInclusion(cp, c.LogIndex, c.Receipt.Entry, proof)
+		err = logverify.VerifyInclusion(cp, c.LogIndex, c.Receipt.Entry, proof)
 	}
 	if err == nil {
 		_, err = c.Receipt.Verify(c.Envelope, receipt.Keys{LogKey: s.LogKey(), ServerKey: s.ServerKey()})
@@ -366,33 +385,6 @@ func (s *Store) Check(ctx context.Context, c *Certificate) Status {
 	st.InclusionOK = true
 	st.InclusionNote = fmt.Sprintf("entry %d is included in the log's current checkpoint (size %d); receipt verifies", c.LogIndex, cp.Size)
 	return st
-}
-
-// Validate records an auditor's decision as a new signed log entry.
-func (s *Store) Validate(ctx context.Context, certID, decision, comment string, who Actor) (*ValidationRecord, error) {
-	switch decision {
-	case entry.ResultApproved, entry.ResultRejected:
-	default:
-		return nil, fmt.Errorf("decision %q: want approved or rejected", decision)
-	}
-	if decision == entry.ResultRejected && strings.TrimSpace(comment) == "" {
-		return nil, errors.New("a rejection needs a comment saying why")
-	}
-	c, err := s.Certificate(ctx, certID)
-	if err != nil {
-		return nil, err
-	}
-	e := &entry.Entry{
-		Time: s.now().UTC(), Type: entry.TypeValidation, Subject: who.Name, Object: "certificate:" + certID, Result: decision,
-		Detail: comment, Remote: who.Remote,
-		Validation: &entry.Validation{CertificateID: certID, CertificateIndex: c.LogIndex, EnvelopeSHA256: c.Receipt.EnvelopeSHA256,
-			Decision: decision, Comment: comment, Standard: entry.Standard},
-	}
-	idx, err := s.Record(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	return &ValidationRecord{LogIndex: idx, Decision: decision, Auditor: who.Name, Comment: comment, Time: e.Time}, nil
 }
 
 // EventRow is an audit event.

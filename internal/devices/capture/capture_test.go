@@ -135,8 +135,8 @@ func TestHdparmI(t *testing.T) {
 func TestHdparmIRoundTrip(t *testing.T) {
 	hdparm := testutil.RequireCommand(t, "hdparm")
 	for i, cfg := range []atasim.Config{
-		{Sanitize: true, Antifreeze: true, EnhancedErase: true, EraseTime: 10, EnhancedEraseTime: 0x812c, RotationRate: 1, WWN: 0x5000c500a1b2c3d4, TRIM: true, Sectors: 1 << 30},
-		{UserPassword: []byte("pw"), RotationRate: 7200, Sectors: 5860533168},
+		{Sanitize: true, Antifreeze: true, EnhancedErase: true, EraseTime: 10, EnhancedEraseTime: 0x812c, RotationRate: 1, WWN: 0x5000c500a1b2c3d4, TRIM: true, Sectors: 1 << 21},
+		{UserPassword: []byte("pw"), RotationRate: 7200, Sectors: 1 << 24},
 		{AMA: true, Sanitize: true, Crypto: true, FrozenAtPowerOn: true, NoRotationRate: true},
 	} {
 		// A sparse file stands in for a medium of a real drive's size.
