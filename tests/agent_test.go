@@ -25,6 +25,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
@@ -131,15 +134,24 @@ func (s *auditServer) pin(t *testing.T) string {
 	return agent.CertPin(blk.Bytes)
 }
 
+// initialAdmins holds, per data directory, the first admin's credentials
+// after the first login changed the password (the store then removes
+// initial-admin.json).
+var initialAdmins sync.Map
+
 func (s *auditServer) admin(t *testing.T) *client.Client {
 	t.Helper()
 	var ia store.InitialAdmin
-	b, err := os.ReadFile(filepath.Join(s.data, store.InitialAdminFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &ia); err != nil {
-		t.Fatal(err)
+	if v, ok := initialAdmins.Load(s.data); ok {
+		ia = v.(store.InitialAdmin)
+	} else {
+		b, err := os.ReadFile(filepath.Join(s.data, store.InitialAdminFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &ia); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := client.New(s.url, client.Options{CAFile: filepath.Join(s.data, "tls", "cert.pem")})
 	if err != nil {
@@ -150,13 +162,21 @@ func (s *auditServer) admin(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
 	}
+	if _, ok := initialAdmins.Load(s.data); !ok {
+		changed := ia
+		changed.Password = ia.Password + "-Own1"
+		if err := ac.Do(context.Background(), "POST", "/v1/account/password", map[string]string{"old": ia.Password, "new": changed.Password}, nil); err != nil {
+			t.Fatalf("first admin login: change the initial password: %v", err)
+		}
+		initialAdmins.Store(s.data, changed)
+	}
 	return ac
 }
 
 // storedCert is a certificate as the store has it.
 type storedCert struct {
 	envelope []byte
-	st       *attest.Statement
+	st       *cert.Statement
 	receipt  *receipt.Receipt
 }
 
@@ -171,7 +191,7 @@ func (s *auditServer) certificates(t *testing.T, c *client.Client, job string) [
 	if err := c.Do(context.Background(), http.MethodGet, "/v1/certificates?format=json&job="+job, nil, &res); err != nil {
 		t.Fatal(err)
 	}
-	serverKey, err := attest.LoadPublicKey(filepath.Join(s.data, "keys", "server.pub"))
+	serverKey, err := sign.LoadPublicKey(filepath.Join(s.data, "keys", "server.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +529,7 @@ func TestAgentPXEWithTPM(t *testing.T) {
 		}
 		id, _ := tpmkey.KeyID(tk)
 		tpmIDs = append(tpmIDs, id)
-		var env attest.Envelope
+		var env sign.Envelope
 		json.Unmarshal(c.envelope, &env)
 		if len(env.Signatures) != 2 {
 			t.Errorf("%s: %d signatures, want the per-boot key's and the TPM's", p.Media.Serial, len(env.Signatures))
@@ -539,7 +559,7 @@ func TestAgentPXEWithTPM(t *testing.T) {
 	}
 	// Altered: the statement now says FAILED instead of ERASED, with the
 	// original signatures.
-	var aenv attest.Envelope
+	var aenv sign.Envelope
 	json.Unmarshal(certs[0].envelope, &aenv)
 	stmt, _ := base64.StdEncoding.DecodeString(aenv.Payload)
 	aenv.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(stmt, []byte(`"ERASED"`), []byte(`"FAILED"`), 1))

@@ -75,6 +75,16 @@ const (
 	KindLastAdmin      = "last-admin" // the change would leave no enabled admin
 	KindNotFound       = "not-found"
 	KindRevoked        = "revoked" // already revoked, or never usable again
+	// KindPasswordChangeRequired: the account's password was set by an
+	// admin (or the first start); its owner must choose one first.
+	KindPasswordChangeRequired = "password-change-required"
+
+	// Passkeys (WebAuthn) and signed validations.
+	KindNoPasskeys    = "no-passkeys"    // the store runs without a host name: passkeys are off
+	KindNoPasskey     = "no-passkey"     // the account has no passkey registered
+	KindExpired       = "expired"        // the ceremony (challenge) expired or was used
+	KindNotRecorded   = "not-recorded"   // a validation that did not verify was not recorded
+	KindNotRegistered = "not-registered" // a passkey registration that did not verify
 
 	// The store itself.
 	KindReadOnly    = "read-only"   // a mirror: nothing can be written
@@ -85,36 +95,42 @@ const (
 
 // statuses is the one table from error kind to HTTP status.
 var statuses = map[string]int{
-	KindMalformed:      http.StatusBadRequest,
-	KindUnsigned:       http.StatusUnauthorized,
-	KindUnknownKey:     http.StatusForbidden,
-	KindBadSignature:   http.StatusForbidden,
-	KindKeyExpired:     http.StatusForbidden,
-	KindJobMismatch:    http.StatusForbidden,
-	KindPayloadType:    http.StatusUnprocessableEntity,
-	KindSchema:         http.StatusUnprocessableEntity,
-	KindConflict:       http.StatusConflict,
-	KindTooLarge:       http.StatusRequestEntityTooLarge,
-	KindTokenUnknown:   http.StatusUnauthorized,
-	KindTokenExpired:   http.StatusUnauthorized,
-	KindTokenUsed:      http.StatusConflict,
-	KindTokenRevoked:   http.StatusUnauthorized,
-	KindKeyRegistered:  http.StatusConflict,
-	KindUnauthorized:   http.StatusUnauthorized,
-	KindForbidden:      http.StatusForbidden,
-	KindCSRF:           http.StatusForbidden,
-	KindBadCredentials: http.StatusUnauthorized,
-	KindLocked:         http.StatusLocked,
-	KindRateLimited:    http.StatusTooManyRequests,
-	KindPasswordPolicy: http.StatusBadRequest,
-	KindExists:         http.StatusConflict,
-	KindLastAdmin:      http.StatusConflict,
-	KindNotFound:       http.StatusNotFound,
-	KindRevoked:        http.StatusConflict,
-	KindReadOnly:       http.StatusMethodNotAllowed,
-	KindUnavailable:    http.StatusServiceUnavailable,
-	KindIntegrity:      http.StatusServiceUnavailable,
-	KindInternal:       http.StatusInternalServerError,
+	KindMalformed:              http.StatusBadRequest,
+	KindUnsigned:               http.StatusUnauthorized,
+	KindUnknownKey:             http.StatusForbidden,
+	KindBadSignature:           http.StatusForbidden,
+	KindKeyExpired:             http.StatusForbidden,
+	KindJobMismatch:            http.StatusForbidden,
+	KindPayloadType:            http.StatusUnprocessableEntity,
+	KindSchema:                 http.StatusUnprocessableEntity,
+	KindConflict:               http.StatusConflict,
+	KindTooLarge:               http.StatusRequestEntityTooLarge,
+	KindTokenUnknown:           http.StatusUnauthorized,
+	KindTokenExpired:           http.StatusUnauthorized,
+	KindTokenUsed:              http.StatusConflict,
+	KindTokenRevoked:           http.StatusUnauthorized,
+	KindKeyRegistered:          http.StatusConflict,
+	KindUnauthorized:           http.StatusUnauthorized,
+	KindForbidden:              http.StatusForbidden,
+	KindCSRF:                   http.StatusForbidden,
+	KindBadCredentials:         http.StatusUnauthorized,
+	KindLocked:                 http.StatusLocked,
+	KindRateLimited:            http.StatusTooManyRequests,
+	KindPasswordPolicy:         http.StatusBadRequest,
+	KindExists:                 http.StatusConflict,
+	KindLastAdmin:              http.StatusConflict,
+	KindNotFound:               http.StatusNotFound,
+	KindRevoked:                http.StatusConflict,
+	KindPasswordChangeRequired: http.StatusForbidden,
+	KindNoPasskeys:             http.StatusConflict,
+	KindNoPasskey:              http.StatusConflict,
+	KindExpired:                http.StatusBadRequest,
+	KindNotRecorded:            http.StatusBadRequest,
+	KindNotRegistered:          http.StatusBadRequest,
+	KindReadOnly:               http.StatusMethodNotAllowed,
+	KindUnavailable:            http.StatusServiceUnavailable,
+	KindIntegrity:              http.StatusServiceUnavailable,
+	KindInternal:               http.StatusInternalServerError,
 }
 
 // StatusOf is the HTTP status of an error kind (500 for an unknown kind).
@@ -193,6 +209,9 @@ type CertificateRow struct {
 	SignerKind    string    `json:"signerKind"`
 	Validation    string    `json:"validation"`
 	ValidatedBy   string    `json:"validatedBy,omitempty"`
+	// Subject is the certificate's subject name, set where the drive
+	// reports no model or serial.
+	Subject string `json:"subject,omitempty"`
 }
 
 // SearchResult answers GET /v1/certificates.
@@ -376,4 +395,40 @@ type KeyID struct {
 // Backup answers POST /v1/admin/backup.
 type Backup struct {
 	Path string `json:"path"`
+}
+
+// PasswordChange is a user choosing their own password
+// (POST /v1/account/password).
+type PasswordChange struct {
+	Old string `json:"old"`
+	New string `json:"new"`
+}
+
+// SignedValidation answers a validation challenge
+// (POST /v1/certificates/{id}/validations/challenge with a
+// ValidationRequest) with the authenticator's assertion: the JSON of
+// PublicKeyCredential.toJSON() (POST /v1/certificates/{id}/validations).
+type SignedValidation struct {
+	Ceremony   string          `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+// PasskeyRegistration finishes a passkey registration
+// (POST /v1/account/passkeys/finish).
+type PasskeyRegistration struct {
+	Ceremony   string          `json:"ceremony"`
+	Name       string          `json:"name"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+// PasskeysRevoked answers POST /v1/admin/users/{name}/passkeys/revoke.
+type PasskeysRevoked struct {
+	Revoked int `json:"revoked"`
+}
+
+// Ceremony is a started WebAuthn ceremony: its ID and the options for
+// navigator.credentials (create or get) in Options.publicKey.
+type Ceremony struct {
+	Ceremony string          `json:"ceremony"`
+	Options  json.RawMessage `json:"options"`
 }

@@ -21,9 +21,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/receipt"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // Options configure a client.
@@ -160,7 +160,7 @@ type Enrollment = api.AgentKey
 // store then accepts certificates signed by that key for the token's job.
 func (c *Client) Enroll(ctx context.Context, token string, pub ed25519.PublicKey) (*Enrollment, error) {
 	var e Enrollment
-	err := c.Do(ctx, http.MethodPost, "/v1/enroll", api.EnrollRequest{Token: token, PublicKey: string(attest.MarshalPublicKey(pub))}, &e)
+	err := c.Do(ctx, http.MethodPost, "/v1/enroll", api.EnrollRequest{Token: token, PublicKey: string(sign.MarshalPublicKey(pub))}, &e)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (c *Client) RevokeAPIToken(ctx context.Context, id string) error {
 // AddStationKey trusts a station's public key (admin).
 func (c *Client) AddStationKey(ctx context.Context, name string, pub ed25519.PublicKey) (string, error) {
 	var out api.KeyID
-	err := c.Do(ctx, http.MethodPost, "/v1/admin/station-keys", api.StationKeyRequest{Name: name, PublicKey: string(attest.MarshalPublicKey(pub))}, &out)
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/station-keys", api.StationKeyRequest{Name: name, PublicKey: string(sign.MarshalPublicKey(pub))}, &out)
 	return out.KeyID, err
 }
 

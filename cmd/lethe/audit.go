@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,22 +12,19 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	tclient "github.com/transparency-dev/tessera/client"
-	"k8s.io/klog/v2"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
+	"github.com/lethe-project/lethe/audit/logverify"
 	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 	"github.com/lethe-project/lethe/internal/durable"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -37,66 +33,14 @@ func newAuditCmd() *cobra.Command {
 		Short: "The audit store: serve it, administer it, back it up, mirror and verify its log, flush a spool",
 	}
 	cmd.AddCommand(newAuditServeCmd(), newAuditAdminCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(),
-		newAuditMirrorCmd(), newAuditFlushCmd())
+		newAuditMirrorCmd(), newAuditFlushCmd(), newAuditVerifyValidationCmd())
 	return cmd
-}
-
-// slogger is the store's logger, in the format --log-format chose.
-func slogger() *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slogLevel()}
-	if _, ok := log.Formatter.(*logrus.JSONFormatter); ok {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
-// quietTessera routes Tessera's klog output through the store's logger,
-// its informational lines ("Failed to fetch old checkpoint: file does not
-// exist" on a first start is normal) at debug level: an operator sees
-// Tessera's warnings and errors, and the rest with --log-level debug.
-var quietTessera = sync.OnceFunc(func() {
-	klog.SetSlogLogger(slog.New(demoteInfo{slogger().Handler()}))
-})
-
-// demoteInfo logs Info records at Debug.
-type demoteInfo struct{ slog.Handler }
-
-func (d demoteInfo) Enabled(ctx context.Context, l slog.Level) bool {
-	if l == slog.LevelInfo {
-		l = slog.LevelDebug
-	}
-	return d.Handler.Enabled(ctx, l)
-}
-
-func (d demoteInfo) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level == slog.LevelInfo {
-		r.Level = slog.LevelDebug
-	}
-	return d.Handler.Handle(ctx, r)
-}
-
-func (d demoteInfo) WithAttrs(as []slog.Attr) slog.Handler {
-	return demoteInfo{d.Handler.WithAttrs(as)}
-}
-func (d demoteInfo) WithGroup(n string) slog.Handler { return demoteInfo{d.Handler.WithGroup(n)} }
-
-// slogLevel is --log-level for slog.
-func slogLevel() slog.Level {
-	switch log.GetLevel() {
-	case logrus.DebugLevel, logrus.TraceLevel:
-		return slog.LevelDebug
-	case logrus.WarnLevel:
-		return slog.LevelWarn
-	case logrus.ErrorLevel, logrus.FatalLevel, logrus.PanicLevel:
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }
 
 // openStore opens a data directory: a store, or a mirror (read only).
 func openStore(ctx context.Context, cfg store.Config) (*store.Store, error) {
-	quietTessera()
-	cfg.Logger = slogger()
+	quietTessera(os.Stderr)
+	cfg.Logger = logger
 	if mirror.IsMirror(cfg.Dir) {
 		if cfg.MySQLDSN != "" {
 			return nil, usageErr("%s is a mirror: it has no database (drop --mysql)", cfg.Dir)
@@ -150,17 +94,18 @@ socket DIR/admin.sock.`,
 			}()
 			switch ia, err := st.Bootstrap(ctx); {
 			case errors.Is(err, store.ErrAccountsLost):
-				log.Warnf("no accounts: %v", err)
+				logger.Warn("no accounts", "err", err)
 			case err != nil:
 				return err
 			case ia != nil:
-				log.Warnf("created the first admin account %q; its password and TOTP secret are in %s — change the password (the file is then removed)",
-					ia.User, filepath.Join(cfg.Dir, store.InitialAdminFile))
+				logger.Info("created the first admin account: its password and TOTP secret are in the file; log in and choose your own password (the file is then removed)",
+					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			case st.InitialAdminPending():
-				log.Warnf("%s still holds the first admin's password: change that password (the file is then removed)", filepath.Join(cfg.Dir, store.InitialAdminFile))
+				logger.Warn("the first admin's password is still the one in the file: log in and choose your own (the file is then removed)",
+					"file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			}
 			for _, p := range trust {
-				pub, err := attest.LoadPublicKey(p)
+				pub, err := sign.LoadPublicKey(p)
 				if err != nil {
 					return usageErr("--trust-key: %v", err)
 				}
@@ -169,7 +114,7 @@ socket DIR/admin.sock.`,
 				}
 			}
 			host, _, _ := net.SplitHostPort(listen)
-			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host})
+			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host, "localhost"})
 			if err != nil {
 				return err
 			}
@@ -178,9 +123,9 @@ socket DIR/admin.sock.`,
 				return usageErr("--listen: %v", err)
 			}
 			if baseURL == "" {
-				baseURL = "https://" + ln.Addr().String()
+				baseURL = defaultBaseURL(ln.Addr())
 			}
-			handler := server.New(server.Config{Store: st, BaseURL: baseURL, Logger: slogger()})
+			handler := server.New(server.Config{Store: st, BaseURL: baseURL, Logger: logger})
 			srv := &http.Server{Handler: handler, TLSConfig: tlsCfg,
 				ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
 			adminSrv, err := serveAdminSocket(cfg.Dir, handler)
@@ -199,7 +144,7 @@ socket DIR/admin.sock.`,
 			if st.ReadOnly() {
 				what = "lethe audit mirror (read only)"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s listening on https://%s (TLS certificate %s, log key %s)\n", what, ln.Addr(), certPath, st.LogKey())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s listening on https://%s (web UI %s/, TLS certificate %s, log key %s)\n", what, ln.Addr(), baseURL, certPath, st.LogKey())
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ServeTLS(ln, "", "") }()
 			select {
@@ -217,7 +162,7 @@ socket DIR/admin.sock.`,
 	fl.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on")
 	fl.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: self-signed in DATA/tls")
 	fl.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
-	fl.StringVar(&baseURL, "url", "", "public URL of this server, for links and QR codes (default https://LISTEN)")
+	fl.StringVar(&baseURL, "url", "", "public URL of this server (https://HOSTNAME:PORT), for links, QR codes and passkeys, which need a host name (default https://localhost:PORT on loopback, else https://LISTEN)")
 	fl.StringVar(&cfg.MySQLDSN, "mysql", "", "keep the log and index in MySQL/MariaDB (DSN user:pass@tcp(host:3306)/db); several servers may share it")
 	fl.StringVar(&cfg.Origin, "origin", "", "log origin name in checkpoints (set once, at first start; default lethe-audit/HOSTNAME)")
 	fl.StringSliceVar(&trust, "trust-key", nil, "trust a station's public key (PKIX PEM; repeatable)")
@@ -260,9 +205,9 @@ func dailyBackups(ctx context.Context, st *store.Store, every time.Duration) {
 		case <-time.After(every):
 		}
 		if p, err := st.BackupFile(ctx); err != nil {
-			log.Errorf("backup: %v", err)
+			logger.Error("backup failed", "error", err)
 		} else {
-			log.Infof("backup written: %s", p)
+			logger.Info("backup written", "file", p)
 		}
 	}
 }
@@ -408,15 +353,15 @@ to --state. Exit 1 when verification fails.`,
 					}
 					vkey = string(b)
 				}
-				return checkState(out, state, vkey, rep.Checkpoint, func(older *tlog.Checkpoint) error {
+				return checkState(out, state, vkey, rep.Checkpoint, func(older *logverify.Checkpoint) error {
 					if older.Size > rep.Checkpoint.Size {
-						return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, rep.Checkpoint.Size)
+						return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, rep.Checkpoint.Size)
 					}
 					// The entries verified against the new root; if the
 					// first older.Size of them give the old root, the new
 					// tree extends the old one.
-					if err := tlog.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
-						return fmt.Errorf("%w: %v", tlog.ErrInconsistent, err)
+					if err := logverify.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
+						return fmt.Errorf("%w: %v", logverify.ErrInconsistent, err)
 					}
 					return nil
 				})
@@ -447,20 +392,20 @@ to --state. Exit 1 when verification fails.`,
 			if err != nil {
 				return failed("read checkpoint: %v", err)
 			}
-			cp, err := tlog.ParseCheckpoint(raw, string(vkey))
+			cp, err := logverify.ParseCheckpoint(raw, string(vkey))
 			if err != nil {
 				return failed("FAIL %v", err)
 			}
 			fmt.Fprintf(out, "OK   checkpoint of %s: %d entries, root %x, signature valid\n", cp.Origin, cp.Size, cp.Hash)
-			return checkState(out, state, string(vkey), cp, func(older *tlog.Checkpoint) error {
+			return checkState(out, state, string(vkey), cp, func(older *logverify.Checkpoint) error {
 				if older.Size > cp.Size {
-					return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, cp.Size)
+					return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, cp.Size)
 				}
-				proof, err := tlog.ConsistencyProof(ctx, f, older.Size, cp.Size)
+				proof, err := logverify.ConsistencyProof(ctx, f, older.Size, cp.Size)
 				if err != nil {
 					return fmt.Errorf("consistency proof %d -> %d: %w", older.Size, cp.Size, err)
 				}
-				return tlog.VerifyConsistency(older, cp, proof)
+				return logverify.VerifyConsistency(older, cp, proof)
 			})
 		},
 	}
@@ -476,12 +421,12 @@ to --state. Exit 1 when verification fails.`,
 
 // checkState proves cp consistent with the checkpoint saved in state (an
 // append-only extension of it), then saves cp.
-func checkState(out io.Writer, state, vkey string, cp *tlog.Checkpoint, consistent func(older *tlog.Checkpoint) error) error {
+func checkState(out io.Writer, state, vkey string, cp *logverify.Checkpoint, consistent func(older *logverify.Checkpoint) error) error {
 	if state == "" {
 		return nil
 	}
 	if raw, err := os.ReadFile(state); err == nil {
-		older, err := tlog.ParseCheckpoint(raw, vkey)
+		older, err := logverify.ParseCheckpoint(raw, vkey)
 		if err != nil {
 			return failed("FAIL saved checkpoint %s: %v", state, err)
 		}
@@ -554,4 +499,14 @@ func reportFlush(cmd *cobra.Command, sp *client.Spool, res client.FlushResult) e
 		return failed("%d certificate(s) rejected by the audit store", len(res.Rejected))
 	}
 	return nil
+}
+
+// defaultBaseURL is the store's URL when --url is not given: on a
+// loopback address https://localhost:PORT, because passkeys (WebAuthn)
+// need a host name, not an IP address.
+func defaultBaseURL(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return fmt.Sprintf("https://localhost:%d", ta.Port)
+	}
+	return "https://" + a.String()
 }

@@ -19,12 +19,12 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // adminSocket is the store's local admin socket in its data directory.
@@ -101,7 +101,7 @@ func (f *adminFlags) connect(ctx context.Context) (*client.Client, func(), error
 		}
 		return nil, nil, err
 	}
-	h := server.New(server.Config{Store: st, Logger: slogger()}).LocalHandler(func(*http.Request) string { return hostAdmin(os.Getuid()) })
+	h := server.New(server.Config{Store: st, Logger: logger}).LocalHandler(func(*http.Request) string { return hostAdmin(os.Getuid()) })
 	c, err := client.New("http://lethe-audit-admin", client.Options{HTTPClient: &http.Client{Transport: handlerTransport{h}}})
 	closeStore := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -328,7 +328,7 @@ func adminStationKeyCmd(f *adminFlags) *cobra.Command {
 	}}
 	add := &cobra.Command{Use: "add NAME PUBKEY.pem", Short: "Trust a station's public key (PKIX PEM, lethe keygen's lethe.pub)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pub, err := attest.LoadPublicKey(args[1])
+			pub, err := sign.LoadPublicKey(args[1])
 			if err != nil {
 				return usageErr("%v", err)
 			}

@@ -80,9 +80,9 @@ admin --data DIR).`,
 					return err
 				}
 				if res.To > res.From {
-					log.Infof("mirror: %d new entries verified and copied (%d -> %d, root %x)", res.To-res.From, res.From, res.To, res.Checkpoint.Hash)
+					logger.Info("mirror: new entries verified and copied", "new", res.To-res.From, "from", res.From, "to", res.To, "root", fmt.Sprintf("%x", res.Checkpoint.Hash))
 				} else {
-					log.Infof("mirror: up to date at %d entries (root %x)", res.To, res.Checkpoint.Hash)
+					logger.Info("mirror: up to date", "entries", res.To, "root", fmt.Sprintf("%x", res.Checkpoint.Hash))
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "OK   mirror of %s holds %d entries, consistent with every checkpoint it accepted (root %x)\n", res.Checkpoint.Origin, res.To, res.Checkpoint.Hash)
 				return nil
@@ -92,12 +92,12 @@ admin --data DIR).`,
 				var inc *mirror.Inconsistency
 				switch {
 				case errors.As(err, &inc):
-					log.Errorf("ALERT audit log %s: %v", addr, err)
+					logger.Error("ALERT audit log is inconsistent", "store", addr, "err", err)
 					return failed("ALERT %v", err)
 				case err != nil && once:
 					return failed("mirror: %v", err)
 				case err != nil:
-					log.Errorf("mirror: %v (trying again in %s)", err, every)
+					logger.Error("mirror round failed", "err", err, "retry", every)
 				}
 				if once {
 					return nil

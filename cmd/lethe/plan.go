@@ -8,46 +8,98 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 func newPlanCmd() *cobra.Command {
 	var f wipeFlags
+	var captureDir string
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "plan [flags] (DEVICE... | --all [--exclude ID]...)",
+		Use:   "plan [flags] (DEVICE... | --all [--exclude ID]... | --capture DIR)",
 		Short: "Show what wipe would do to each drive, and why; writes nothing",
 		Long: `Run the same guards and the same planner as wipe, and print for each
 drive the chosen technique, its NIST category, every technique considered
 with the reason it was or was not chosen, and the verification. Writes
 nothing. Exit status 2 when a guard refuses a drive, 1 when the policy
-refuses one (purge-or-fail with no Purge technique).`,
+refuses one (purge-or-fail with no Purge technique).
+
+--capture DIR replays a drive's captured tool output (nvme id-ctrl/id-ns/
+sanitize-log, hdparm -I/--Istdout/-N, smartctl -x, sg_inq/sg_readcap/
+sg_vpd/sg_opcodes; see docs/captures.md) through the same probe and
+planner, with no device: DIR is one capture directory (with a PROVENANCE
+file) or a directory of them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, verify, err := f.request()
+			cfg, err := f.opts.Parse()
 			if err != nil {
 				return err
 			}
-			sel := selection{args: args, all: f.all, excludes: f.excludes, force: f.force}
-			list, skips, err := sel.resolve()
 			out := cmd.OutOrStdout()
+			if captureDir != "" {
+				if len(args) > 0 || f.sel.All {
+					return usageErr("--capture replays captured data: give no DEVICE and no --all")
+				}
+				cps, err := wipe.PlanCaptures(cmd.Context(), captureDir, cfg.Request, cfg.Firmware)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				drives := make([]station.Drive, len(cps))
+				for i, c := range cps {
+					drives[i] = station.Drive{Device: c.Device, Caps: c.Caps, Plan: c.Plan}
+				}
+				if asJSON {
+					if err := writeJSON(out, cps); err != nil {
+						return err
+					}
+					return station.Refusals(drives)
+				}
+				for i, c := range cps {
+					fmt.Fprintf(out, "capture %s (%s)\n", c.ID, c.Source)
+					writePlan(out, drives[i], cfg)
+				}
+				return station.Refusals(drives)
+			}
+			f.sel.Args = args
+			list, skips, err := station.Select(f.sel, logger)
 			for _, s := range skips {
-				fmt.Fprintf(out, "%s: skip: %s\n", s.dev.Path, s.reason)
+				fmt.Fprintf(out, "%s: skip: %s\n", s.Device.Path, s.Reason)
 			}
 			if err != nil {
 				return err
 			}
-			plans := planAll(cmd.Context(), list, req, f.firmware())
-			for _, p := range plans {
-				writePlan(out, p, f, verify)
+			drives := station.PlanAll(cmd.Context(), list, cfg)
+			if asJSON {
+				views := make([]planJSON, len(drives))
+				for i, d := range drives {
+					views[i] = planJSON{Device: d.Device, Caps: d.Caps, Plan: d.Plan}
+				}
+				if err := writeJSON(out, views); err != nil {
+					return err
+				}
+				return station.Refusals(drives)
 			}
-			return refusals(plans)
+			for _, d := range drives {
+				writePlan(out, d, cfg)
+			}
+			return station.Refusals(drives)
 		},
 	}
 	f.addPlanFlags(cmd)
+	cmd.Flags().StringVar(&captureDir, "capture", "", "replay captured tool output from DIR (a capture, or a directory of captures) instead of probing a device; see docs/captures.md")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plans as JSON")
 	return cmd
 }
 
-func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
-	d, pl := p.dev, p.plan
+// planJSON is one drive's plan as --json prints it.
+type planJSON struct {
+	Device *devices.Device   `json:"device"`
+	Caps   wipe.Capabilities `json:"capabilities"`
+	Plan   wipe.Plan         `json:"plan"`
+}
+
+func writePlan(out io.Writer, p station.Drive, cfg station.Config) {
+	d, pl, v := p.Device, p.Plan, cfg.Verify
 	fmt.Fprintf(out, "%s\n", d.Label())
 	fmt.Fprintf(out, "  size       %s (%d bytes, %d-byte sectors), %s over %s\n", devices.HumanBytes(d.SizeBytes), d.SizeBytes, d.LogicalSectorSize, d.Media, d.Transport)
 	if pl.Refusal != "" {
@@ -75,10 +127,10 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 		}
 		fmt.Fprintf(out, "  considered %s %s (%s)%s\n", mark, c.Technique, c.Category, reason)
 	}
-	if p.caps.ProbeError != "" {
-		fmt.Fprintf(out, "  probe      failed: %s\n", p.caps.ProbeError)
+	if p.Caps.ProbeError != "" {
+		fmt.Fprintf(out, "  probe      failed: %s\n", p.Caps.ProbeError)
 	}
-	for _, n := range p.caps.Notes {
+	for _, n := range p.Caps.Notes {
 		fmt.Fprintf(out, "  note       %s\n", n)
 	}
 	if pl.Refusal != "" {
@@ -97,8 +149,8 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 			read = written
 			fmt.Fprintf(out, "  verify     full read-back after every pass\n")
 		case wipe.VerifySample:
-			read = int64(float64(d.SizeBytes) * f.samplePercent / 100)
-			fmt.Fprintf(out, "  verify     sampled read-back of pass %d: >= %.1f%% in >= %d subsections, first and last LBA\n", len(m.Passes), f.samplePercent, wipe.MinSubsections)
+			read = int64(float64(d.SizeBytes) * cfg.SamplePercent / 100)
+			fmt.Fprintf(out, "  verify     sampled read-back of pass %d: >= %.1f%% in >= %d subsections, first and last LBA\n", len(m.Passes), cfg.SamplePercent, wipe.MinSubsections)
 		case wipe.VerifyOff:
 			fmt.Fprintf(out, "  verify     none: the certificate will say PARTIAL\n")
 		}
@@ -109,15 +161,15 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 		case wipe.VerifyOff:
 			fmt.Fprintf(out, "  verify     the proof only (--verify off)\n")
 		case wipe.VerifySample:
-			fmt.Fprintf(out, "  verify     sampled read-back (%.1f%%) where the technique defines the content afterwards\n", f.samplePercent)
+			fmt.Fprintf(out, "  verify     sampled read-back (%.1f%%) where the technique defines the content afterwards\n", cfg.SamplePercent)
 		default:
 			fmt.Fprintf(out, "  verify     full read-back where the technique defines the content afterwards (zeros, a pattern), else the proof only\n")
 		}
 	}
 	switch {
-	case p.caps.Hidden != nil:
-		fmt.Fprintf(out, "  hidden     %s\n", p.caps.Hidden.String())
+	case p.Caps.Hidden != nil:
+		fmt.Fprintf(out, "  hidden     %s\n", p.Caps.Hidden.String())
 	default:
-		fmt.Fprintf(out, "  hidden     %s\n", hiddenAreas(d).Note)
+		fmt.Fprintf(out, "  hidden     %s\n", station.HiddenAreasNote(d))
 	}
 }

@@ -208,11 +208,8 @@ func (a *Accounts) Create(ctx context.Context, name, password string, role Role)
 	if role.NeedsTOTP() {
 		u.TOTPSecret = totp.NewSecret()
 	}
-	// The password was chosen by whoever created the account: its owner
-	// is asked to change it.
-	u.MustChangePassword = true
-	_, err = a.db.ExecContext(ctx, `INSERT INTO users (name, password_hash, role, totp_secret, last_totp_step, failed, locked_until, disabled, created_at, password_changed_at, must_change)
-		VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?, ?, 1)`, name, string(hash), string(role), u.TOTPSecret, u.Created.Unix(), u.Created.Unix())
+	_, err = a.db.ExecContext(ctx, `INSERT INTO users (name, password_hash, role, totp_secret, last_totp_step, failed, locked_until, disabled, created_at, password_changed_at)
+		VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?, ?)`, name, string(hash), string(role), u.TOTPSecret, u.Created.Unix(), u.Created.Unix())
 	if db.IsDuplicate(err) {
 		return nil, fmt.Errorf("%s: %w", name, ErrExists)
 	}
@@ -248,7 +245,8 @@ func getUser(ctx context.Context, q queryer, name string) (*User, string, int64,
 	var hash, role string
 	var locked, created, lastStep int64
 	var disabled, mustChange int
-	err := q.QueryRowContext(ctx, `SELECT name, password_hash, role, totp_secret, last_totp_step, failed, locked_until, disabled, created_at, must_change FROM users WHERE name = ?`, name).
+	err := q.QueryRowContext(ctx, `SELECT name, password_hash, role, totp_secret, last_totp_step, failed, locked_until, disabled, created_at,
+		(SELECT COUNT(*) FROM must_change_password m WHERE m.user_name = users.name) FROM users WHERE name = ?`, name).
 		Scan(&u.Name, &hash, &role, &u.TOTPSecret, &lastStep, &u.Failed, &locked, &disabled, &created, &mustChange)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", 0, ErrNotFound
@@ -313,6 +311,12 @@ type LoginResult struct {
 //     last one accepted: of several parallel logins with one code, one
 //     wins (RFC 6238 §5.2).
 func (a *Accounts) Authenticate(ctx context.Context, name, password, code string) (LoginResult, error) {
+	return a.authenticate(ctx, name, password, code, nil)
+}
+
+// authenticate is Authenticate; a non-nil passkey replaces the TOTP code
+// as the second factor (see AuthenticatePasskey).
+func (a *Accounts) authenticate(ctx context.Context, name, password, code string, passkey func(*User) error) (LoginResult, error) {
 	now := a.now()
 	if ValidName(name) != nil {
 		return LoginResult{Reason: "invalid user name"}, ErrBadCredentials
@@ -355,7 +359,12 @@ func (a *Accounts) Authenticate(ctx context.Context, name, password, code string
 		return fail("wrong password")
 	}
 	var step int64
-	if u.Role.NeedsTOTP() {
+	useTOTP := u.Role.NeedsTOTP() && passkey == nil
+	if u.Role.NeedsTOTP() && passkey != nil {
+		if err := passkey(u); err != nil {
+			return fail("passkey: " + err.Error())
+		}
+	} else if useTOTP {
 		if code == "" {
 			return fail("no one-time code")
 		}
@@ -370,7 +379,7 @@ func (a *Accounts) Authenticate(ctx context.Context, name, password, code string
 	}
 	q := `UPDATE users SET failed = 0, locked_until = 0 WHERE name = ? AND disabled = 0 AND locked_until <= ?`
 	args := []any{name, now.UnixNano()}
-	if u.Role.NeedsTOTP() {
+	if useTOTP {
 		q = `UPDATE users SET failed = 0, locked_until = 0, last_totp_step = ? WHERE name = ? AND disabled = 0 AND locked_until <= ? AND last_totp_step < ?`
 		args = []any{step, name, now.UnixNano(), step}
 	}
@@ -461,12 +470,11 @@ func (a *Accounts) setPassword(ctx context.Context, name, password string, reset
 	if err != nil {
 		return err
 	}
-	must := 0
-	if reset {
-		must = 1
+	if err := a.update(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ?, failed = 0, locked_until = 0 WHERE name = ?`,
+		string(hash), a.now().Unix(), name); err != nil {
+		return err
 	}
-	if err := a.update(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ?, must_change = ?, failed = 0, locked_until = 0 WHERE name = ?`,
-		string(hash), a.now().Unix(), must, name); err != nil {
+	if err := a.SetMustChangePassword(ctx, name, reset); err != nil {
 		return err
 	}
 	if err := a.EndSessions(ctx, name, keep); err != nil {
@@ -476,16 +484,6 @@ func (a *Accounts) setPassword(ctx context.Context, name, password string, reset
 		return a.RevokeTokensOf(ctx, name)
 	}
 	return nil
-}
-
-// ResetTOTP gives the account a new TOTP secret (a lost authenticator),
-// returned for enrolment, and ends its sessions.
-func (a *Accounts) ResetTOTP(ctx context.Context, name string) (string, error) {
-	secret := totp.NewSecret()
-	if err := a.update(ctx, `UPDATE users SET totp_secret = ?, last_totp_step = 0 WHERE name = ?`, secret, name); err != nil {
-		return "", err
-	}
-	return secret, a.EndSessions(ctx, name, "")
 }
 
 // SetRole changes an account's role; it ends the account's sessions and

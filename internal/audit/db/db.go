@@ -162,7 +162,7 @@ func (db *DB) RaiseCounter(ctx context.Context, k string, n uint64) error {
 // Tables are the tables the store keeps, in an order that can be dropped
 // (tests drop them to prove everything is rebuilt from the log).
 var Tables = []string{"meta", "counters", "ingest_claims", "certificates", "validations", "events", "station_keys", "agent_keys",
-	"enrollment_tokens", "users", "api_tokens", "sessions"}
+	"enrollment_tokens", "users", "api_tokens", "sessions", "passkeys", "webauthn_ceremonies", "must_change_password"}
 
 func isDuplicateColumn(err error) bool {
 	var me *mysql.MySQLError
@@ -254,8 +254,6 @@ var migrations = map[int][]string{
 		`ALTER TABLE api_tokens ADD COLUMN scopes $KEY NOT NULL DEFAULT ''`,
 		`UPDATE api_tokens SET scopes = 'submit,read' WHERE scopes = ''`,
 		`UPDATE api_tokens SET expires_at = $NOW + 7776000 WHERE expires_at = 0`,
-		// A password set by someone else must be changed by its owner.
-		`ALTER TABLE users ADD COLUMN must_change $INT NOT NULL DEFAULT 0`,
 		// Agent keys and unused enrollment tokens can be revoked.
 		`ALTER TABLE agent_keys ADD COLUMN revoked_at $INT NOT NULL DEFAULT 0`,
 		`ALTER TABLE enrollment_tokens ADD COLUMN revoked_at $INT NOT NULL DEFAULT 0`,
@@ -321,6 +319,21 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS sessions (
 		token_hash $KEY NOT NULL PRIMARY KEY, user_name $KEY NOT NULL, csrf $KEY NOT NULL,
 		created_at $INT NOT NULL, expires_at $INT NOT NULL)`,
+	// passkeys are auditors' and admins' WebAuthn credentials, derived from
+	// their passkey.registered / passkey.revoked log entries.
+	`CREATE TABLE IF NOT EXISTS passkeys (
+		credential_id $KEY NOT NULL PRIMARY KEY, user_name $KEY NOT NULL, name $KEY NOT NULL,
+		public_key $BLOB NOT NULL, sign_count $INT NOT NULL, aaguid $KEY NOT NULL, flags $INT NOT NULL,
+		log_index $INT NOT NULL, created_at $INT NOT NULL, revoked_at $INT NOT NULL)`,
+	// webauthn_ceremonies hold a started WebAuthn ceremony (its challenge)
+	// until the browser answers, so any server behind one database can
+	// finish it.
+	`CREATE TABLE IF NOT EXISTS webauthn_ceremonies (
+		id $KEY NOT NULL PRIMARY KEY, user_name $KEY NOT NULL, kind $KEY NOT NULL,
+		data $BLOB NOT NULL, expires_at $INT NOT NULL)`,
+	// must_change_password lists accounts whose password an admin (or the
+	// first start) set: they must choose their own before doing anything.
+	`CREATE TABLE IF NOT EXISTS must_change_password (user_name $KEY NOT NULL PRIMARY KEY)`,
 }
 
 var indexes = []string{
@@ -331,6 +344,8 @@ var indexes = []string{
 	`CREATE INDEX IF NOT EXISTS cert_ended ON certificates (ended)`,
 	`CREATE INDEX IF NOT EXISTS val_cert ON validations (certificate_id)`,
 	`CREATE INDEX IF NOT EXISTS ev_at ON events (at)`,
+	`CREATE INDEX IF NOT EXISTS passkey_user ON passkeys (user_name)`,
+	`CREATE INDEX IF NOT EXISTS cert_site ON certificates (site)`,
 }
 
 // GetMeta reads a meta value ("" if unset).

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/audit/totp"
+	"github.com/lethe-project/lethe/sign"
 )
 
 var (
@@ -91,8 +91,8 @@ func TestAdminCommands(t *testing.T) {
 	// Station keys.
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	pubFile := filepath.Join(work, "station.pub")
-	os.WriteFile(pubFile, attest.MarshalPublicKey(pub), 0o644)
-	id := attest.KeyID(pub)
+	os.WriteFile(pubFile, sign.MarshalPublicKey(pub), 0o644)
+	id := sign.KeyID(pub)
 	admin("station-key", "add", "bench-7", pubFile)
 	if out := admin("station-key", "list"); !strings.Contains(out, id) || !strings.Contains(out, "trusted") {
 		t.Fatalf("station-key list:\n%s", out)
@@ -110,7 +110,7 @@ func TestAdminCommands(t *testing.T) {
 	}
 	tokID := match(t, regexp.MustCompile(`"id": "(\w+)"`), out)
 	admin("enrollment-token", "revoke", tokID)
-	admin("agent-key", "revoke", attest.KeyID(agentPub))
+	admin("agent-key", "revoke", sign.KeyID(agentPub))
 	if out := admin("agent-key", "list"); !strings.Contains(out, "J-CLI") || !strings.Contains(out, "revoked") {
 		t.Fatalf("agent-key list:\n%s", out)
 	}

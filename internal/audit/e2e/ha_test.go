@@ -24,13 +24,13 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/mariadbtest"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // TestHighAvailabilityOnMariaDB: two `lethe audit serve` processes share
@@ -48,7 +48,7 @@ func TestHighAvailabilityOnMariaDB(t *testing.T) {
 	work := t.TempDir()
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	pubFile := filepath.Join(work, "station.pub")
-	os.WriteFile(pubFile, attest.MarshalPublicKey(pub), 0o644)
+	os.WriteFile(pubFile, sign.MarshalPublicKey(pub), 0o644)
 	dirA, dirB := filepath.Join(work, "a"), filepath.Join(work, "b")
 	a := startServer(t, dirA, "--mysql", dsn, "--trust-key", pubFile, "--backup-interval", "0")
 	copyFiles(t, dirA, dirB, "keys/server.key", "keys/server.pub", "config.json")
@@ -132,7 +132,7 @@ func TestHighAvailabilityOnMariaDB(t *testing.T) {
 	}
 	vkey, _ := os.ReadFile(filepath.Join(dirA, "keys", "log.vkey"))
 	entries := independentVerify(t, a, tok.Token, strings.TrimSpace(string(vkey)))
-	serverKey, _ := attest.LoadPublicKey(filepath.Join(dirA, "keys", "server.pub"))
+	serverKey, _ := sign.LoadPublicKey(filepath.Join(dirA, "keys", "server.pub"))
 	seen := map[string]int{}
 	for i, leaf := range entries {
 		e, err := entry.Open(leaf, serverKey)

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func copyFiles(t *testing.T, from, to string, files ...string) {
@@ -59,7 +59,7 @@ func TestMirrorCommand(t *testing.T) {
 	data := filepath.Join(work, "audit")
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	pubFile := filepath.Join(work, "station.pub")
-	os.WriteFile(pubFile, attest.MarshalPublicKey(pub), 0o644)
+	os.WriteFile(pubFile, sign.MarshalPublicKey(pub), 0o644)
 	srv := startServer(t, data, "--backup-interval", "0", "--trust-key", pubFile)
 	for i := range 3 {
 		if _, err := srv.client(t, "").Submit(ctx, certtest.MustSign(key, certtest.Drive{Serial: fmt.Sprint("MIR-", i), Job: "MIR"})); err != nil {

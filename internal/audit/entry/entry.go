@@ -14,7 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // PayloadType is the DSSE payload type of a log entry.
@@ -73,8 +74,10 @@ type Entry struct {
 	Detail  string `json:"detail,omitempty"`
 	Remote  string `json:"remote,omitempty"`
 
-	Certificate     *Certificate     `json:"certificate,omitempty"`
-	Validation      *Validation      `json:"validation,omitempty"`
+	Certificate *Certificate `json:"certificate,omitempty"`
+	Validation  *Validation  `json:"validation,omitempty"`
+	// Passkey is a registered or revoked WebAuthn credential (passkey.go).
+	Passkey         *Passkey         `json:"passkey,omitempty"`
 	Key             *Key             `json:"key,omitempty"`
 	EnrollmentToken *EnrollmentToken `json:"enrollmentToken,omitempty"`
 	Summary         *Summary         `json:"summary,omitempty"`
@@ -153,9 +156,6 @@ func (e *Entry) Bound() {
 	e.Result = Truncate(e.Result, MaxResult)
 	e.Detail = Truncate(e.Detail, MaxDetail)
 	e.Remote = Truncate(e.Remote, MaxRemote)
-	if e.Validation != nil {
-		e.Validation.Comment = Truncate(e.Validation.Comment, MaxDetail)
-	}
 }
 
 // Truncate cuts s to at most n bytes without splitting a UTF-8 sequence,
@@ -197,6 +197,10 @@ type Validation struct {
 	Decision         string `json:"decision"` // approved | rejected
 	Comment          string `json:"comment,omitempty"`
 	Standard         string `json:"standard"`
+	// Signed is the auditor's own signature over the decision: the
+	// statement and the WebAuthn assertion whose challenge is its digest
+	// (passkey.go). Validations before passkeys have none.
+	Signed *SignedValidation `json:"signed,omitempty"`
 }
 
 // Standard names what a validation is against.
@@ -206,7 +210,7 @@ const Standard = "NIST SP 800-88 Rev. 2 validation"
 // no whitespace), so the same envelope always has the same digest however
 // it was pretty-printed.
 func Canonical(envelope []byte) ([]byte, error) {
-	var env attest.Envelope
+	var env sign.Envelope
 	if err := json.Unmarshal(envelope, &env); err != nil {
 		return nil, fmt.Errorf("not a DSSE envelope: %w", err)
 	}
@@ -217,7 +221,7 @@ func Canonical(envelope []byte) ([]byte, error) {
 // identifies a certificate, whatever signatures travel with it (a copy
 // with an extra signature is the same certificate).
 func PayloadDigest(envelope []byte) (string, error) {
-	var env attest.Envelope
+	var env sign.Envelope
 	if err := json.Unmarshal(envelope, &env); err != nil {
 		return "", fmt.Errorf("not a DSSE envelope: %w", err)
 	}
@@ -235,7 +239,7 @@ func Digest(data []byte) string {
 }
 
 // Sign encodes and countersigns an entry; the bytes are the log leaf.
-func Sign(e *Entry, signer attest.Signer) ([]byte, error) {
+func Sign(e *Entry, signer sign.Signer) ([]byte, error) {
 	if e.Version == 0 {
 		e.Version = 1
 	}
@@ -243,17 +247,17 @@ func Sign(e *Entry, signer attest.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attest.SignPayload(PayloadType, payload, signer)
+	return sign.SignPayload(PayloadType, payload, signer)
 }
 
 // Open verifies a log leaf's server signature and decodes it.
 func Open(leaf []byte, server ed25519.PublicKey) (*Entry, error) {
-	payload, _, err := attest.VerifyPayload(leaf, PayloadType, server)
+	o, err := sign.Open(leaf, PayloadType, server)
 	if err != nil {
 		return nil, fmt.Errorf("log entry: %w", err)
 	}
 	var e Entry
-	if err := json.Unmarshal(payload, &e); err != nil {
+	if err := cert.UnmarshalStrict(o.Payload, &e); err != nil {
 		return nil, fmt.Errorf("log entry: %w", err)
 	}
 	return &e, nil

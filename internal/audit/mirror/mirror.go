@@ -35,11 +35,11 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/logverify"
 	"github.com/lethe-project/lethe/internal/audit/dirlock"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 	"github.com/lethe-project/lethe/internal/durable"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // Files in a mirror directory (the rest is a store's layout).
@@ -82,7 +82,7 @@ func IsMirror(dir string) bool {
 type Source struct {
 	URL string
 	// Fetcher reads the store's log (its /v1/log/ tile API).
-	Fetcher tlog.Fetcher
+	Fetcher logverify.Fetcher
 	// LogKey is the pinned verifier key (required to start a mirror; it
 	// must match the one held afterwards).
 	LogKey string
@@ -94,7 +94,7 @@ type Source struct {
 // Result says what one update did.
 type Result struct {
 	From, To   uint64
-	Checkpoint *tlog.Checkpoint
+	Checkpoint *logverify.Checkpoint
 }
 
 // Update brings the mirror in dir up to the source's latest checkpoint,
@@ -112,7 +112,7 @@ func Update(ctx context.Context, dir string, src Source) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := tlog.PublicKey(vkey)
+	pub, err := logverify.PublicKey(vkey)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func Update(ctx context.Context, dir string, src Source) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the store's checkpoint: %w", err)
 	}
-	cp, err := tlog.ParseCheckpoint(raw, vkey)
+	cp, err := logverify.ParseCheckpoint(raw, vkey)
 	if err != nil {
 		return nil, inconsistent("the store's checkpoint does not verify with the pinned log key: %v", err)
 	}
@@ -189,7 +189,7 @@ func Update(ctx context.Context, dir string, src Source) (*Result, error) {
 			if _, err := entry.Open(b.Entries[j], pub); err != nil {
 				return nil, inconsistent("entry %d is not countersigned by the store's key: %v", i, err)
 			}
-			h := tlog.LeafHash(b.Entries[j])
+			h := logverify.LeafHash(b.Entries[j])
 			if err := r.Append(h, nil); err != nil {
 				return nil, err
 			}
@@ -255,18 +255,18 @@ func loadOrInit(dir string, src Source) (string, error) {
 	if vkey == "" {
 		return "", errors.New("a new mirror needs the store's log key, obtained out of band (--log-key DATA/keys/log.vkey)")
 	}
-	v, err := tlog.NoteVerifier(vkey)
+	v, err := logverify.NoteVerifier(vkey)
 	if err != nil {
 		return "", err
 	}
-	pub, err := tlog.PublicKey(vkey)
+	pub, err := logverify.PublicKey(vkey)
 	if err != nil {
 		return "", err
 	}
 	if err := durable.WriteFile(filepath.Join(dir, vkeyFile), []byte(vkey+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	if err := durable.WriteFile(filepath.Join(dir, pubFile), attest.MarshalPublicKey(pub), 0o644); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, pubFile), sign.MarshalPublicKey(pub), 0o644); err != nil {
 		return "", err
 	}
 	cfg, _ := json.MarshalIndent(map[string]string{"origin": v.Name()}, "", "  ")
@@ -282,16 +282,16 @@ func loadOrInit(dir string, src Source) (string, error) {
 
 // heldCheckpoint is the checkpoint of the copy held (size 0 for a new
 // mirror).
-func heldCheckpoint(ctx context.Context, local client.FileFetcher, vkey string) (*tlog.Checkpoint, error) {
+func heldCheckpoint(ctx context.Context, local client.FileFetcher, vkey string) (*logverify.Checkpoint, error) {
 	raw, err := local.ReadCheckpoint(ctx)
 	if errors.Is(err, os.ErrNotExist) {
-		v, _ := tlog.NoteVerifier(vkey)
-		return &tlog.Checkpoint{Origin: v.Name(), Size: 0, Hash: rfc6962.DefaultHasher.EmptyRoot()}, nil
+		v, _ := logverify.NoteVerifier(vkey)
+		return &logverify.Checkpoint{Origin: v.Name(), Size: 0, Hash: rfc6962.DefaultHasher.EmptyRoot()}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	cp, err := tlog.ParseCheckpoint(raw, vkey)
+	cp, err := logverify.ParseCheckpoint(raw, vkey)
 	if err != nil {
 		return nil, fmt.Errorf("the mirror's own checkpoint: %w", err)
 	}
@@ -300,7 +300,7 @@ func heldCheckpoint(ctx context.Context, local client.FileFetcher, vkey string) 
 
 // heldRange rebuilds the compact Merkle range of the copy held from its
 // own hash tiles and checks that it gives the held root.
-func heldRange(ctx context.Context, local client.FileFetcher, held *tlog.Checkpoint) (*compact.Range, error) {
+func heldRange(ctx context.Context, local client.FileFetcher, held *logverify.Checkpoint) (*compact.Range, error) {
 	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	if held.Size == 0 {
 		return rf.NewEmptyRange(0), nil

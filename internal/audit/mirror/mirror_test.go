@@ -22,12 +22,12 @@ import (
 
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
+	"github.com/lethe-project/lethe/audit/logverify"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 // source is a store served over HTTPS on loopback, with a read-only token.
@@ -273,7 +273,7 @@ func TestMirror(t *testing.T) {
 	if _, err := mirror.Update(ctx, dir, src.src(t, false)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tlog.ParseCheckpoint(mustRead(t, filepath.Join(dir, "log", "checkpoint")), src.st.LogKey()); err != nil {
+	if _, err := logverify.ParseCheckpoint(mustRead(t, filepath.Join(dir, "log", "checkpoint")), src.st.LogKey()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,14 +12,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/api/layout"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 	"github.com/lethe-project/lethe/internal/certpdf"
 )
 
@@ -43,6 +45,7 @@ func (s *Server) apiIngest(w http.ResponseWriter, r *http.Request) error {
 		return &bodyError{err}
 	}
 	rc, dup, err := s.st.Ingest(r.Context(), store.Submission{Envelope: body, Submitter: submitter, Remote: remote(r)})
+	s.recordRejection(r, err, body) // export.go: refusals show in the audit events
 	switch {
 	case err != nil:
 		return s.unavailable(r, "certificate not stored", err)
@@ -59,7 +62,7 @@ func (s *Server) apiEnroll(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	pub, err := attest.ParsePublicKey([]byte(req.PublicKey))
+	pub, err := sign.ParsePublicKey([]byte(req.PublicKey))
 	if err != nil {
 		return &bodyError{err}
 	}
@@ -98,7 +101,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) error {
 
 func parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
-	q := store.Query{Serial: v.Get("serial"), WWN: v.Get("wwn"), HostSerial: v.Get("host"), Job: v.Get("job"),
+	q := store.Query{Serial: v.Get("serial"), WWN: v.Get("wwn"), HostSerial: v.Get("host"), Job: v.Get("job"), Site: v.Get("site"),
 		Status: v.Get("status"), Validation: v.Get("validation"), Text: v.Get("q")}
 	var err error
 	day := func(s string) (time.Time, error) {
@@ -146,28 +149,14 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="lethe-certificates.csv"`)
-		writeCSV(w, rows)
+		s.writeExportCSV(r.Context(), w, rows) // export.go: every Appendix G field
 	case "json":
 		w.Header().Set("Content-Disposition", `attachment; filename="lethe-certificates.json"`)
-		writeJSON(w, http.StatusOK, api.SearchResult{Total: total, Certificates: rows})
+		writeJSON(w, http.StatusOK, map[string]any{"total": total, "certificates": s.exportJSON(r.Context(), rows)}) // export.go
 	default:
 		writeJSON(w, http.StatusOK, api.SearchResult{Total: total, Certificates: rows})
 	}
 	return nil
-}
-
-func writeCSV(w io.Writer, rows []store.Row) {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"log_index", "certificate_id", "status", "category", "technique", "drive_serial", "drive_model", "wwn",
-		"host_serial", "hostname", "job", "operator", "organization", "site", "started", "ended", "received", "signer_key_id",
-		"signer_kind", "validation", "validated_by"})
-	for _, r := range rows {
-		_ = cw.Write(csvRow(fmt.Sprint(r.LogIndex), r.CertificateID, r.Status, r.Category, r.Technique, r.DriveSerial, r.DriveModel,
-			r.WWN, r.HostSerial, r.Hostname, r.Job, r.Operator, r.Organization, r.Site,
-			r.Started.Format(time.RFC3339), r.Ended.Format(time.RFC3339), r.Received.Format(time.RFC3339Nano), r.SignerKeyID,
-			r.SignerKind, r.Validation, r.ValidatedBy))
-	}
-	cw.Flush()
 }
 
 // csvRow defuses every cell of an exported row: whatever a column holds
@@ -199,7 +188,7 @@ func (s *Server) apiCertificate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var env attest.Envelope
+	var env sign.Envelope
 	var stmt json.RawMessage
 	if json.Unmarshal(c.Envelope, &env) == nil {
 		if p, err := base64.StdEncoding.DecodeString(env.Payload); err == nil && json.Valid(p) {
@@ -285,22 +274,17 @@ func (s *Server) pageURL(r *http.Request, id string) string {
 	return base + "/certificates/" + id
 }
 
-func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request) error {
-	var req api.ValidationRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	v, err := s.st.Validate(r.Context(), r.PathValue("id"), req.Decision, req.Comment, who(r).actor(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, v)
-	return nil
-}
-
 func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) error {
-	n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	ev, err := s.st.Events(r.Context(), r.URL.Query().Get("type"), n)
+	q, err := parseEventQuery(r) // type, user, result, from, to (web.go)
+	if err != nil {
+		return &accounts.InputError{Reason: err.Error()}
+	}
+	q.Limit, _ = strconv.Atoi(r.URL.Query().Get("limit"))
+	q.Offset, _ = strconv.Atoi(r.URL.Query().Get("offset"))
+	if q.Limit == 0 && r.URL.Query().Get("format") == "csv" {
+		q.Limit = 100000
+	}
+	ev, _, err := s.st.SearchEvents(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -323,11 +307,11 @@ func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiLogKey(w http.ResponseWriter, r *http.Request) error {
-	v, err := tlog.NoteVerifier(s.st.LogKey())
+	v, err := logverify.NoteVerifier(s.st.LogKey())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.LogKeys{Origin: v.Name(), LogKey: s.st.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.st.ServerKey()))})
+	writeJSON(w, http.StatusOK, api.LogKeys{Origin: v.Name(), LogKey: s.st.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.st.ServerKey()))})
 	return nil
 }
 
@@ -343,7 +327,7 @@ func (s *Server) apiConsistency(w http.ResponseWriter, r *http.Request) error {
 	if from > cp.Size {
 		return api.Errorf(api.KindMalformed, "from %d is beyond the log's size %d", from, cp.Size)
 	}
-	p, err := tlog.ConsistencyProof(r.Context(), s.st.Fetcher(), from, cp.Size)
+	p, err := logverify.ConsistencyProof(r.Context(), s.st.Fetcher(), from, cp.Size)
 	if err != nil {
 		return err
 	}
@@ -451,11 +435,11 @@ func (s *Server) apiUserAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		return noContent(w, s.st.SetPassword(ctx, name, req.Password, a))
 	case "totp":
-		secret, err := s.st.ResetTOTP(ctx, name, a)
+		secret, uri, err := s.st.ResetTOTP(ctx, name, a)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, api.User{Name: name, TOTPSecret: secret, TOTPURI: totpURI(name, secret)})
+		writeJSON(w, http.StatusOK, api.User{Name: name, TOTPSecret: secret, TOTPURI: uri})
 		return nil
 	case "role":
 		var req api.RoleRequest
@@ -584,7 +568,7 @@ func (s *Server) apiAddStationKey(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	pub, err := attest.ParsePublicKey([]byte(req.PublicKey))
+	pub, err := sign.ParsePublicKey([]byte(req.PublicKey))
 	if err != nil {
 		return &bodyError{err}
 	}

@@ -285,19 +285,32 @@ func testLastAdmin(t *testing.T, _ *env, b backend) {
 	if n, err := e.st.Accounts.CountAdmins(ctx); err != nil || n != 1 || (errs[0] == nil) == (errs[1] == nil) {
 		t.Fatalf("two admins disabling each other: %d enabled admins left (%v), errors %v", n, err, errs)
 	}
-	// initial-admin.json is removed when its password changes.
-	fresh := newEnv(t, b.config(t))
-	ia := filepath.Join(fresh.cfg.Dir, store.InitialAdminFile)
-	if _, err := os.Stat(ia); err != nil {
+	// initial-admin.json is removed when its password changes (newEnv
+	// changed it: the file is gone), and not before.
+	if _, err := os.Stat(filepath.Join(e.cfg.Dir, store.InitialAdminFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("initial-admin.json still there after the password changed: %v", err)
+	}
+	fresh := openEnv(t, b.config(t))
+	ia, err := fresh.st.Bootstrap(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fresh.admin.SetPassword(ctx, "admin", "Changed-by-owner-1"); err != nil {
+	file := filepath.Join(fresh.cfg.Dir, store.InitialAdminFile)
+	first := fresh.login(t, ia.User, ia.Password, ia.TOTPSecret)
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("initial-admin.json gone before the password changed: %v", err)
+	}
+	if err := first.Do(ctx, "POST", "/v1/account/password", api.PasswordChange{Old: ia.Password, New: "Changed-by-owner-1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(ia); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("%s still there after the password changed: %v", ia, err)
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s still there after the password changed: %v", file, err)
 	}
 	if u, err := fresh.st.Accounts.Get(ctx, "admin"); err != nil || u.MustChangePassword {
 		t.Fatalf("the owner changed the password, yet must change it: %+v %v", u, err)
+	}
+	// The session that changed it goes on.
+	if _, err := first.Users(ctx); err != nil {
+		t.Fatalf("the owner's session after the change: %v", err)
 	}
 }

@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	tclient "github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
@@ -21,8 +25,9 @@ import (
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/audit/passkey"
+	"github.com/lethe-project/lethe/internal/audit/passkey/passkeytest"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -102,7 +107,7 @@ func conformance(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverKey, err := attest.ParsePublicKey([]byte(keys.ServerKey))
+	serverKey, err := sign.ParsePublicKey([]byte(keys.ServerKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +135,7 @@ func conformance(t *testing.T, e *env) {
 	}
 
 	// Rejections, each with a clear kind.
-	var env attest.Envelope
+	var env sign.Envelope
 	json.Unmarshal(cert, &env)
 	payload, _ := base64.StdEncoding.DecodeString(env.Payload)
 	tampered := env
@@ -152,14 +157,17 @@ func conformance(t *testing.T, e *env) {
 	wantReject(t, err, http.StatusBadRequest, store.RejectMalformed)
 	st, _ := certtest.Statement(certtest.Drive{Serial: "SN-BAD"})
 	st.Predicate.Status = "DONE"
-	bad, _ := attest.Sign(st, attest.KeySigner{Key: station})
+	// attest.Sign refuses to sign what breaks the schema; a buggy or
+	// hostile producer signs the bytes itself.
+	badPayload, _ := json.Marshal(st)
+	bad, _ := sign.SignPayload(env.PayloadType, badPayload, sign.KeySigner{Key: station})
 	_, err = e.anon.Submit(ctx, bad)
 	wantReject(t, err, http.StatusUnprocessableEntity, store.RejectSchema)
 	// A replay of the certificate ID with other content.
 	st, _ = attest.Decode(cert)
 	st.Predicate.Status = wipe.StatusFailed
 	st.Predicate.Disposition = "destroy"
-	replay, _ := attest.Sign(st, attest.KeySigner{Key: station})
+	replay, _ := attest.Sign(st, sign.KeySigner{Key: station})
 	_, err = e.anon.Submit(ctx, replay)
 	wantReject(t, err, http.StatusConflict, store.RejectConflict)
 	// A bad API token is refused even though the signature is good.
@@ -260,16 +268,59 @@ func conformance(t *testing.T, e *env) {
 		t.Fatalf("pdf: %v", err)
 	}
 
-	// Validation is an auditor's, recorded as a second signed entry.
-	if err := operator.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.ValidationRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
+	// Validation is an auditor's, signed with their passkey (WebAuthn):
+	// register a key, ask for the statement's challenge, answer it.
+	soft := passkeytest.New(e.base)
+	var begin struct {
+		Ceremony string          `json:"ceremony"`
+		Options  json.RawMessage `json:"options"`
+	}
+	if err := operator.Do(ctx, "POST", "/v1/account/passkeys/begin", struct{}{}, &begin); !client.IsPermanent(err) {
+		t.Fatalf("an operator registered a passkey: %v", err)
+	}
+	if err := auditor.Do(ctx, "POST", "/v1/account/passkeys/begin", struct{}{}, &begin); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := soft.Register(begin.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auditor.Do(ctx, "POST", "/v1/account/passkeys/finish", map[string]any{"ceremony": begin.Ceremony, "name": "soft", "credential": json.RawMessage(cred)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	challenge := "/v1/certificates/" + rc.CertificateID + "/validations/challenge"
+	if err := operator.Do(ctx, "POST", challenge, api.ValidationRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
 		t.Fatalf("operator validated: %v", err)
 	}
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.ValidationRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
+	if err := auditor.Do(ctx, "POST", challenge, api.ValidationRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
 		t.Fatal("rejection without a comment accepted")
 	}
-	var v store.ValidationRecord
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.ValidationRequest{Decision: "approved", Comment: "evidence reviewed"}, &v); err != nil {
+	if err := auditor.Do(ctx, "POST", challenge, api.ValidationRequest{}, nil); !client.IsPermanent(err) {
+		t.Fatal("validation without a decision accepted")
+	}
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", map[string]string{"decision": "approved"}, nil); !client.IsPermanent(err) {
+		t.Fatal("an unsigned validation was accepted")
+	}
+	if err := auditor.Do(ctx, "POST", challenge, api.ValidationRequest{Decision: "approved", Comment: "evidence reviewed"}, &begin); err != nil {
 		t.Fatal(err)
+	}
+	if cred, err = soft.Assert(begin.Options); err != nil {
+		t.Fatal(err)
+	}
+	var v store.ValidationRecord
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.SignedValidation{Ceremony: begin.Ceremony, Credential: cred}, &v); err != nil {
+		t.Fatal(err)
+	}
+	// A ceremony answers once.
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.SignedValidation{Ceremony: begin.Ceremony, Credential: cred}, nil); !client.IsPermanent(err) {
+		t.Fatal("a validation ceremony was answered twice")
+	}
+	var proof passkey.Proof
+	if err := operator.Do(ctx, "GET", "/v1/validations/"+strconv.FormatUint(v.LogIndex, 10)+"/proof", nil, &proof); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := proof.Verify(passkey.VerifyOptions{Keys: pinned, Certificate: cert}); err != nil {
+		t.Fatalf("validation proof: %v", err)
 	}
 	var detail api.Certificate
 	if err := operator.Do(ctx, "GET", "/v1/certificates/"+rc.CertificateID, nil, &detail); err != nil {
@@ -325,7 +376,7 @@ func conformance(t *testing.T, e *env) {
 
 	// Consistency between an old and the current checkpoint, and the
 	// tile API serving a log that re-verifies entry by entry.
-	old, err := tlog.ParseCheckpoint([]byte(rc.Checkpoint), keys.LogKey)
+	old, err := logverify.ParseCheckpoint([]byte(rc.Checkpoint), keys.LogKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,11 +384,11 @@ func conformance(t *testing.T, e *env) {
 	if err := operator.Do(ctx, "GET", "/v1/log/consistency?from="+itoa(old.Size), nil, &cons); err != nil {
 		t.Fatal(err)
 	}
-	cur, err := tlog.ParseCheckpoint([]byte(cons.Checkpoint), keys.LogKey)
+	cur, err := logverify.ParseCheckpoint([]byte(cons.Checkpoint), keys.LogKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tlog.VerifyConsistency(old, cur, cons.Proof); err != nil {
+	if err := logverify.VerifyConsistency(old, cur, cons.Proof); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(e.ts.URL + "/v1/log/")
@@ -347,7 +398,7 @@ func conformance(t *testing.T, e *env) {
 	}
 	f.SetAuthorizationHeader("Bearer " + apiTok.Token)
 	n := 0
-	if err := tlog.Entries(ctx, f, cur.Size, cur.Hash, func(uint64, []byte) error { n++; return nil }); err != nil {
+	if err := logverify.Entries(ctx, f, cur.Size, cur.Hash, func(uint64, []byte) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if uint64(n) != cur.Size || n < 20 {

@@ -112,3 +112,17 @@ func (s *Server) unavailable(r *http.Request, what string, err error) error {
 func errorsIsNotFound(err error) bool {
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, accounts.ErrNotFound)
 }
+
+// notRecorded is a signed validation that did not verify: the reason is
+// the client's to see (an expired challenge, another key), unless the
+// store itself failed.
+func notRecorded(err error) error {
+	var ae *api.Error
+	if errors.As(err, &ae) || errorsIsNotFound(err) {
+		return err
+	}
+	if errors.Is(err, accounts.ErrNoCeremony) {
+		return api.Errorf(api.KindExpired, "%v", err)
+	}
+	return api.Errorf(api.KindNotRecorded, "%v", err)
+}

@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +18,11 @@ import (
 
 	"github.com/transparency-dev/tessera/api/layout"
 
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/mariadbtest"
+	"github.com/lethe-project/lethe/internal/audit/passkey/passkeytest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/audit/totp"
 )
@@ -156,6 +160,8 @@ type env struct {
 	anon  *client.Client
 	admin *client.Client
 	ia    *store.InitialAdmin
+	srv   *Server
+	base  string // the server's own URL (https://localhost:PORT)
 }
 
 func newEnv(t *testing.T, cfg store.Config) *env {
@@ -167,6 +173,12 @@ func newEnv(t *testing.T, cfg store.Config) *env {
 	}
 	e.ia = ia
 	e.admin = e.login(t, ia.User, ia.Password, ia.TOTPSecret)
+	// The first admin must choose their own password before anything else.
+	own := ia.Password + "-Own1"
+	if err := e.admin.Do(context.Background(), "POST", "/v1/account/password", api.PasswordChange{Old: ia.Password, New: own}, nil); err != nil {
+		t.Fatalf("change the initial admin password: %v", err)
+	}
+	ia.Password = own
 	return e
 }
 
@@ -177,8 +189,14 @@ func openEnv(t *testing.T, cfg store.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewTLSServer(New(Config{Store: st}))
-	e := &env{cfg: cfg, st: st, ts: ts}
+	// Passkeys need a host name: the server calls itself localhost (the
+	// listener is 127.0.0.1 either way).
+	ts := httptest.NewUnstartedServer(nil)
+	base := "https://localhost:" + strconv.Itoa(ts.Listener.Addr().(*net.TCPAddr).Port)
+	srv := New(Config{Store: st, BaseURL: base})
+	ts.Config.Handler = srv
+	ts.StartTLS()
+	e := &env{cfg: cfg, st: st, ts: ts, srv: srv, base: base}
 	t.Cleanup(e.close)
 	anon, err := client.New(ts.URL, client.Options{HTTPClient: ts.Client()})
 	if err != nil {
@@ -243,4 +261,42 @@ func newKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 		t.Fatal(err)
 	}
 	return pub, priv
+}
+
+// passkeyOf registers a software authenticator as c's passkey.
+func passkeyOf(t *testing.T, e *env, c *client.Client) *passkeytest.Authenticator {
+	t.Helper()
+	ctx := context.Background()
+	soft := passkeytest.New(e.base)
+	var begin api.Ceremony
+	if err := c.Do(ctx, "POST", "/v1/account/passkeys/begin", struct{}{}, &begin); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := soft.Register(begin.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "POST", "/v1/account/passkeys/finish", api.PasskeyRegistration{Ceremony: begin.Ceremony, Name: "soft", Credential: cred}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return soft
+}
+
+// validate records an auditor's decision signed with their passkey.
+func validate(t *testing.T, c *client.Client, soft *passkeytest.Authenticator, certID, decision, comment string) *api.Validation {
+	t.Helper()
+	ctx := context.Background()
+	var begin api.Ceremony
+	if err := c.Do(ctx, "POST", "/v1/certificates/"+certID+"/validations/challenge", api.ValidationRequest{Decision: decision, Comment: comment}, &begin); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := soft.Assert(begin.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v api.Validation
+	if err := c.Do(ctx, "POST", "/v1/certificates/"+certID+"/validations", api.SignedValidation{Ceremony: begin.Ceremony, Credential: cred}, &v); err != nil {
+		t.Fatal(err)
+	}
+	return &v
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
+	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/store"
 )
 
@@ -36,6 +37,7 @@ type Server struct {
 	baseURL string
 	mux     *http.ServeMux
 	logger  *slog.Logger
+	rp      *passkey.RP // nil when BaseURL names no host (passkeys off)
 }
 
 // New builds the handler.
@@ -44,6 +46,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{st: cfg.Store, baseURL: strings.TrimRight(cfg.BaseURL, "/"), mux: http.NewServeMux(), logger: cfg.Logger}
+	s.rp, _ = passkey.NewRP(s.baseURL) // WebAuthn wants a host name, not an IP address
 	s.routes()
 	return s
 }
@@ -143,7 +146,7 @@ func (p *principal) actor(r *http.Request) store.Actor {
 	if p.via == "token" {
 		n += " (token " + p.apiName + ")"
 	}
-	return store.Actor{Name: n, Remote: remote(r)}
+	return store.Actor{Name: n, Remote: remote(r), Session: p.token}
 }
 
 // allows reports whether the caller's credentials cover scope: a session
@@ -242,6 +245,9 @@ func (s *Server) need(ok roleCheck, scope string, h apiFunc) http.HandlerFunc {
 		}
 		if p.via == "cookie" && r.Method == http.MethodPost && r.Header.Get("X-CSRF-Token") != p.csrf && r.FormValue("csrf") != p.csrf {
 			return api.Errorf(api.KindCSRF, "missing or wrong CSRF token")
+		}
+		if p.via != "token" && !s.passwordChangeAllowed(r, p) {
+			return api.Errorf(api.KindPasswordChangeRequired, "your password was set by an admin: choose your own first (web UI /account, or POST /v1/account/password)")
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
 	})

@@ -66,6 +66,9 @@ func (s *Store) Bootstrap(ctx context.Context) (*InitialAdmin, error) {
 	if err := durable.WriteNew(filepath.Join(s.cfg.Dir, InitialAdminFile), append(b, '\n'), 0o600); err != nil {
 		return nil, fmt.Errorf("first admin: %w (a stale %s is in the way: remove it)", err, InitialAdminFile)
 	}
+	if err := s.Accounts.SetMustChangePassword(ctx, u.Name, true); err != nil {
+		return nil, err
+	}
 	return ia, s.event(ctx, entry.TypeAdmin+".user.create", Actor{Name: "server"}, "user:admin", entry.ResultSuccess, "initial admin account (role admin)")
 }
 
@@ -173,40 +176,37 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool,
 	return s.admin(ctx, act, who, "user:"+name, err, "")
 }
 
-// SetPassword sets a password. Set by somebody else (an admin's reset) it
-// ends every session and API token of the account and must be changed by
-// its owner; set by the owner (who.Name == name) it ends the owner's
-// sessions (the caller starts a new one).
+// SetPassword sets a password: the owner's own change when who is the
+// account itself (ChangeOwnPassword), else an admin's reset
+// (ResetPassword).
 func (s *Store) SetPassword(ctx context.Context, name, password string, who Actor) error {
-	var err error
-	detail := "reset by an admin: sessions and API tokens ended"
 	if who.Name == name {
-		err = s.Accounts.ChangePassword(ctx, name, password, "")
-		detail = "changed by its owner: sessions ended"
-	} else {
-		err = s.Accounts.ResetPassword(ctx, name, password)
+		return s.ChangeOwnPassword(ctx, name, password, who)
 	}
+	return s.ResetPassword(ctx, name, password, who)
+}
+
+// ResetPassword is a password set by somebody else (an admin, the host's
+// admin command): it ends every session and API token of the account,
+// and its owner must choose their own at the next login.
+func (s *Store) ResetPassword(ctx context.Context, name, password string, who Actor) error {
+	err := s.Accounts.ResetPassword(ctx, name, password)
 	if err == nil {
 		s.retireInitialAdmin(name)
 	}
-	return s.admin(ctx, "user.password", who, "user:"+name, err, detail)
+	return s.admin(ctx, "user.password", who, "user:"+name, err, "reset by an admin: sessions and API tokens ended; to be changed by its owner")
 }
 
-// ChangeOwnPassword is a user's own change from a session: every other
-// session ends, the one given by its secret stays.
-func (s *Store) ChangeOwnPassword(ctx context.Context, name, password, keepSession string, who Actor) error {
-	err := s.Accounts.ChangePassword(ctx, name, password, keepSession)
+// ChangeOwnPassword is a user choosing their own password: every other
+// session of the account ends (who.Session, the one in use, stays), the
+// obligation to change it is cleared, and for the first admin the
+// first-start credentials file goes.
+func (s *Store) ChangeOwnPassword(ctx context.Context, name, password string, who Actor) error {
+	err := s.Accounts.ChangePassword(ctx, name, password, who.Session)
 	if err == nil {
 		s.retireInitialAdmin(name)
 	}
 	return s.admin(ctx, "user.password", who, "user:"+name, err, "changed by its owner: other sessions ended")
-}
-
-// ResetTOTP gives an account a new TOTP secret (a lost authenticator)
-// and ends its sessions; the secret is returned once.
-func (s *Store) ResetTOTP(ctx context.Context, name string, who Actor) (string, error) {
-	secret, err := s.Accounts.ResetTOTP(ctx, name)
-	return secret, s.admin(ctx, "user.totp-reset", who, "user:"+name, err, "new TOTP secret; sessions ended")
 }
 
 // SetRole changes an account's role: it ends the account's sessions and

@@ -17,12 +17,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 // Backup writes a consistent snapshot of an embedded (POSIX + SQLite)
@@ -33,7 +36,7 @@ import (
 // already in a checkpoint; then the checkpoint is read; then the log files
 // are copied, with the tree state pinned to that checkpoint. A restored
 // store indexes any later entries from the log itself.
-func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, error) {
+func (s *Store) Backup(ctx context.Context, w io.Writer) (*logverify.Checkpoint, error) {
 	if s.cfg.MySQLDSN != "" {
 		return nil, errors.New("backup: this store keeps its log and index in MySQL; back up the database with mariadb-backup or mariadb-dump, and the data directory's keys/")
 	}
@@ -48,7 +51,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, erro
 	if _, err := s.DB.ExecContext(ctx, `VACUUM INTO ?`, filepath.Join(stage, indexFile)); err != nil {
 		return nil, fmt.Errorf("backup: snapshot index: %w", err)
 	}
-	var cp *tlog.Checkpoint
+	var cp *logverify.Checkpoint
 	for attempt := 0; ; attempt++ {
 		if cp, err = s.log.Checkpoint(ctx); err != nil {
 			return nil, err
@@ -63,7 +66,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, erro
 		}
 		// Tessera may replace a partial tile by a full one while we copy;
 		// check the copy is complete and try again if not.
-		err = tlog.Entries(ctx, client.FileFetcher{Root: logStage}, cp.Size, cp.Hash, nil)
+		err = logverify.Entries(ctx, client.FileFetcher{Root: logStage}, cp.Size, cp.Hash, nil)
 		if err == nil {
 			break
 		}
@@ -80,7 +83,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, erro
 }
 
 // pinLog makes a copied log directory describe exactly the tree of cp.
-func pinLog(dir string, cp *tlog.Checkpoint) error {
+func pinLog(dir string, cp *logverify.Checkpoint) error {
 	if err := os.WriteFile(filepath.Join(dir, "checkpoint"), cp.Raw, 0o644); err != nil {
 		return err
 	}
@@ -166,7 +169,7 @@ type VerifyOptions struct {
 
 // VerifyReport is the outcome of a whole-log verification.
 type VerifyReport struct {
-	Checkpoint   *tlog.Checkpoint
+	Checkpoint   *logverify.Checkpoint
 	Entries      uint64
 	Certificates int
 	Validations  int
@@ -200,11 +203,11 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 	} else if len(own) > 0 && strings.TrimSpace(string(own)) != vkey {
 		return nil, fmt.Errorf("%s holds log key %q, not the pinned %q: this is another log (or its keys were replaced)", filepath.Join(dir, vkeyFile), strings.TrimSpace(string(own)), vkey)
 	}
-	pub, err := tlog.PublicKey(vkey)
+	pub, err := logverify.PublicKey(vkey)
 	if err != nil {
 		return nil, err
 	}
-	if dpub, err := attest.LoadPublicKey(filepath.Join(dir, pubFile)); err == nil && !dpub.Equal(pub) {
+	if dpub, err := sign.LoadPublicKey(filepath.Join(dir, pubFile)); err == nil && !dpub.Equal(pub) {
 		return nil, fmt.Errorf("%s is not the server key the log key names: the directory's keys were replaced", filepath.Join(dir, pubFile))
 	}
 	f := client.FileFetcher{Root: filepath.Join(dir, logDir)}
@@ -212,7 +215,7 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	cp, err := tlog.ParseCheckpoint(raw, vkey)
+	cp, err := logverify.ParseCheckpoint(raw, vkey)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +235,7 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 		late bool // its key was not recorded before it
 	}
 	var pending []pendingCert
-	err = tlog.Entries(ctx, f, cp.Size, cp.Hash, func(i uint64, leaf []byte) error {
+	err = logverify.Entries(ctx, f, cp.Size, cp.Hash, func(i uint64, leaf []byte) error {
 		e, err := entry.Open(leaf, pub)
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)
@@ -240,11 +243,11 @@ func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyRepo
 		switch {
 		case e.Key != nil:
 			if e.Key.PublicKey != "" {
-				k, err := attest.ParsePublicKey([]byte(e.Key.PublicKey))
+				k, err := sign.ParsePublicKey([]byte(e.Key.PublicKey))
 				if err != nil {
 					return fmt.Errorf("entry %d: key %.16s: %w", i, e.Key.KeyID, err)
 				}
-				if attest.KeyID(k) != e.Key.KeyID {
+				if sign.KeyID(k) != e.Key.KeyID {
 					return fmt.Errorf("entry %d: key ID %.16s does not match its public key", i, e.Key.KeyID)
 				}
 				keys[e.Key.KeyID] = k
@@ -316,7 +319,7 @@ func legacyKey(ctx context.Context, index *sql.DB, id string) (ed25519.PublicKey
 		if err != nil {
 			return nil, err
 		}
-		return attest.ParsePublicKey([]byte(pem))
+		return sign.ParsePublicKey([]byte(pem))
 	}
 	return nil, nil
 }

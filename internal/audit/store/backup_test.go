@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/dirlock"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // TestBackupRetention: backups are written with their time in the name
@@ -162,7 +162,7 @@ func TestLegacyTrustLoggedAtUpgrade(t *testing.T) {
 	}
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	if _, err := st.DB.ExecContext(ctx, `INSERT INTO station_keys (key_id, name, public_key, added_by, added_at, revoked_at, logged) VALUES (?, 'old', ?, 'admin', 1, 0, 0)`,
-		attest.KeyID(pub), string(attest.MarshalPublicKey(pub))); err != nil {
+		sign.KeyID(pub), string(sign.MarshalPublicKey(pub))); err != nil {
 		t.Fatal(err)
 	}
 	rc, _, err := st.Ingest(ctx, Submission{Envelope: certtest.MustSign(key, certtest.Drive{Serial: "LEGACY-1"})})

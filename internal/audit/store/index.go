@@ -11,6 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
@@ -19,8 +24,11 @@ import (
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
 
 // indexEntry writes the index rows for one log entry. Every write is
 // idempotent (rows are keyed by log index or key ID, counters only rise),
@@ -38,6 +46,8 @@ func (s *Store) indexEntry(ctx context.Context, idx uint64, e *entry.Entry, leaf
 		err = s.indexKey(ctx, e)
 	case e.EnrollmentToken != nil:
 		err = s.indexEnrollmentToken(ctx, e)
+	case e.Passkey != nil:
+		err = s.indexPasskey(ctx, s.DB, idx, e) // passkeys.go
 	}
 	if err != nil {
 		return err
@@ -135,7 +145,7 @@ func (s *Store) indexCertificate(ctx context.Context, idx uint64, e *entry.Entry
 		c.SignerKeyID, c.SignerKind, c.Submitter, c.Envelope, raw)
 }
 
-func hostSerial(st *attest.Statement) string {
+func hostSerial(st *cert.Statement) string {
 	h := st.Predicate.Host
 	for _, v := range []string{h.SystemSerial, h.ChassisSerial, h.BoardSerial} {
 		if v != "" {
@@ -195,13 +205,13 @@ func (s *Store) reconcile(ctx context.Context) error {
 		}
 		var rc *receipt.Receipt
 		if e.Certificate != nil {
-			proof, err := tlog.InclusionProof(ctx, s.log.Fetcher(), i, cp.Size)
+			proof, err := logverify.InclusionProof(ctx, s.log.Fetcher(), i, cp.Size)
 			if err != nil {
 				return err
 			}
 			rc = &receipt.Receipt{Version: 1, CertificateID: e.Certificate.CertificateID, EnvelopeSHA256: e.Certificate.EnvelopeSHA256,
 				Received: e.Time, LogIndex: i, Entry: leaf, Checkpoint: string(cp.Raw), InclusionProof: proof,
-				LogKey: s.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.ServerKey()))}
+				LogKey: s.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.ServerKey()))}
 		}
 		return s.indexEntry(ctx, i, e, leaf, rc)
 	}); err != nil {
@@ -334,7 +344,11 @@ func (s *Store) logLegacyTrust(ctx context.Context) error {
 
 // Query selects certificates. Empty fields do not filter.
 type Query struct {
-	Serial, WWN, HostSerial, Job, Status, Validation, Text string
+	Serial, WWN, HostSerial, Job, Site, Status, Validation, Text string
+	// Sort names a column (SortColumns, views.go); newest first by default,
+	// Asc reverses.
+	Sort string
+	Asc  bool
 	// From and To bound the wipe's end time.
 	From, To      time.Time
 	Limit, Offset int
@@ -373,6 +387,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 	eq("wwn", q.WWN)
 	eq("host_serial", q.HostSerial)
 	eq("job", q.Job)
+	eq("site", q.Site)
 	eq("status", strings.ToUpper(q.Status))
 	eq("validation", strings.ToLower(q.Validation))
 	if q.Text != "" {
@@ -399,7 +414,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 	if q.Limit <= 0 || q.Limit > 100000 {
 		q.Limit = 100
 	}
-	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+" ORDER BY log_index DESC LIMIT ? OFFSET ?",
+	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+q.orderBy()+" LIMIT ? OFFSET ?",
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -413,7 +428,12 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 		}
 		out = append(out, *r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	rows.Close()
+	s.fillSubjects(ctx, out) // views.go
+	return out, total, nil
 }
 
 // ErrNotFound is returned for an unknown certificate.
@@ -423,7 +443,7 @@ var ErrNotFound = errors.New("no such certificate")
 type Certificate struct {
 	Row
 	Envelope    []byte             `json:"envelope"`
-	Statement   *attest.Statement  `json:"statement"`
+	Statement   *cert.Statement    `json:"statement"`
 	Receipt     *receipt.Receipt   `json:"receipt"`
 	Validations []ValidationRecord `json:"validations"`
 }
@@ -520,7 +540,7 @@ func (s *Store) Check(ctx context.Context, c *Certificate) Status {
 	return st
 }
 
-func (s *Store) checkServed(ctx context.Context, c *Certificate, cp *tlog.Checkpoint) error {
+func (s *Store) checkServed(ctx context.Context, c *Certificate, cp *logverify.Checkpoint) error {
 	served, err := s.entryAt(ctx, c.LogIndex, cp.Size)
 	if err != nil {
 		return fmt.Errorf("log entry %d cannot be read from the log: %w", c.LogIndex, err)
@@ -528,11 +548,11 @@ func (s *Store) checkServed(ctx context.Context, c *Certificate, cp *tlog.Checkp
 	if !bytes.Equal(served, c.Receipt.Entry) {
 		return fmt.Errorf("log entry %d as the log serves it is not the entry logged at receipt: the log was altered at entry %d", c.LogIndex, c.LogIndex)
 	}
-	proof, err := tlog.InclusionProof(ctx, s.log.Fetcher(), c.LogIndex, cp.Size)
+	proof, err := logverify.InclusionProof(ctx, s.log.Fetcher(), c.LogIndex, cp.Size)
 	if err != nil {
 		return err
 	}
-	if err := tlog.VerifyInclusion(cp, c.LogIndex, served, proof); err != nil {
+	if err := logverify.VerifyInclusion(cp, c.LogIndex, served, proof); err != nil {
 		return err
 	}
 	e, err := entry.Open(served, s.ServerKey())

@@ -7,15 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // MaxEnvelope is the largest certificate envelope read. What fits is
@@ -80,7 +81,7 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	if err != nil {
 		return nil, false, reject(RejectMalformed, err.Error())
 	}
-	var env attest.Envelope
+	var env sign.Envelope
 	if err := json.Unmarshal(canon, &env); err != nil {
 		return nil, false, reject(RejectMalformed, err.Error())
 	}
@@ -91,12 +92,12 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	if len(env.Signatures) == 0 {
 		return nil, false, reject(RejectUnsigned, "envelope has no signature: certificates must be signed by a station or agent key")
 	}
-	if env.PayloadType != attest.PayloadType {
+	if env.PayloadType != cert.PayloadType {
 		return nil, false, reject(RejectPayloadType, fmt.Sprintf("payloadType is %q; a lethe certificate is %q: this envelope does not hold a certificate",
-			accounts.Truncate(env.PayloadType, 100), attest.PayloadType))
+			accounts.Truncate(env.PayloadType, 100), cert.PayloadType))
 	}
 	pdigest := entry.Digest(payload)
-	ids, _ := attest.SignatureKeyIDs(canon)
+	ids := sign.SignerKeyIDs(canon)
 	if rc, err := s.receiptByPayload(ctx, pdigest); err != nil {
 		return nil, false, err
 	} else if rc != nil {
@@ -127,7 +128,7 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	}
 	var trusted []*trustedKey
 	for _, k := range keys {
-		if _, _, err := attest.VerifyPayload(canon, attest.PayloadType, k.pub); err == nil {
+		if _, err := sign.Open(canon, cert.PayloadType, k.pub); err == nil {
 			trusted = append(trusted, k)
 		}
 	}
@@ -149,9 +150,6 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 			return nil, false, reject(RejectSchema, ve.Problems...)
 		}
 		return nil, false, reject(RejectSchema, err.Error())
-	}
-	if probs := checkSchema(v.Statement); len(probs) > 0 {
-		return nil, false, reject(RejectSchema, probs...)
 	}
 	p := v.Statement.Predicate
 	if k.kind == entry.KindAgent && p.Personnel.Job != k.job {
@@ -202,7 +200,7 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	rc = &receipt.Receipt{
 		Version: 1, CertificateID: p.CertificateID, EnvelopeSHA256: digest, PayloadSHA256: pdigest, Received: e.Time, LogIndex: a.Index,
 		Entry: leaf, Checkpoint: string(a.Checkpoint.Raw), InclusionProof: a.Proof,
-		LogKey: s.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.ServerKey())),
+		LogKey: s.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.ServerKey())),
 	}
 	if err := s.indexEntry(ctx, a.Index, e, leaf, rc); err != nil {
 		// The entry is durable in the log; the index catches up on the
@@ -232,7 +230,7 @@ func (s *Store) signedByKnownKey(ctx context.Context, canon []byte, ids []string
 		if k == nil {
 			continue
 		}
-		if _, _, err := attest.VerifyPayload(canon, attest.PayloadType, k.pub); err == nil {
+		if _, err := sign.Open(canon, cert.PayloadType, k.pub); err == nil {
 			return true, nil
 		}
 	}
@@ -290,44 +288,4 @@ func (s *Store) backfillPayloadDigests(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// checkSchema validates what attest.Verify leaves to the reader: the
-// fields an auditor and the index rely on.
-func checkSchema(st *attest.Statement) []string {
-	p := st.Predicate
-	var probs []string
-	if !uuidRE.MatchString(p.CertificateID) {
-		probs = append(probs, fmt.Sprintf("certificateId %q is not a UUID", p.CertificateID))
-	}
-	switch p.Status {
-	case wipe.StatusErased, wipe.StatusPartial, wipe.StatusFailed, wipe.StatusAborted:
-	default:
-		probs = append(probs, fmt.Sprintf("status %q is not one of ERASED, PARTIAL, FAILED, ABORTED", p.Status))
-	}
-	switch p.Sanitization.Category {
-	case wipe.CategoryNone, wipe.CategoryClear, wipe.CategoryPurge:
-	default:
-		probs = append(probs, fmt.Sprintf("sanitization category %q is not none, clear or purge", p.Sanitization.Category))
-	}
-	if p.Status == wipe.StatusErased && p.Sanitization.Category == wipe.CategoryNone {
-		probs = append(probs, "status ERASED with sanitization category none claims more than was done")
-	}
-	if p.Started.IsZero() || p.Ended.IsZero() || p.Ended.Before(p.Started) {
-		probs = append(probs, "started/ended times missing or out of order")
-	}
-	if p.Media.Serial == "" && p.Media.WWN == "" && p.Media.Path == "" {
-		probs = append(probs, "media has no serial, WWN or path")
-	}
-	if p.Tool.Name == "" {
-		probs = append(probs, "tool name missing")
-	}
-	if p.Sanitization.Technique == "" {
-		probs = append(probs, "sanitization technique missing")
-	} else if _, ok := wipe.LookupTechnique(p.Sanitization.Technique); !ok {
-		probs = append(probs, fmt.Sprintf("sanitization technique %q is not one of the schema's technique identifiers", accounts.Truncate(string(p.Sanitization.Technique), 80)))
-	}
-	return probs
 }

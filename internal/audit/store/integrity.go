@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lethe-project/lethe/internal/audit/tlog"
+	"github.com/lethe-project/lethe/audit/logverify"
 )
 
 // IntegrityError means the log failed its verification against the signed
@@ -38,12 +38,12 @@ func (s *Store) Healthy() error {
 // and against the checkpoint verified last time (append-only): at start,
 // on the VerifyInterval schedule, and on request. On failure the store
 // stops serving (Healthy) and the error says where.
-func (s *Store) VerifyLog(ctx context.Context) (*tlog.Checkpoint, error) {
+func (s *Store) VerifyLog(ctx context.Context) (*logverify.Checkpoint, error) {
 	cp, err := s.log.Checkpoint(ctx)
 	if err == nil {
-		var prev *tlog.Checkpoint
+		var prev *logverify.Checkpoint
 		if prev, err = s.verifiedCheckpoint(ctx); err == nil {
-			err = tlog.Audit(ctx, s.log.Fetcher(), cp, prev)
+			err = logverify.Audit(ctx, s.log.Fetcher(), cp, prev)
 		}
 	}
 	if err != nil {
@@ -61,19 +61,19 @@ func (s *Store) VerifyLog(ctx context.Context) (*tlog.Checkpoint, error) {
 	return cp, nil
 }
 
-func (s *Store) verifiedCheckpoint(ctx context.Context) (*tlog.Checkpoint, error) {
+func (s *Store) verifiedCheckpoint(ctx context.Context) (*logverify.Checkpoint, error) {
 	raw, err := s.DB.GetMeta(ctx, "verified_checkpoint")
 	if err != nil || raw == "" {
 		return nil, err
 	}
-	cp, err := tlog.ParseCheckpoint([]byte(raw), s.LogKey())
+	cp, err := logverify.ParseCheckpoint([]byte(raw), s.LogKey())
 	if err != nil {
 		return nil, fmt.Errorf("the checkpoint this store verified last: %w", err)
 	}
 	return cp, nil
 }
 
-func (s *Store) saveVerifiedCheckpoint(ctx context.Context, cp *tlog.Checkpoint) error {
+func (s *Store) saveVerifiedCheckpoint(ctx context.Context, cp *logverify.Checkpoint) error {
 	prev, err := s.verifiedCheckpoint(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -10,10 +10,10 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/entry"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // Trust changes are log entries first: each method below appends an entry
@@ -67,7 +67,7 @@ func validLabel(what, s string) error {
 // AddStationKey trusts a station's public key. Adding a trusted key again
 // is harmless; a revoked key is never trusted again.
 func (s *Store) AddStationKey(ctx context.Context, name string, pub ed25519.PublicKey, who Actor) (string, error) {
-	id := attest.KeyID(pub)
+	id := sign.KeyID(pub)
 	err := s.addStationKey(ctx, id, name, pub, who)
 	if errors.Is(err, errAlreadyTrusted) {
 		return id, nil
@@ -102,7 +102,7 @@ func (s *Store) addStationKey(ctx context.Context, id, name string, pub ed25519.
 	}
 	_, err = s.Record(ctx, &entry.Entry{Type: entry.TypeStationKeyAdd, Subject: who.Name, Object: "key:" + id, Result: entry.ResultSuccess,
 		Detail: name, Remote: who.Remote,
-		Key: &entry.Key{KeyID: id, Kind: entry.KindStation, Name: name, PublicKey: string(attest.MarshalPublicKey(pub))}})
+		Key: &entry.Key{KeyID: id, Kind: entry.KindStation, Name: name, PublicKey: string(sign.MarshalPublicKey(pub))}})
 	return err
 }
 
@@ -306,7 +306,7 @@ func (s *Store) EnrollmentTokens(ctx context.Context) ([]EnrollmentToken, error)
 // revoked; the key may then sign certificates of the token's job only.
 // Failures are recorded within the bounds of SecurityConfig.
 func (s *Store) Enroll(ctx context.Context, token string, pub ed25519.PublicKey, remote string) (*AgentKey, error) {
-	id := attest.KeyID(pub)
+	id := sign.KeyID(pub)
 	who := Actor{Name: "agent:" + id[:16], Remote: remote}
 	if err := s.limit("enroll", remote, ""); err != nil {
 		s.sec.countOnly(entry.TypeEnroll, who, "rate limited")
@@ -367,7 +367,7 @@ func (s *Store) Enroll(ctx context.Context, token string, pub ed25519.PublicKey,
 	k := &AgentKey{KeyID: id, Job: t.Job, Expires: now.Add(s.cfg.AgentKeyTTL).UTC().Truncate(time.Second), TokenID: t.ID, Registered: now.UTC().Truncate(time.Second)}
 	_, err = s.Record(ctx, &entry.Entry{Type: entry.TypeEnroll, Time: k.Registered, Subject: who.Name, Object: "key:" + id, Result: entry.ResultSuccess,
 		Remote: remote, Detail: fmt.Sprintf("job %q via enrollment token %s", t.Job, t.ID),
-		Key: &entry.Key{KeyID: id, Kind: entry.KindAgent, PublicKey: string(attest.MarshalPublicKey(pub)), Job: t.Job, Expires: k.Expires,
+		Key: &entry.Key{KeyID: id, Kind: entry.KindAgent, PublicKey: string(sign.MarshalPublicKey(pub)), Job: t.Job, Expires: k.Expires,
 			TokenID: t.ID, TokenUse: use}})
 	if err != nil {
 		return nil, err
@@ -388,7 +388,7 @@ func (s *Store) lookupKey(ctx context.Context, id string) (*trustedKey, error) {
 	var rev int64
 	err := s.DB.QueryRowContext(ctx, `SELECT public_key, name, revoked_at FROM station_keys WHERE key_id = ?`, id).Scan(&pem, &name, &rev)
 	if err == nil {
-		pub, err := attest.ParsePublicKey([]byte(pem))
+		pub, err := sign.ParsePublicKey([]byte(pem))
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +406,7 @@ func (s *Store) lookupKey(ctx context.Context, id string) (*trustedKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := attest.ParsePublicKey([]byte(pem))
+	pub, err := sign.ParsePublicKey([]byte(pem))
 	if err != nil {
 		return nil, err
 	}

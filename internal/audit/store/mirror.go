@@ -9,11 +9,11 @@ import (
 
 	"github.com/transparency-dev/tessera/client"
 
+	"github.com/lethe-project/lethe/audit/logverify"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/dirlock"
 	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/tlog"
-	"github.com/lethe-project/lethe/internal/audit/tlog/storage"
 )
 
 // OpenMirror opens a mirror directory (internal/audit/mirror) as a
@@ -39,11 +39,11 @@ func OpenMirror(ctx context.Context, cfg Config) (*Store, error) {
 		lk.Release()
 		return nil, err
 	}
-	if s.pub, err = tlog.PublicKey(string(vkey)); err != nil {
+	if s.pub, err = logverify.PublicKey(string(vkey)); err != nil {
 		lk.Release()
 		return nil, err
 	}
-	v, _ := tlog.NoteVerifier(string(vkey))
+	v, _ := logverify.NoteVerifier(string(vkey))
 	s.origin = v.Name()
 	if s.DB, err = db.OpenSQLite(filepath.Join(cfg.Dir, indexFile)); err != nil {
 		lk.Release()
@@ -63,15 +63,15 @@ type mirrorLog struct {
 	vkey string
 }
 
-func (m *mirrorLog) Fetcher() tlog.Fetcher { return m.f }
-func (m *mirrorLog) Checkpoint(ctx context.Context) (*tlog.Checkpoint, error) {
+func (m *mirrorLog) Fetcher() logverify.Fetcher { return m.f }
+func (m *mirrorLog) Checkpoint(ctx context.Context) (*logverify.Checkpoint, error) {
 	raw, err := m.f.ReadCheckpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("the mirror holds no checkpoint yet (run lethe audit mirror first): %w", err)
 	}
-	return tlog.ParseCheckpoint(raw, m.vkey)
+	return logverify.ParseCheckpoint(raw, m.vkey)
 }
-func (m *mirrorLog) Append(context.Context, []byte) (*storage.Appended, error) {
+func (m *mirrorLog) Append(context.Context, []byte) (*tlog.Appended, error) {
 	return nil, ErrReadOnly
 }
 func (m *mirrorLog) IntegratedSize(ctx context.Context) (uint64, error) {

@@ -25,16 +25,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/dirlock"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/tlog"
-	"github.com/lethe-project/lethe/internal/audit/tlog/storage"
 	"github.com/lethe-project/lethe/internal/durable"
 )
 
@@ -85,7 +86,7 @@ type Store struct {
 	Accounts *accounts.Accounts
 	key      ed25519.PrivateKey // nil on a mirror
 	pub      ed25519.PublicKey
-	signer   attest.Signer
+	signer   sign.Signer
 	origin   string
 	clock    atomic.Pointer[func() time.Time]
 	logger   *slog.Logger
@@ -122,9 +123,9 @@ var ErrReadOnly = errors.New("this store is a read-only mirror: nothing can be s
 // logBackend is the log as the store uses it: Tessera's appender, or a
 // mirror's verified copy of another store's log (read only).
 type logBackend interface {
-	Fetcher() tlog.Fetcher
-	Checkpoint(ctx context.Context) (*tlog.Checkpoint, error)
-	Append(ctx context.Context, data []byte) (*storage.Appended, error)
+	Fetcher() logverify.Fetcher
+	Checkpoint(ctx context.Context) (*logverify.Checkpoint, error)
+	Append(ctx context.Context, data []byte) (*tlog.Appended, error)
 	// IntegratedSize counts the entries sequenced so far, which may be
 	// more than the latest checkpoint covers.
 	IntegratedSize(ctx context.Context) (uint64, error)
@@ -132,9 +133,9 @@ type logBackend interface {
 	Close(ctx context.Context) error
 }
 
-type appendLog struct{ *storage.Log }
+type appendLog struct{ *tlog.Log }
 
-func (l appendLog) Fetcher() tlog.Fetcher { return l.Reader() }
+func (l appendLog) Fetcher() logverify.Fetcher { return l.Reader() }
 func (l appendLog) IntegratedSize(ctx context.Context) (uint64, error) {
 	return l.Reader().IntegratedSize(ctx)
 }
@@ -200,7 +201,7 @@ func open(ctx context.Context, cfg Config, lk *dirlock.Lock) (*Store, error) {
 		return nil, err
 	}
 	s := newStore(cfg, lk)
-	s.key, s.pub, s.signer, s.origin = key, key.Public().(ed25519.PublicKey), attest.KeySigner{Key: key}, origin
+	s.key, s.pub, s.signer, s.origin = key, key.Public().(ed25519.PublicKey), sign.KeySigner{Key: key}, origin
 
 	var driver tessera.Driver
 	interval := cfg.CheckpointInterval
@@ -208,7 +209,7 @@ func open(ctx context.Context, cfg Config, lk *dirlock.Lock) (*Store, error) {
 		if s.DB, err = db.OpenMySQL(cfg.MySQLDSN); err != nil {
 			return nil, err
 		}
-		if driver, err = storage.NewMySQLDriver(ctx, s.DB.DB); err != nil {
+		if driver, err = tlog.NewMySQLDriver(ctx, s.DB.DB); err != nil {
 			s.DB.Close()
 			return nil, err
 		}
@@ -219,7 +220,7 @@ func open(ctx context.Context, cfg Config, lk *dirlock.Lock) (*Store, error) {
 		if s.DB, err = db.OpenSQLite(filepath.Join(cfg.Dir, indexFile)); err != nil {
 			return nil, err
 		}
-		if driver, err = storage.NewPOSIXDriver(ctx, filepath.Join(cfg.Dir, logDir)); err != nil {
+		if driver, err = tlog.NewPOSIXDriver(ctx, filepath.Join(cfg.Dir, logDir)); err != nil {
 			s.DB.Close()
 			return nil, err
 		}
@@ -227,7 +228,7 @@ func open(ctx context.Context, cfg Config, lk *dirlock.Lock) (*Store, error) {
 			interval = 200 * time.Millisecond
 		}
 	}
-	l, err := storage.Open(ctx, driver, storage.Options{Origin: origin, Key: key, CheckpointInterval: interval})
+	l, err := tlog.Open(ctx, driver, tlog.Options{Origin: origin, Key: key, CheckpointInterval: interval})
 	if err != nil {
 		s.DB.Close()
 		return nil, err
@@ -305,7 +306,7 @@ func (s *Store) every(ctx context.Context, d time.Duration, what string, f func(
 	})
 }
 
-func (s *Store) waitCheckpoint(ctx context.Context) (*tlog.Checkpoint, error) {
+func (s *Store) waitCheckpoint(ctx context.Context) (*logverify.Checkpoint, error) {
 	if l, ok := s.log.(appendLog); ok {
 		return l.WaitCheckpoint(ctx)
 	}
@@ -315,20 +316,20 @@ func (s *Store) waitCheckpoint(ctx context.Context) (*tlog.Checkpoint, error) {
 func loadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
 	p := filepath.Join(dir, keyFile)
 	if _, err := os.Stat(p); err == nil {
-		return attest.LoadPrivateKey(p)
+		return sign.LoadPrivateKey(p)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	pem, err := attest.MarshalPrivateKey(priv)
+	pem, err := sign.MarshalPrivateKey(priv)
 	if err != nil {
 		return nil, err
 	}
 	if err := writeFileSync(p, pem, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(dir, pubFile), attest.MarshalPublicKey(pub), 0o644); err != nil {
+	if err := writeFileSync(filepath.Join(dir, pubFile), sign.MarshalPublicKey(pub), 0o644); err != nil {
 		return nil, err
 	}
 	return priv, nil
@@ -398,10 +399,10 @@ func (s *Store) Dir() string { return s.cfg.Dir }
 func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // Fetcher reads the log's checkpoint, tiles and entry bundles.
-func (s *Store) Fetcher() tlog.Fetcher { return s.log.Fetcher() }
+func (s *Store) Fetcher() logverify.Fetcher { return s.log.Fetcher() }
 
 // Checkpoint is the log's latest checkpoint, verified.
-func (s *Store) Checkpoint(ctx context.Context) (*tlog.Checkpoint, error) {
+func (s *Store) Checkpoint(ctx context.Context) (*logverify.Checkpoint, error) {
 	return s.log.Checkpoint(ctx)
 }
 
@@ -420,6 +421,9 @@ func (s *Store) now() time.Time { return (*s.clock.Load())() }
 type Actor struct {
 	Name   string
 	Remote string
+	// Session is the secret of the session acting, if any: a user's own
+	// password change keeps it (never logged).
+	Session string
 }
 
 // maxLeaf is the largest log entry Tessera stores (a bundle prefixes each
