@@ -21,7 +21,6 @@ import (
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 )
@@ -563,39 +562,6 @@ func (s *Store) checkServed(ctx context.Context, c *Certificate, cp *logverify.C
 		return fmt.Errorf("log entry %d does not hold the envelope shown here: the index was altered", c.LogIndex)
 	}
 	return nil
-}
-
-// Validate records an auditor's decision as a new signed log entry.
-func (s *Store) Validate(ctx context.Context, certID, decision, comment string, who Actor) (*ValidationRecord, error) {
-	switch decision {
-	case entry.ResultApproved, entry.ResultRejected:
-	default:
-		return nil, &accounts.InputError{Reason: fmt.Sprintf("decision %q: want approved or rejected", accounts.Truncate(decision, 40))}
-	}
-	if decision == entry.ResultRejected && strings.TrimSpace(comment) == "" {
-		return nil, &accounts.InputError{Reason: "a rejection needs a comment saying why"}
-	}
-	if len(comment) > entry.MaxDetail {
-		return nil, &accounts.InputError{Reason: fmt.Sprintf("comment of %d bytes: at most %d", len(comment), entry.MaxDetail)}
-	}
-	if err := s.writable(); err != nil {
-		return nil, err
-	}
-	c, err := s.Certificate(ctx, certID)
-	if err != nil {
-		return nil, err
-	}
-	e := &entry.Entry{
-		Time: s.now().UTC(), Type: entry.TypeValidation, Subject: who.Name, Object: "certificate:" + certID, Result: decision,
-		Detail: comment, Remote: who.Remote,
-		Validation: &entry.Validation{CertificateID: certID, CertificateIndex: c.LogIndex, EnvelopeSHA256: c.Receipt.EnvelopeSHA256,
-			Decision: decision, Comment: comment, Standard: entry.Standard},
-	}
-	idx, err := s.Record(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	return &ValidationRecord{LogIndex: idx, Decision: decision, Auditor: who.Name, Comment: comment, Time: e.Time}, nil
 }
 
 // EventRow is an audit event.

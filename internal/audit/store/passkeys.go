@@ -299,12 +299,16 @@ func shortID(id []byte) string {
 // failure or the lockout is recorded as Login records it.
 func (s *Store) LoginPasskey(ctx context.Context, name, password, remote string, verify func(*accounts.User) error) (string, *accounts.Session, error) {
 	who := Actor{Name: name, Remote: remote}
+	if err := s.limit("login", remote, name); err != nil {
+		s.sec.countOnly(entry.TypeLoginFailed, who, "rate limited")
+		return "", nil, err
+	}
 	res, err := s.Accounts.AuthenticatePasskey(ctx, name, password, verify)
 	if err != nil {
 		if !errors.Is(err, accounts.ErrBadCredentials) && !errors.Is(err, accounts.ErrLocked) {
 			return "", nil, err
 		}
-		if rerr := s.event(ctx, entry.TypeLoginFailed, who, "session", entry.ResultFailure, res.Reason); rerr != nil {
+		if rerr := s.sec.record(ctx, entry.TypeLoginFailed, who, "session", entry.ResultFailure, res.Reason); rerr != nil {
 			return "", nil, rerr
 		}
 		if res.LockedNow {

@@ -218,6 +218,12 @@ func newSecurityRecorder(s *Store) *securityRecorder {
 
 // record logs an unauthenticated failure, or counts it.
 func (r *securityRecorder) record(ctx context.Context, typ string, who Actor, object, result, reason string) error {
+	return r.recordDetail(ctx, typ, who, object, result, reason, reason)
+}
+
+// recordDetail is record with a longer detail for the entry logged alone;
+// reason (short) is what the counts group by.
+func (r *securityRecorder) recordDetail(ctx context.Context, typ string, who Actor, object, result, reason, detail string) error {
 	k := secKey{typ, entry.Truncate(who.Name, entry.MaxSubject), entry.Truncate(who.Remote, entry.MaxRemote), entry.Truncate(reason, 128)}
 	r.mu.Lock()
 	single := !r.seen[k] && r.singles < r.maxSingles && len(r.seen) < maxCountKeys
@@ -231,7 +237,7 @@ func (r *securityRecorder) record(ctx context.Context, typ string, who Actor, ob
 	if !single {
 		return nil
 	}
-	return r.s.event(ctx, typ, Actor{Name: k.subject, Remote: k.remote}, object, result, reason)
+	return r.s.event(ctx, typ, Actor{Name: k.subject, Remote: k.remote}, object, result, detail)
 }
 
 // count adds one to k's count (the caller holds mu).

@@ -202,16 +202,18 @@ func (s *Store) EventTypes(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-// RecordRejection logs a refused submission (who tried, which key, why)
-// as a security event. Fields that come from the request are bounded so a
-// stranger cannot make large entries.
+// RecordRejection records a refused submission (who tried, which key, why)
+// as a security event, within the bounds of SecurityConfig: the first of
+// each kind from each signer key and source is logged alone, the rest are
+// counted in the window's summary, so strangers cannot grow the log.
 func (s *Store) RecordRejection(ctx context.Context, kind string, status int, problems []string, keyIDs []string, remote string) error {
 	subject := "unknown signer"
 	if len(keyIDs) > 0 {
 		subject = "key:" + clip(keyIDs[0], 16)
 	}
 	detail := fmt.Sprintf("%d %s: %s", status, kind, strings.Join(problems, "; "))
-	return s.event(ctx, entry.TypeCertificate[:len("certificate.")]+"rejected", Actor{Name: subject, Remote: remote}, "certificate", entry.ResultRejected, clip(detail, 400))
+	return s.sec.recordDetail(ctx, entry.TypeCertificate[:len("certificate.")]+"rejected", Actor{Name: subject, Remote: remote}, "certificate",
+		entry.ResultRejected, fmt.Sprintf("%d %s", status, kind), clip(detail, 400))
 }
 
 func clip(s string, n int) string {
