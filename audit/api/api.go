@@ -305,6 +305,9 @@ type CreateUserRequest struct {
 	Name     string `json:"name"`
 	Password string `json:"password"`
 	Role     string `json:"role"` // operator | auditor | admin
+	// MustChangePassword makes the owner choose their own password
+	// before anything else (as for accounts made in the web UI).
+	MustChangePassword bool `json:"mustChangePassword,omitempty"`
 }
 
 // PasswordRequest sets a password (POST /v1/admin/users/{name}/password).

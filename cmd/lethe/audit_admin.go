@@ -228,7 +228,7 @@ func adminUserCmd(f *adminFlags) *cobra.Command {
 				return err
 			}
 			return f.run(cmd, func(ctx context.Context, c *client.Client, out io.Writer) error {
-				u, err := c.CreateUser(ctx, api.CreateUserRequest{Name: args[0], Password: pw, Role: role})
+				u, err := c.CreateUser(ctx, api.CreateUserRequest{Name: args[0], Password: pw, Role: role, MustChangePassword: true})
 				if err != nil {
 					return err
 				}

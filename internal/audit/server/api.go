@@ -408,10 +408,15 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &accounts.InputError{Reason: err.Error()}
 	}
-	u, err := s.st.CreateUser(r.Context(), req.Name, req.Password, role, who(r).actor(r))
+	create := s.st.CreateUser
+	if req.MustChangePassword {
+		create = s.st.CreateUserByAdmin
+	}
+	u, err := create(r.Context(), req.Name, req.Password, role, who(r).actor(r))
 	if err != nil {
 		return err
 	}
+	u.MustChangePassword = req.MustChangePassword
 	info := userInfo(u)
 	if u.TOTPSecret != "" {
 		info.TOTPSecret, info.TOTPURI = u.TOTPSecret, totpURI(u.Name, u.TOTPSecret)
