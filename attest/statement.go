@@ -70,6 +70,12 @@ type Predicate struct {
 	Tool     Tool                 `json:"tool"`
 	Started  time.Time            `json:"started"`
 	Ended    time.Time            `json:"ended"`
+
+	// Watch is what lethe observed of the device around a host overwrite
+	// beyond its own I/O: writes by other programs (the kernel's write
+	// counters, a file's change time), size and identity before and after,
+	// and the limits of those checks (optional; added in schema 2).
+	Watch *wipe.WatchRecord `json:"deviceWatch,omitempty"`
 }
 
 // Personnel is who performed the sanitization, and where.
@@ -98,6 +104,13 @@ type Media struct {
 	LogicalSectorSize  int               `json:"logicalSectorSize"`
 	PhysicalSectorSize int               `json:"physicalSectorSize"`
 	BackingFile        string            `json:"backingFile,omitempty"`
+	// LoopOffset, LoopSizeLimit and BackingFileBytes say which part of
+	// its backing file a loop device covers: bytes [LoopOffset,
+	// LoopOffset+CapacityBytes) of a file of BackingFileBytes bytes
+	// (optional; added in schema 2).
+	LoopOffset       int64 `json:"loopOffset,omitempty"`
+	LoopSizeLimit    int64 `json:"loopSizeLimit,omitempty"`
+	BackingFileBytes int64 `json:"backingFileBytes,omitempty"`
 }
 
 // Sanitization is the technique and what it did.
@@ -191,6 +204,7 @@ func NewStatement(in Input) (*Statement, error) {
 			Firmware: d.Firmware, Transport: d.Transport, Type: d.Media, Rotational: d.Rotational,
 			Removable: d.Removable, CapacityBytes: d.SizeBytes, LogicalSectorSize: d.LogicalSectorSize,
 			PhysicalSectorSize: d.PhysicalSectorSize, BackingFile: d.BackingFile,
+			LoopOffset: d.LoopOffset, LoopSizeLimit: d.LoopSizeLimit, BackingFileBytes: d.BackingFileBytes,
 		},
 		Identity: id,
 		Sanitization: Sanitization{
@@ -201,6 +215,7 @@ func NewStatement(in Input) (*Statement, error) {
 		HiddenAreas:  hidden,
 		Firmware:     r.Firmware,
 		Capacity:     r.Capacity,
+		Watch:        r.Watch,
 		Errors:       in.Errors,
 		Tool:         in.Tool,
 		Started:      r.Started,
@@ -233,6 +248,9 @@ func subjectName(d *devices.Device) string {
 		return "drive:" + d.Serial
 	case d.WWN != "":
 		return "drive:" + d.WWN
+	case d.BackingFile != "" && d.Transport == devices.TransportLoop && !d.CoversWholeBacking():
+		// A window of the file, not the file.
+		return fmt.Sprintf("loop:%s:bytes=%d-%d", d.BackingFile, d.LoopOffset, d.LoopOffset+d.SizeBytes-1)
 	case d.BackingFile != "":
 		return "loop:" + d.BackingFile
 	}
