@@ -61,6 +61,16 @@ func WriteSummary(w io.Writer, st *Statement) error {
 		for _, r := range ps.Failed {
 			row("", "LBA %d +%d: %s", r.LBA, r.Count, r.Error)
 		}
+		if v := ps.Verification; v != nil {
+			row("", "read-back of pass %d: %s (%s, %.2f%% read, %d sector(s) mismatched, %d unreadable range(s))",
+				ps.Index, strings.ToUpper(string(v.Result)), v.Scope, v.Coverage, v.MismatchedSectors, len(v.Unreadable))
+			for _, r := range v.Mismatched {
+				row("", "  mismatch at LBA %d +%d", r.LBA, r.Count)
+			}
+			for _, r := range v.Unreadable {
+				row("", "  unreadable LBA %d +%d: %s", r.LBA, r.Count, r.Error)
+			}
+		}
 	}
 	for _, d := range s.Decision {
 		row("  decision", "%s", d)
@@ -108,6 +118,9 @@ func WriteSummary(w io.Writer, st *Statement) error {
 		for _, r := range v.Unreadable {
 			row("  unreadable", "LBA %d +%d: %s", r.LBA, r.Count, r.Error)
 		}
+	}
+	if w := p.Watch; w != nil {
+		writeWatch(row, w)
 	}
 	for _, e := range p.Errors {
 		row("Error", "%s", e)
@@ -203,6 +216,29 @@ func writeFirmware(row func(k, format string, args ...any), f *wipe.FirmwareReco
 	}
 	for _, n := range f.Notes {
 		row("  note", "%s", n)
+	}
+}
+
+// writeWatch prints what lethe saw of other writers and of the device
+// changing, and what it could not see.
+func writeWatch(row func(k, format string, args ...any), w *wipe.WatchRecord) {
+	row("Device watch", "%s: writes by other programs and changes of the device, %s to %s", strings.ToUpper(w.Result),
+		w.Started.Format(time.RFC3339), w.Ended.Format(time.RFC3339))
+	row("  lethe wrote", "%d sectors of 512 bytes (%d submitted)", w.OwnSectorsWritten, w.OwnSectorsSubmitted)
+	for _, c := range w.Counters {
+		row("  counters", "%s (%s): %d sectors written, %d discarded; %d not lethe's", c.Source, c.Role,
+			c.SectorsWrittenAfter-c.SectorsWrittenBefore, c.SectorsDiscardedAfter-c.SectorsDiscardedBefore, c.ForeignSectors)
+	}
+	if ct := w.ChangeTime; ct != nil {
+		row("  change time", "%s: %s after the last write, %s after the last read", ct.File,
+			ct.AfterLastWrite.Format(time.RFC3339Nano), ct.AfterLastRead.Format(time.RFC3339Nano))
+	}
+	row("  size", "%d bytes before, %d after", w.SizeBefore, w.SizeAfter)
+	for _, pr := range w.Problems {
+		row("  problem", "%s", pr)
+	}
+	for _, l := range w.Limits {
+		row("  cannot see", "%s", l)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/safetext"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -86,6 +87,22 @@ type Personnel struct {
 	Job          string `json:"job,omitempty"`
 	// AssetTag is the organizationally assigned media or property number.
 	AssetTag string `json:"assetTag,omitempty"`
+}
+
+// Check refuses personnel text with control characters (newlines, escape
+// sequences, bidirectional overrides): it is shown verbatim wherever the
+// certificate is displayed, where such characters could forge lines.
+// Callers check flags and configuration with it before anything is
+// written; NewStatement checks again.
+func (p Personnel) Check() error {
+	for _, f := range []struct{ name, v string }{
+		{"operator", p.Operator}, {"organization", p.Organization}, {"site", p.Site}, {"job", p.Job}, {"asset tag", p.AssetTag},
+	} {
+		if err := safetext.Check(f.v); err != nil {
+			return fmt.Errorf("personnel %s %q: %w", f.name, f.v, err)
+		}
+	}
+	return nil
 }
 
 // Media describes the sanitized medium (NIST Appendix G "Media Information").
@@ -178,6 +195,9 @@ func NewStatement(in Input) (*Statement, error) {
 	d, r := in.Device, in.Report
 	if d == nil || r == nil {
 		return nil, fmt.Errorf("certificate needs a device and a report")
+	}
+	if err := in.Personnel.Check(); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
 	}
 	id := d.Identity()
 	digest, err := IdentityDigest(id)

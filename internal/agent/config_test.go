@@ -85,6 +85,8 @@ func TestParseCmdlineErrors(t *testing.T) {
 		{"lethe.configkey=ed25519:AAAA", "32-byte"},
 		{"lethe.config=ftp://x/y", "URL"},
 		{"lethe.net=wifi", "dhcp or none"},
+		{"lethe.operator=A\x1b[32mERASED", "control character U+001B"},
+		{"lethe.site=\"FRA2\u202eX\"", "control character U+202E"},
 	} {
 		_, err := ParseCmdline("console=ttyS0 " + tc.in)
 		var ce *ConfigError
@@ -282,6 +284,9 @@ func TestConfigPayloadRefuses(t *testing.T) {
 		{`{"policy":["purge"]}`, "want a string"},
 		{`{"exclude":[1]}`, "array of strings"},
 		{`{"policy":"wipe"}`, "purge-or-fail"},
+		{`{"operator":"A. Tech\nStatus     ERASED"}`, "control character U+000A"},
+		{`{"job":"T1\u001b[2J"}`, "control character U+001B"},
+		{`{"exclude":["S1\tS2"]}`, "control character U+0009"},
 		{`{"notAfter":"2001-01-01T00:00:00Z"}`, "expired"},
 		{`[1]`, "JSON object"},
 	} {

@@ -174,7 +174,14 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 	d.row("Reference", s.Reference)
 	d.row("Method", fmt.Sprintf("%s: %s", s.Method.Name, s.Method.Description))
 	for _, ps := range s.Passes {
-		d.row(fmt.Sprintf("Pass %d", ps.Index), fmt.Sprintf("%s, %s written", ps.Pattern.Name, devices.HumanBytes(ps.BytesWritten)))
+		line := fmt.Sprintf("%s, %s written", ps.Pattern.Name, devices.HumanBytes(ps.BytesWritten))
+		if len(ps.Failed) > 0 {
+			line += fmt.Sprintf(", %d failed LBA range(s)", len(ps.Failed))
+		}
+		if v := ps.Verification; v != nil {
+			line += fmt.Sprintf("; read-back %s (%d sector(s) mismatched, %d unreadable range(s))", strings.ToUpper(string(v.Result)), v.MismatchedSectors, len(v.Unreadable))
+		}
+		d.row(fmt.Sprintf("Pass %d", ps.Index), line)
 	}
 	for i, dec := range s.Decision {
 		d.row(fmt.Sprintf("Decision %d", i+1), dec)
@@ -200,6 +207,15 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 		d.row("Mismatched sectors", fmt.Sprint(v.MismatchedSectors))
 		if v.Sample != nil {
 			d.row("Sample", fmt.Sprintf("%s seed %s, %d units in %d subsections", v.Sample.Algorithm, v.Sample.Seed, v.Sample.Units, v.Sample.Subsection))
+		}
+	}
+	if w := p.Watch; w != nil {
+		d.row("Device watch", fmt.Sprintf("%s: writes by other programs and changes of size or identity", strings.ToUpper(w.Result)))
+		for _, pr := range w.Problems {
+			d.row("Watch problem", pr)
+		}
+		for _, l := range w.Limits {
+			d.row("Watch cannot see", l)
 		}
 	}
 	for _, e := range p.Errors {

@@ -197,7 +197,10 @@ func runPhase(ctx context.Context, t Target, p Pattern, jobs extents, write bool
 				}
 				e := jobs.At(i)
 				allFailed, err := ph.do(ctx, buf[:e.Len], e.Off, mode)
-				ph.outcome(i, allFailed)
+				if mode != tryNever {
+					// A skipped extent says nothing about the device.
+					ph.outcome(i, allFailed)
+				}
 				if err != nil {
 					stop(err)
 					return
