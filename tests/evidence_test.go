@@ -168,6 +168,14 @@ func TestForeignWriteNotErased(t *testing.T) {
 		_, rep := execute(t, l.Path, "random", wipe.VerifyLast, once(verifying, func() { ddWrite(t, other, 0) }))
 		check(t, rep, "another program wrote to "+filepath.Base(other), l.ReadAll(t))
 	})
+	t.Run("stacked device", func(t *testing.T) {
+		// A loop device whose backing "file" is the device lethe wipes:
+		// its writes reach the device through the block layer.
+		l := newLoop(t, size)
+		above := attachLoop(t, l.Path)
+		_, rep := execute(t, l.Path, "random", wipe.VerifyLast, once(verifying, func() { ddWrite(t, above, 8192) }))
+		check(t, rep, "another program wrote to "+filepath.Base(l.Path)+" (the device)", l.ReadAll(t))
+	})
 	t.Run("backing file directly", func(t *testing.T) {
 		l := newLoop(t, size)
 		_, rep := execute(t, l.Path, "random", wipe.VerifyLast, once(verifying, func() { ddWrite(t, l.File, 0) }))
