@@ -69,8 +69,15 @@ func once(cond func(wipe.Progress) bool, f func()) func(wipe.Progress) {
 	}
 }
 
-// verifying is true once the final read-back has read its first chunk.
-func verifying(p wipe.Progress) bool { return p.Phase == wipe.PhaseVerify && p.Done >= 1<<20 }
+// readBackPast is true once the final read-back (one worker, in order) has
+// read n bytes: a write below n lands where the read-back has been.
+func readBackPast(n int64) func(wipe.Progress) bool {
+	return func(p wipe.Progress) bool { return p.Phase == wipe.PhaseVerify && p.Done >= n }
+}
+
+// verifying: the read-back has passed the first half of a 64 MiB device,
+// where every foreign write below goes.
+var verifying = readBackPast(32 << 20)
 
 // ddWrite writes the marker at off into path from another process (dd,
 // buffered, no sync: with lethe holding the device open the data stays in
@@ -158,7 +165,7 @@ func TestForeignWriteNotErased(t *testing.T) {
 			t.Fatalf("sfdisk: %v %s", err, out)
 		}
 		testutil.Run(t, "partx", "-u", l.Path)
-		part := l.Path + "p2"
+		part := l.Path + "p1" // sectors 2048-34815
 		_, rep := execute(t, l.Path, "zero", wipe.VerifyLast, once(verifying, func() { ddWrite(t, part, 4096) }))
 		check(t, rep, "another program wrote to "+filepath.Base(l.Path), l.ReadAll(t))
 	})
@@ -187,7 +194,7 @@ func TestForeignWriteNotErased(t *testing.T) {
 		testutil.RequireRoot(t)
 		img := filepath.Join(t.TempDir(), "disk.img")
 		os.WriteFile(img, make([]byte, 16<<20), 0o644)
-		_, rep := execute(t, img, "zero", wipe.VerifyLast, once(verifying, func() { ddWrite(t, img, 512) }))
+		_, rep := execute(t, img, "zero", wipe.VerifyLast, once(readBackPast(8<<20), func() { ddWrite(t, img, 512) }))
 		data, _ := os.ReadFile(img)
 		check(t, rep, "was changed after lethe's last write", data)
 	})
@@ -360,14 +367,19 @@ func TestShrinkingDeviceEndsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer target.Close()
-	counted := &wipetest.Faulty{Target: target} // no faults: counts attempts
-	m, _ := wipe.ResolveMethod("zero", nil, false)
-	rep, err := wipe.Overwrite(context.Background(), wipe.Job{Target: counted, Method: m, Verify: wipe.VerifyLast,
-		IO: wipe.IOOptions{ChunkBytes: 1 << 20, Workers: 2}, Watch: wipe.NewWatch(devices.Host, d, target), ProgressInterval: 1e6,
-		Progress: once(func(p wipe.Progress) bool { return p.Phase == wipe.PhaseOverwrite && p.Done >= 16<<20 }, func() {
+	// Shrink the device (backing file truncated, losetup -c) as soon as
+	// lethe writes past 16 MiB, from inside the write path, so the timing
+	// does not depend on the machine's load; count every I/O.
+	var shrink sync.Once
+	counted := &wipetest.Faulty{Target: &onWrite{Target: target, at: 16 << 20, fn: func() {
+		shrink.Do(func() {
 			os.Truncate(l.File, 64<<20)
 			testutil.Run(t, "losetup", "-c", l.Path)
-		})})
+		})
+	}}}
+	m, _ := wipe.ResolveMethod("zero", nil, false)
+	rep, err := wipe.Overwrite(context.Background(), wipe.Job{Target: counted, Method: m, Verify: wipe.VerifyLast,
+		IO: wipe.IOOptions{ChunkBytes: 1 << 20, Workers: 2}, Watch: wipe.NewWatch(devices.Host, d, target)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,6 +395,20 @@ func TestShrinkingDeviceEndsFast(t *testing.T) {
 	if n := counted.WriteAttempts + counted.ReadAttempts; n > 2000 {
 		t.Fatalf("%d I/O attempts for a device that shrank", n)
 	}
+}
+
+// onWrite calls fn before any write at or past offset at.
+type onWrite struct {
+	wipe.Target
+	at int64
+	fn func()
+}
+
+func (o *onWrite) WriteAt(p []byte, off int64) (int, error) {
+	if off >= o.at {
+		o.fn()
+	}
+	return o.Target.WriteAt(p, off)
 }
 
 // covers reports whether rs cover every LBA in [lo, hi).
