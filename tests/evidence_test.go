@@ -20,10 +20,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
+	certstation "github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/testutil"
 	"github.com/lethe-project/lethe/internal/wipe"
 	"github.com/lethe-project/lethe/internal/wipe/wipetest"
+	"github.com/lethe-project/lethe/sign"
 )
 
 var evidenceMarker = []byte("FOREIGN-WRITE-lethe-issue10-4c1d")
@@ -108,17 +111,17 @@ func attachLoop(t *testing.T, file string, extra ...string) string {
 }
 
 // signed turns a report into a verified certificate statement and its file.
-func signed(t *testing.T, s station, d *devices.Device, rep *wipe.Report) (string, *attest.Statement) {
+func signed(t *testing.T, s station, d *devices.Device, rep *wipe.Report) (string, *cert.Statement) {
 	t.Helper()
-	k, err := attest.LoadPrivateKey(s.key)
+	k, err := sign.LoadPrivateKey(s.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := attest.NewStatement(attest.Input{Device: d, Report: rep, Personnel: attest.Personnel{Operator: "e2e"}, Tool: attest.Tool{Name: "lethe", Version: "e2e-test"}})
+	st, err := certstation.NewStatement(certstation.CertInput{Device: d, Report: rep, Personnel: cert.Personnel{Operator: "e2e"}, Tool: cert.Tool{Name: "lethe", Version: "e2e-test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := attest.Sign(st, attest.KeySigner{Key: k})
+	data, err := attest.Sign(st, sign.KeySigner{Key: k})
 	if err != nil {
 		t.Fatal(err)
 	}

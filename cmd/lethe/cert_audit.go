@@ -5,6 +5,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/attest"
@@ -45,7 +48,7 @@ func (r *receiptFlags) check(ncerts int) error {
 		r.keys.LogKey = string(b)
 	}
 	if r.serverKey != "" {
-		k, err := attest.LoadPublicKey(r.serverKey)
+		k, err := sign.LoadPublicKey(r.serverKey)
 		if err != nil {
 			return usageErr("--server-key: %v", err)
 		}
@@ -97,7 +100,7 @@ func newCertPDFCmd() *cobra.Command {
 				return usageErr("%v", err)
 			}
 			sig := "not checked (pass --key PUB)"
-			var st *attest.Statement
+			var st *cert.Statement
 			if len(keyPaths) > 0 {
 				keys, err := loadKeys(keyPaths)
 				if err != nil {

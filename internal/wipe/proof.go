@@ -7,6 +7,8 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
+
+	"github.com/lethe-project/lethe/cert"
 )
 
 // A firmware erase is a black box: the drive says it succeeded. Proof makes
@@ -26,39 +28,13 @@ import (
 // misread).
 var canaryMagic = []byte("LETHE-CANARY-v1\x00")
 
-// Expectation is what a sanitized block should read back as.
-type Expectation struct {
-	// Kind is "zero", "pattern" (Pattern set), "ones", or "changed"
-	// (crypto erase: anything but the old data).
-	Kind    string       `json:"kind"`
-	Pattern *PatternSpec `json:"pattern,omitempty"`
-}
+// Expectation is what a sanitized block should read back as (defined by
+// the certificate schema).
+type Expectation = cert.Expectation
 
-// ProofBlock is one block the proof looks at.
-type ProofBlock struct {
-	Offset int64 `json:"offset"`
-	// Before is the SHA-256 of the block before the erase (fingerprints)
-	// or of the planted content (canaries).
-	Before string `json:"sha256Before"`
-	// Uniform marks a fingerprint whose pre-image was a single repeated
-	// byte (a new or zeroed drive): it cannot show that anything changed.
-	Uniform bool   `json:"uniform,omitempty"`
-	After   string `json:"sha256After,omitempty"`
-	// Outcome: "changed", "unchanged", "unreadable", "expected",
-	// "unexpected" (changed, but not to what the technique implies),
-	// "canary" (canary content survived in at least one sector).
-	Outcome string `json:"outcome,omitempty"`
-	// SectorsBefore are a fingerprint's per-logical-sector digests before
-	// the erase (the first 16 bytes of each sector's SHA-256, hex; empty
-	// for a sector that was one repeated byte and so proves nothing). Kept
-	// in the job state, not in certificates.
-	SectorsBefore []string `json:"sectorsBefore,omitempty"`
-	// UnchangedSectors and CanarySectors count the logical sectors of this
-	// probe that kept their old content, or canary content, after the
-	// erase.
-	UnchangedSectors int `json:"unchangedSectors,omitempty"`
-	CanarySectors    int `json:"canarySectors,omitempty"`
-}
+// ProofBlock is one block the proof looks at (defined by the certificate
+// schema).
+type ProofBlock = cert.ProofBlock
 
 // Evidence is the before/after proof of a firmware erase, recorded in the
 // certificate.
@@ -67,7 +43,13 @@ type Evidence struct {
 	BlockBytes int    `json:"blockBytes"`
 	// SectorBytes is the logical sector size the probes are judged in (0
 	// in a proof planted by a lethe that judged whole blocks).
-	SectorBytes  int          `json:"sectorBytes,omitempty"`
+	SectorBytes int `json:"sectorBytes,omitempty"`
+	// FingerprintSectors are the fingerprints' per-logical-sector digests
+	// before the erase, in the order of Fingerprints: the first 16 bytes
+	// of each sector's SHA-256, hex, or "" for a sector that was one
+	// repeated byte and so proves nothing. Job state only: a certificate
+	// carries the counts.
+	FingerprintSectors [][]string `json:"fingerprintSectors,omitempty"`
 	Fingerprints []ProofBlock `json:"fingerprints"`
 	Canaries     []ProofBlock `json:"canaries"`
 	Expect       Expectation  `json:"expect"`
@@ -172,7 +154,8 @@ func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
 		if _, err := t.ReadAt(buf, off); err != nil {
 			return nil, fmt.Errorf("proof: fingerprint block at %d: %w", off, err)
 		}
-		ev.Fingerprints = append(ev.Fingerprints, ProofBlock{Offset: off, Before: digest(buf), Uniform: isUniform(buf), SectorsBefore: sectorDigests(buf, ss)})
+		ev.Fingerprints = append(ev.Fingerprints, ProofBlock{Offset: off, Before: digest(buf), Uniform: isUniform(buf)})
+		ev.FingerprintSectors = append(ev.FingerprintSectors, sectorDigests(buf, ss))
 	}
 	// Canary content: the keystream of a key derived from the seed, so each
 	// canary is unique and not all zeros, with the magic and the canary's
@@ -233,7 +216,7 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 	if !perSector {
 		ss = ev.BlockBytes
 	}
-	check := func(p *ProofBlock, fingerprint bool) {
+	check := func(p *ProofBlock, sectorsBefore []string) {
 		if _, err := t.ReadAt(buf, p.Offset); err != nil {
 			p.Outcome = "unreadable"
 			ev.UnreadableBlocks++
@@ -249,8 +232,8 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 				p.CanarySectors++
 				continue
 			}
-			if fingerprint && perSector && s/ss < len(p.SectorsBefore) {
-				if before := p.SectorsBefore[s/ss]; before != "" && before == sectorDigest(sec) {
+			if perSector && s/ss < len(sectorsBefore) {
+				if before := sectorsBefore[s/ss]; before != "" && before == sectorDigest(sec) {
 					p.UnchangedSectors++
 				}
 			}
@@ -275,12 +258,16 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 	ev.CanariesSurvived, ev.CanarySectorsSurvived, ev.UnchangedBlocks, ev.UnchangedSectors = 0, 0, 0, 0
 	ev.UnexpectedBlocks, ev.UnreadableBlocks, ev.InformativeSamples = 0, 0, 0
 	for i := range ev.Canaries {
-		check(&ev.Canaries[i], false)
+		check(&ev.Canaries[i], nil)
 	}
 	for i := range ev.Fingerprints {
 		p := &ev.Fingerprints[i]
-		check(p, true)
-		if informative(p) {
+		var sectors []string
+		if i < len(ev.FingerprintSectors) {
+			sectors = ev.FingerprintSectors[i]
+		}
+		check(p, sectors)
+		if informative(p, sectors) {
 			ev.InformativeSamples++
 		}
 		if p.Outcome == "unchanged" {
@@ -338,11 +325,11 @@ func sectorDigests(buf []byte, ss int) []string {
 // informative reports whether a fingerprint can show a change: at least
 // one of its sectors was not one repeated byte (the whole block, in a
 // proof without per-sector digests).
-func informative(p *ProofBlock) bool {
-	if len(p.SectorsBefore) == 0 {
+func informative(p *ProofBlock, sectors []string) bool {
+	if len(sectors) == 0 {
 		return !p.Uniform
 	}
-	for _, d := range p.SectorsBefore {
+	for _, d := range sectors {
 		if d != "" {
 			return true
 		}
@@ -391,50 +378,13 @@ func isUniform(b []byte) bool {
 	return true
 }
 
-// maxProofFailures bounds the failing probes a certificate lists.
-const maxProofFailures = 32
-
 // ProofRecord is the certificate's form of the evidence. The pre-images are
 // gone with the erase, so per-block hashes would prove nothing more to an
 // auditor than a commitment to them does; they stay in the job state, and
-// the certificate carries where lethe looked (the offsets), a digest over
-// what it saw before and after, the counts, and every probe that did not
-// check out (the first maxProofFailures). This keeps a certificate well
-// under the audit store's envelope limit.
-type ProofRecord struct {
-	Seed       string `json:"seed"`
-	BlockBytes int    `json:"blockBytes"`
-	// SectorBytes is the logical sector size the probes were judged in
-	// (absent where whole blocks were judged).
-	SectorBytes int `json:"sectorBytes,omitempty"`
-	// CanaryOffsets and FingerprintOffsets are byte offsets of the probes.
-	CanaryOffsets      []int64 `json:"canaryOffsets"`
-	FingerprintOffsets []int64 `json:"fingerprintOffsets"`
-	// BeforeDigest and AfterDigest are the SHA-256 of the concatenated
-	// hex SHA-256 of every probe block (canaries, then fingerprints, in
-	// offset order) before and after the erase; unreadable blocks count as
-	// an empty string.
-	BeforeDigest       string      `json:"beforeDigest"`
-	AfterDigest        string      `json:"afterDigest,omitempty"`
-	Expect             Expectation `json:"expect"`
-	CanariesPlanted    int         `json:"canariesPlanted"`
-	FingerprintsTaken  int         `json:"fingerprintsTaken"`
-	InformativeSamples int         `json:"informativeSamples"`
-	CanariesSurvived   int         `json:"canariesSurvived"`
-	UnchangedBlocks    int         `json:"unchangedBlocks"`
-	// UnchangedSectors and CanarySectorsSurvived are the same findings in
-	// logical sectors (optional; added in schema 2).
-	UnchangedSectors      int      `json:"unchangedSectors,omitempty"`
-	CanarySectorsSurvived int      `json:"canarySectorsSurvived,omitempty"`
-	UnexpectedBlocks      int      `json:"unexpectedBlocks"`
-	UnreadableBlocks      int      `json:"unreadableBlocks"`
-	Deallocated           bool     `json:"readsFromDeallocated"`
-	DeallocatedNote       string   `json:"deallocatedNote,omitempty"`
-	Result                string   `json:"result"`
-	Problems              []string `json:"problems,omitempty"`
-	// Failures are probes whose outcome was not the expected one.
-	Failures []ProofBlock `json:"failures,omitempty"`
-}
+// the certificate carries where lethe looked, a digest over what it saw
+// before and after, the counts, and every probe that did not check out.
+// This keeps a certificate well under the audit store's envelope limit.
+type ProofRecord = cert.ProofRecord
 
 // Record returns the certificate's compact form of the evidence.
 func (ev *Evidence) Record() *ProofRecord {
@@ -456,8 +406,7 @@ func (ev *Evidence) Record() *ProofRecord {
 			before.Write([]byte(p.Before))
 			after.Write([]byte(p.After))
 			checked = checked || p.Outcome != ""
-			if p.Outcome != "" && p.Outcome != "expected" && len(r.Failures) < maxProofFailures {
-				p.SectorsBefore = nil // job state only
+			if p.Outcome != "" && p.Outcome != "expected" && len(r.Failures) < cert.MaxProofFailures {
 				r.Failures = append(r.Failures, p)
 			}
 		}

@@ -183,7 +183,7 @@ func TestProofJudgesEverySector(t *testing.T) {
 				ev.Result, ev.UnchangedSectors, ev.UnchangedBlocks, ev.InformativeSamples, ev.CanariesSurvived, ev.CanarySectorsSurvived, ev.Problems)
 		}
 		rec := ev.Record()
-		if rec.SectorBytes != 512 || rec.UnchangedSectors != ev.UnchangedSectors || len(rec.Failures) == 0 || rec.Failures[0].SectorsBefore != nil {
+		if rec.SectorBytes != 512 || rec.UnchangedSectors != ev.UnchangedSectors || len(rec.Failures) == 0 || rec.Failures[0].UnchangedSectors+rec.Failures[0].CanarySectors == 0 {
 			t.Fatalf("record %+v", rec)
 		}
 	}
@@ -196,9 +196,7 @@ func TestProofOldEvidenceCannotJudgeChanged(t *testing.T) {
 	mem := customerDisk(t, 16<<20)
 	ev := prepare(t, mem)
 	ev.SectorBytes = 0
-	for i := range ev.Fingerprints {
-		ev.Fingerprints[i].SectorsBefore = nil
-	}
+	ev.FingerprintSectors = nil
 	rand.Read(mem.Data)
 	wipe.CheckProof(mem, ev, wipe.Expectation{Kind: "changed"})
 	if ev.Result != "failed" || !strings.Contains(strings.Join(ev.Problems, ";"), "cannot be judged") {

@@ -1,24 +1,32 @@
 package wipe
 
-import "time"
+import (
+	"time"
 
-// Status is the final state of a drive, as a certificate states it.
-type Status string
+	"github.com/lethe-project/lethe/cert"
+)
 
-// Statuses. A certificate never claims more than was done and verified:
-//   - ERASED: the technique covered every user-addressable LBA and
-//     verification passed;
-//   - PARTIAL: the technique completed without errors but the evidence is
-//     incomplete (verification off), so the result is not proven;
-//   - FAILED: an LBA could not be written or read back, or verification
-//     found old or wrong data: the drive goes to destruction;
-//   - ABORTED: the operator stopped the run; part of the drive may still
-//     hold old data.
+// The certificate schema (package cert) defines the types a report is made
+// of; wipe fills them in. These aliases keep the engine's names short.
+type (
+	Status       = cert.Status
+	IOInfo       = cert.IOInfo
+	PassReport   = cert.PassReport
+	VerifyResult = cert.VerifyResult
+	VerifyReport = cert.VerifyReport
+)
+
+// Statuses and read-back outcomes (cert.Status, cert.VerifyResult).
 const (
-	StatusErased  Status = "ERASED"
-	StatusPartial Status = "PARTIAL"
-	StatusFailed  Status = "FAILED"
-	StatusAborted Status = "ABORTED"
+	StatusErased  = cert.StatusErased
+	StatusPartial = cert.StatusPartial
+	StatusFailed  = cert.StatusFailed
+	StatusAborted = cert.StatusAborted
+
+	VerifyPassed  = cert.VerifyPassed
+	VerifyFailed  = cert.VerifyFailed
+	VerifyAborted = cert.VerifyAborted
+	VerifySkipped = cert.VerifySkipped
 )
 
 // Succeeded reports whether a run with these drive statuses succeeded: only
@@ -71,122 +79,16 @@ type Report struct {
 	Watch *WatchRecord `json:"watch,omitempty"`
 }
 
-// Watch results.
-const (
-	WatchPassed      = "passed"      // nothing found, within the limits listed
-	WatchFailed      = "failed"      // a write lethe did not make, or a change of the device, was found
-	WatchUnavailable = "unavailable" // the check could not be made
+// The device watch's record is defined by the certificate schema.
+type (
+	WatchRecord     = cert.WatchRecord
+	CounterCheck    = cert.CounterCheck
+	ChangeTimeCheck = cert.ChangeTimeCheck
 )
 
-// WatchRecord is what lethe checked, beyond its own reads and writes, to
-// know that nobody else changed the device between the start of the first
-// pass and the end of the last read, and that it stayed the same device of
-// the same size. O_EXCL keeps mounts and exclusive openers out, not a
-// program that opens the device and writes; the kernel's counters and the
-// file's change time show such writes afterwards. Limits says, in words,
-// what these checks cannot see.
-type WatchRecord struct {
-	Result  string    `json:"result"`
-	Started time.Time `json:"started"` // counters sampled, before the first pass
-	Ended   time.Time `json:"ended"`   // and after the last read
-	// OwnSectorsWritten and OwnSectorsSubmitted are lethe's own writes in
-	// the window, in 512-byte units: those that succeeded, and everything
-	// it passed to write calls (failed and retried ones included). With
-	// no other writer the kernel counts between the two.
-	OwnSectorsWritten   int64 `json:"ownSectorsWritten"`
-	OwnSectorsSubmitted int64 `json:"ownSectorsSubmitted"`
-	// Counters are the kernel's write counters that were compared.
-	Counters []CounterCheck `json:"counters,omitempty"`
-	// ChangeTime is the change-time (ctime) check of an image file or a
-	// loop device's backing file.
-	ChangeTime *ChangeTimeCheck `json:"changeTime,omitempty"`
-	// SizeBefore and SizeAfter are the device's size at the start and as
-	// the open device and sysfs report it after the last read.
-	SizeBefore int64 `json:"sizeBytesBefore"`
-	SizeAfter  int64 `json:"sizeBytesAfter"`
-	// Changes lists every change of size or identity found.
-	Changes []string `json:"changes,omitempty"`
-	// Problems says why Result is not "passed".
-	Problems []string `json:"problems,omitempty"`
-	// Limits says what the checks above cannot see.
-	Limits []string `json:"limits"`
-}
-
-// CounterCheck is one block device's write counters before and after,
-// from /sys/block/NAME/stat (512-byte sectors).
-type CounterCheck struct {
-	Source string `json:"source"` // the sysfs file
-	// Role is why this device was watched: "the device" (lethe's own
-	// writes count here) or "another loop device on the same file".
-	Role                   string `json:"role"`
-	SectorsWrittenBefore   uint64 `json:"sectorsWrittenBefore"`
-	SectorsWrittenAfter    uint64 `json:"sectorsWrittenAfter"`
-	SectorsDiscardedBefore uint64 `json:"sectorsDiscardedBefore"`
-	SectorsDiscardedAfter  uint64 `json:"sectorsDiscardedAfter"`
-	// ForeignSectors is what the counters saw beyond what lethe
-	// submitted: written sectors above OwnSectorsSubmitted (on the device
-	// itself; all of them elsewhere) plus all discarded sectors.
-	ForeignSectors int64 `json:"foreignSectors"`
-}
-
-// ChangeTimeCheck compares a file's change time (ctime, which every write
-// sets and no program can set back) after lethe's last write with the one
-// after its last read.
-type ChangeTimeCheck struct {
-	File           string    `json:"file"`
-	AfterLastWrite time.Time `json:"afterLastWrite"`
-	AfterLastRead  time.Time `json:"afterLastRead"`
-}
-
-// IOInfo records how I/O was done, since it bears on what a read-back proves.
-type IOInfo struct {
-	// Direct is true when reads and writes bypassed the page cache.
-	Direct     bool `json:"direct"`
-	ChunkBytes int  `json:"chunkBytes"`
-	Workers    int  `json:"workers"`
-}
-
-// PassReport is one overwrite pass.
-type PassReport struct {
-	Index        int           `json:"index"` // 1-based
-	Pattern      PatternSpec   `json:"pattern"`
-	Started      time.Time     `json:"started"`
-	Ended        time.Time     `json:"ended"`
-	BytesWritten int64         `json:"bytesWritten"`
-	Failed       []Range       `json:"failedRanges,omitempty"`
-	Aborted      bool          `json:"aborted,omitempty"`
-	Stopped      string        `json:"stopped,omitempty"`
-	Verification *VerifyReport `json:"verification,omitempty"`
-}
-
-// VerifyResult is the outcome of a read-back.
-type VerifyResult string
-
-// Read-back outcomes.
+// Watch results (cert.WatchRecord.Result).
 const (
-	VerifyPassed  VerifyResult = "passed"
-	VerifyFailed  VerifyResult = "failed"
-	VerifyAborted VerifyResult = "aborted"
-	VerifySkipped VerifyResult = "skipped"
+	WatchPassed      = cert.WatchPassed
+	WatchFailed      = cert.WatchFailed
+	WatchUnavailable = cert.WatchUnavailable
 )
-
-// VerifyReport is one read-back and what it found.
-type VerifyReport struct {
-	// Scope is "full" (every byte), "sample" or "none".
-	Scope    string       `json:"scope"`
-	Pass     int          `json:"pass,omitempty"` // the pass read back, 1-based
-	Expected PatternSpec  `json:"expected"`
-	Started  time.Time    `json:"started"`
-	Ended    time.Time    `json:"ended"`
-	Direct   bool         `json:"direct"`
-	Bytes    int64        `json:"bytesRead"`
-	Coverage float64      `json:"coveragePct"`
-	Sample   *Sample      `json:"sample,omitempty"`
-	Result   VerifyResult `json:"result"`
-	// MismatchedSectors counts sectors that read back with other content
-	// than the pattern; Mismatched lists the first ranges of them.
-	MismatchedSectors int64   `json:"mismatchedSectors"`
-	Mismatched        []Range `json:"mismatchedRanges,omitempty"`
-	Unreadable        []Range `json:"unreadableRanges,omitempty"`
-	Stopped           string  `json:"stopped,omitempty"`
-}
