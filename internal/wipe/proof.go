@@ -49,10 +49,10 @@ type Evidence struct {
 	// of each sector's SHA-256, hex, or "" for a sector that was one
 	// repeated byte and so proves nothing. Job state only: a certificate
 	// carries the counts.
-	FingerprintSectors [][]string `json:"fingerprintSectors,omitempty"`
-	Fingerprints []ProofBlock `json:"fingerprints"`
-	Canaries     []ProofBlock `json:"canaries"`
-	Expect       Expectation  `json:"expect"`
+	FingerprintSectors [][]string   `json:"fingerprintSectors,omitempty"`
+	Fingerprints       []ProofBlock `json:"fingerprints"`
+	Canaries           []ProofBlock `json:"canaries"`
+	Expect             Expectation  `json:"expect"`
 	// Results, filled by CheckProof. CanariesSurvived counts probe blocks
 	// (canary or sampled) that read back with canary content.
 	CanariesSurvived int `json:"canariesSurvived"`
