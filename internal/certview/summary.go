@@ -3,6 +3,7 @@
 package certview
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -11,14 +12,19 @@ import (
 
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/humanize"
+	"github.com/lethe-project/lethe/internal/safetext"
 )
 
 // WriteSummary prints a certificate for people: the status first, then who,
-// what, how, and the evidence.
+// what, how, and the evidence. Every value is escaped (internal/safetext):
+// a newline, tab or escape sequence in a certificate's text is shown as
+// \n, \t, \x1b, so it can neither add lines nor drive the terminal.
 func WriteSummary(w io.Writer, st *cert.Statement) error {
 	p := st.Predicate
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	row := func(k, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", k, safetext.Escape(fmt.Sprintf(format, args...)))
+	}
 	opt := func(k, v string) {
 		if v != "" {
 			row(k, "%s", v)
@@ -242,6 +248,26 @@ func writeWatch(row func(k, format string, args ...any), w *cert.WatchRecord) {
 	for _, l := range w.Limits {
 		row("  cannot see", "%s", l)
 	}
+}
+
+// WriteStamped prints the summary with stamp ("UNVERIFIED", "INVALID") at
+// the start of every line, for a certificate whose signature was not
+// checked or did not verify: no line of it can be taken for a line of a
+// valid certificate (values are escaped, so none spans two lines).
+func WriteStamped(w io.Writer, st *cert.Statement, stamp string) error {
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, st); err != nil {
+		return err
+	}
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(w, stamp+"  "+line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func orDash(s string) string {

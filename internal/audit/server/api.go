@@ -1,7 +1,9 @@
 package server
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -302,7 +304,9 @@ func (s *Server) certPDF(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pdf"`, c.CertificateID))
-	if err := certpdf.Render(w, c.Statement, certpdf.Options{URL: s.pageURL(r, c.CertificateID), Signature: chk.SignatureNote, Audit: audit}); err != nil {
+	sum := sha256.Sum256(c.Envelope)
+	if err := certpdf.Render(w, c.Statement, certpdf.Options{URL: s.pageURL(r, c.CertificateID), Signature: chk.SignatureNote, Audit: audit,
+		Verified: chk.SignatureOK, EnvelopeSHA256: hex.EncodeToString(sum[:])}); err != nil {
 		internalError(w, err)
 	}
 }
