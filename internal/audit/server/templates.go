@@ -3,11 +3,17 @@ package server
 import (
 	"html/template"
 	"time"
+
+	"github.com/lethe-project/lethe/internal/safetext"
 )
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"ts":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
-	"day": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	// safe shows certificate text with control characters and
+	// bidirectional overrides escaped (\n, \x1b, \u202e): HTML escaping
+	// alone lets a U+202E reorder what the auditor reads.
+	"safe": safetext.Escape,
+	"ts":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"short": func(s string) string {
 		if len(s) > 16 {
 			return s[:16]
@@ -66,14 +72,14 @@ pre{background:#fff;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:.
 {{if .Error}}<p class="msg err">{{.Error}}</p>{{end}}
 <p><span id="total">{{.Total}}</span> certificate(s). Export: <a id="export-csv" href="{{.CSV}}">CSV</a> · <a id="export-json" href="{{.JSON}}">JSON</a></p>
 <table id="results"><tr><th>#</th><th>Status</th><th>Drive</th><th>Serial</th><th>WWN</th><th>Host serial</th><th>Job</th><th>Ended</th><th>Category</th><th>Validation</th></tr>
-{{range .Rows}}<tr><td>{{.LogIndex}}</td><td class="{{.Status}}">{{.Status}}</td><td><a class="cert-link" href="/certificates/{{.CertificateID}}">{{.DriveModel}}</a></td>
-<td>{{.DriveSerial}}</td><td>{{.WWN}}</td><td>{{.HostSerial}}</td><td>{{.Job}}</td><td>{{ts .Ended}}</td><td>{{.Category}}</td><td class="{{.Validation}}">{{.Validation}}</td></tr>{{end}}
+{{range .Rows}}<tr><td>{{.LogIndex}}</td><td class="{{.Status}}">{{.Status}}</td><td><a class="cert-link" href="/certificates/{{.CertificateID}}">{{safe .DriveModel}}</a></td>
+<td>{{safe .DriveSerial}}</td><td>{{safe .WWN}}</td><td>{{safe .HostSerial}}</td><td>{{safe .Job}}</td><td>{{ts .Ended}}</td><td>{{.Category}}</td><td class="{{.Validation}}">{{.Validation}}</td></tr>{{end}}
 </table>{{template "foot"}}{{end}}
 
 {{define "certificate"}}{{template "head" .}}{{$c := .C}}<h1>Certificate <code>{{$c.CertificateID}}</code></h1>
 {{if .Msg}}<p class="msg" id="msg">{{.Msg}}</p>{{end}}
-<table><tr><th>Status</th><td class="{{$c.Status}}" id="cert-status">{{$c.Status}} — {{$c.Statement.Predicate.StatusReason}}</td></tr>
-<tr><th>Drive</th><td>{{$c.DriveModel}} serial <b id="cert-serial">{{$c.DriveSerial}}</b> {{if $c.WWN}}WWN {{$c.WWN}}{{end}}</td></tr>
+<table><tr><th>Status</th><td class="{{$c.Status}}" id="cert-status">{{$c.Status}} — {{safe $c.Statement.Predicate.StatusReason}}</td></tr>
+<tr><th>Drive</th><td>{{safe $c.DriveModel}} serial <b id="cert-serial">{{safe $c.DriveSerial}}</b> {{if $c.WWN}}WWN {{safe $c.WWN}}{{end}}</td></tr>
 <tr><th>Signature</th><td id="sig-status" class="{{if .Check.SignatureOK}}ok{{else}}bad{{end}}">{{if .Check.SignatureOK}}VALID{{else}}INVALID{{end}}: {{.Check.SignatureNote}}</td></tr>
 <tr><th>Inclusion proof</th><td id="inclusion-status" class="{{if .Check.InclusionOK}}ok{{else}}bad{{end}}">{{if .Check.InclusionOK}}VERIFIED{{else}}FAILED{{end}}: {{.Check.InclusionNote}}</td></tr>
 <tr><th>Log entry</th><td>{{$c.LogIndex}}, received {{ts $c.Received}}, signer {{$c.SignerKind}} key <code>{{short $c.SignerKeyID}}</code></td></tr>
@@ -85,8 +91,8 @@ pre{background:#fff;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:.
 <label><input type="radio" name="decision" value="rejected" id="reject"> Reject</label><br>
 <label>Comment <input name="comment" id="comment" size="60"></label> <button id="validate-submit">Record decision</button></fieldset></form>{{end}}
 {{if $c.Validations}}<h2>Validation history</h2><table><tr><th>Entry</th><th>Time</th><th>Auditor</th><th>Decision</th><th>Comment</th></tr>
-{{range $c.Validations}}<tr><td>{{.LogIndex}}</td><td>{{ts .Time}}</td><td>{{.Auditor}}</td><td class="{{.Decision}}">{{.Decision}}</td><td>{{.Comment}}</td></tr>{{end}}</table>{{end}}
-<h2>Every field</h2><table id="fields">{{range .Fields}}<tr><th>{{.Key}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+{{range $c.Validations}}<tr><td>{{.LogIndex}}</td><td>{{ts .Time}}</td><td>{{.Auditor}}</td><td class="{{.Decision}}">{{.Decision}}</td><td>{{safe .Comment}}</td></tr>{{end}}</table>{{end}}
+<h2>Every field</h2><table id="fields">{{range .Fields}}<tr><th>{{safe .Key}}</th><td><code>{{safe .Value}}</code></td></tr>{{end}}</table>
 <h2>Signed envelope</h2><pre>{{.Envelope}}</pre>
 <h2>Checkpoint at receipt</h2><pre>{{$c.Receipt.Checkpoint}}</pre>
 {{template "foot"}}{{end}}

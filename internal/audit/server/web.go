@@ -168,9 +168,11 @@ func flatten(prefix string, v any, out *[]field) {
 	case nil:
 		*out = append(*out, field{prefix, "null"})
 	default:
-		b, _ := json.Marshal(x)
-		s := strings.Trim(string(b), `"`)
-		if _, ok := x.(string); !ok {
+		// Strings as they are (the template escapes control characters
+		// with safe); other values in their JSON form.
+		s, ok := x.(string)
+		if !ok {
+			b, _ := json.Marshal(x)
 			s = string(b)
 		}
 		*out = append(*out, field{prefix, s})
