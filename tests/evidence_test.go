@@ -15,12 +15,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/devices"
 	certstation "github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/testutil"
@@ -542,5 +544,78 @@ func TestExitStatusOnlyErased(t *testing.T) {
 	r := mustLethe(t, 1, s.wipeArgs("--verify", "off", l.Path)...)
 	if !strings.Contains(r.stdout, "PARTIAL") {
 		t.Fatalf("--verify off: %s", r)
+	}
+}
+
+// TestAmbiguousCertificateRefusedEverywhere: a payload holding
+// "status":"PARTIAL","Status":"ERASED", signed with the trusted key, reads
+// PARTIAL to jq and Python and ERASED to a case-insensitive decoder. Every
+// lethe reader refuses it (issue 10, item 6; the audit store's own test is
+// internal/audit/store TestIngestRefusesAmbiguousJSON).
+func TestAmbiguousCertificateRefusedEverywhere(t *testing.T) {
+	s := newStation(t)
+	key, err := sign.LoadPrivateKey(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := certtest.CaseVariantStatus(certtest.Drive{Serial: "AMBIG-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := filepath.Join(t.TempDir(), "forged.cert.json")
+	os.WriteFile(forged, certtest.SignPayload(key, payload), 0o644)
+	l := newLoop(t, 1<<20)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"cert", "verify", "--key", s.pub, forged}, 1},
+		{[]string{"cert", "show", "--key", s.pub, forged}, 1},
+		{[]string{"cert", "show", "--unverified", forged}, 2},
+		{[]string{"cert", "pdf", "--key", s.pub, forged, "-o", filepath.Join(t.TempDir(), "f.pdf")}, 1},
+		{[]string{"cert", "pdf", "--unverified", forged, "-o", filepath.Join(t.TempDir(), "g.pdf")}, 2},
+		{[]string{"verify", "--cert", forged, "--key", s.pub, "--progress", "none", l.Path}, 2},
+	} {
+		r := lethe(t, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, `keys "status" and "Status" differ only in case`) ||
+			strings.Contains(r.stdout, "ERASED") && !strings.Contains(r.stdout, "INVALID") {
+			t.Errorf("lethe %s: want exit %d naming the case-variant keys, got %s", strings.Join(tc.args[:2], " "), tc.code, r)
+		}
+	}
+}
+
+// TestOversizedInputsRefusedFast: a 200 MB certificate, receipt or agent
+// configuration is refused without being read (it took 14 s and 1.2 GB);
+// the files are sparse, and the bound is the reader's peak memory.
+func TestOversizedInputsRefusedFast(t *testing.T) {
+	s := newStation(t)
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.json")
+	f, _ := os.Create(big)
+	f.WriteString(`{"payloadType":"application/vnd.in-toto+json","payload":"`)
+	f.Truncate(200 << 20)
+	f.Close()
+	small := filepath.Join(dir, "small.cert.json")
+	k, _ := sign.LoadPrivateKey(s.key)
+	os.WriteFile(small, certtest.MustSign(k, certtest.Drive{Serial: "BIG-1"}), 0o644)
+	l := newLoop(t, 1<<20)
+	for _, args := range [][]string{
+		{"cert", "verify", "--key", s.pub, big},
+		{"cert", "show", "--key", s.pub, big},
+		{"cert", "pdf", "--key", s.pub, big, "-o", filepath.Join(dir, "x.pdf")},
+		{"cert", "verify-tpm", big},
+		{"verify", "--cert", big, "--key", s.pub, "--progress", "none", l.Path},
+		{"cert", "verify", "--key", s.pub, "--receipt", big, small},
+		{"agent", "check-config", "--configkey", "sha256:" + strings.Repeat("00", 32), big},
+	} {
+		cmd := exec.Command(letheBin, args...)
+		out, _ := cmd.CombinedOutput()
+		ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "more than") {
+			t.Errorf("lethe %s: exit %d: %s", strings.Join(args[:2], " "), cmd.ProcessState.ExitCode(), out)
+		}
+		if ru != nil && ru.Maxrss > 100<<10 { // kilobytes
+			t.Errorf("lethe %s: peak memory %d KiB reading a 200 MB file", strings.Join(args[:2], " "), ru.Maxrss)
+		}
 	}
 }
