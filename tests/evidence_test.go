@@ -8,7 +8,10 @@ package tests
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -617,5 +620,101 @@ func TestOversizedInputsRefusedFast(t *testing.T) {
 		if ru != nil && ru.Maxrss > 100<<10 { // kilobytes
 			t.Errorf("lethe %s: peak memory %d KiB reading a 200 MB file", strings.Join(args[:2], " "), ru.Maxrss)
 		}
+	}
+}
+
+// TestOpenSSLScript: scripts/verify-with-openssl.sh is the auditor's
+// check without lethe (issue 10, item 12): every signature it has a key
+// for (ed25519 and a TPM-style ECDSA P-256 co-signature), the subject
+// digest, strict JSON, and for a fully verified host overwrite the device
+// re-read against the pattern openssl regenerates.
+func TestOpenSSLScript(t *testing.T) {
+	testutil.RequireCommand(t, "jq")
+	testutil.RequireCommand(t, "openssl")
+	script, _ := filepath.Abs("../scripts/verify-with-openssl.sh")
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(script, args...)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	s := newStation(t)
+	l := newLoop(t, 8<<20)
+	mustLethe(t, 0, s.wipeArgs("--method", "dod", "--verify", "all", l.Path)...)
+	cert, _ := onlyCert(t, s)
+	if out, code := run("--device", l.Path, cert, s.pub); code != 0 || !strings.Contains(out, "device: every one of the 8388608 bytes") || !strings.Contains(out, "subject digest: sha256 of the canonical identity matches") {
+		t.Fatalf("script on a wiped loop device: exit %d\n%s", code, out)
+	}
+	// One changed byte on the device.
+	l.WriteAt(t, []byte{0x42}, 5<<20+3)
+	if out, code := run("--device", l.Path, cert, s.pub); code != 1 || !strings.Contains(out, "does not hold the last pass's pattern: byte 5242884") {
+		t.Fatalf("altered device: exit %d\n%s", code, out)
+	}
+	// A device of another size.
+	small := newLoop(t, 4<<20)
+	if out, code := run("--device", small.Path, cert, s.pub); code != 1 || !strings.Contains(out, "has 4194304 bytes, the certificate's subject 8388608") {
+		t.Fatalf("other device: exit %d\n%s", code, out)
+	}
+
+	// A second signature by an ECDSA P-256 key (as the TPM co-signs):
+	// checked when its key is given, noted when not.
+	dir := t.TempDir()
+	ec, ecPub := filepath.Join(dir, "ec.key"), filepath.Join(dir, "ec.pub")
+	testutil.Run(t, "openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ec)
+	testutil.Run(t, "openssl", "ec", "-in", ec, "-pubout", "-out", ecPub)
+	data, _ := os.ReadFile(cert)
+	var env sign.Envelope
+	json.Unmarshal(data, &env)
+	payload, _ := base64.StdEncoding.DecodeString(env.Payload)
+	pae := filepath.Join(dir, "pae")
+	os.WriteFile(pae, []byte(fmt.Sprintf("DSSEv1 %d %s %d %s", len(env.PayloadType), env.PayloadType, len(payload), payload)), 0o644)
+	sigDER := []byte(testutil.Run(t, "openssl", "dgst", "-sha256", "-sign", ec, pae))
+	der := []byte(testutil.Run(t, "openssl", "pkey", "-pubin", "-in", ecPub, "-outform", "DER"))
+	ecID := fmt.Sprintf("%x", sha256.Sum256(der))
+	cosigned := env
+	cosigned.Signatures = append(append([]sign.Signature(nil), env.Signatures...), sign.Signature{KeyID: ecID, Sig: base64.StdEncoding.EncodeToString(sigDER)})
+	write := func(name string, v any) string {
+		b, _ := json.Marshal(v)
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	two := write("two.json", cosigned)
+	if out, code := run(two, s.pub, ecPub); code != 0 || !strings.Contains(out, "valid ecdsa signature") || !strings.Contains(out, "valid ed25519 signature") {
+		t.Fatalf("co-signed, both keys: exit %d\n%s", code, out)
+	}
+	if out, code := run(two, s.pub); code != 0 || !strings.Contains(out, "signature 1 by key "+ecID+" not checked") {
+		t.Fatalf("co-signed, one key: exit %d\n%s", code, out)
+	}
+	badEC := cosigned
+	badEC.Signatures = append(append([]sign.Signature(nil), env.Signatures...), sign.Signature{KeyID: ecID, Sig: base64.StdEncoding.EncodeToString(append(sigDER[:len(sigDER)-1], sigDER[len(sigDER)-1]^1))})
+	if out, code := run(write("badec.json", badEC), s.pub, ecPub); code != 1 || !strings.Contains(out, "signature 1 by key "+ecID) {
+		t.Fatalf("a bad ECDSA co-signature: exit %d\n%s", code, out)
+	}
+
+	// Forgeries signed with the trusted key.
+	key, _ := sign.LoadPrivateKey(s.key)
+	resign := func(name string, p []byte) string {
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, certtest.SignPayload(key, p), 0o644)
+		return f
+	}
+	caseVariant, _ := certtest.CaseVariantStatus(certtest.Drive{Serial: "OSSL-1"})
+	for _, tc := range []struct {
+		name, file, want string
+		code             int
+	}{
+		{"case-variant status", resign("case.json", caseVariant), "the statement has keys that differ only in case", 1},
+		{"duplicate status", resign("dup.json", bytes.Replace(caseVariant, []byte(`"Status"`), []byte(`"status"`), 1)), "the statement has a duplicate key", 1},
+		{"subject digest", resign("digest.json", bytes.Replace(payload, []byte(`"sizeBytes":8388608`), []byte(`"sizeBytes":8388609`), 1)), "subject digest", 1},
+		{"non-ASCII identity", resign("utf8.json", bytes.Replace(payload, []byte(`"identity":{`), []byte(`"identity":{"vendor2":"Zoë",`), 1)), "CANNOT CHECK", 3},
+	} {
+		if out, code := run(tc.file, s.pub); code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", tc.name, code, tc.code, tc.want, out)
+		}
+	}
+	twoPayloads := filepath.Join(dir, "twopayloads.json")
+	os.WriteFile(twoPayloads, bytes.Replace(data, []byte(`"payload":`), []byte(`"payload": "e30=", "payload":`), 1), 0o644)
+	if out, code := run(twoPayloads, s.pub); code != 1 || !strings.Contains(out, "the envelope has a duplicate key") {
+		t.Errorf("two payloads: exit %d\n%s", code, out)
 	}
 }
