@@ -74,8 +74,10 @@ certificate's.`,
 					return usageErr("--sample-seed: want 64 hex digits")
 				}
 			}
-			if cmd.Flags().Changed("sample-percent") && (samplePercent <= 0 || samplePercent > 100) {
-				return usageErr("--sample-percent %.2f: want a value in (0, 100]", samplePercent)
+			if cmd.Flags().Changed("sample-percent") {
+				if err := wipe.CheckSamplePercent(samplePercent); err != nil {
+					return usageErr("--sample-percent: %v", err)
+				}
 			}
 			d, err := devices.Describe(args[0])
 			if err != nil {

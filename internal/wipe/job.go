@@ -137,6 +137,9 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 	}
 	var sample *Sample
 	if j.Verify == VerifySample {
+		if err := CheckSamplePercent(j.SamplePercent); err != nil {
+			return nil, fmt.Errorf("overwrite: %w", err)
+		}
 		seed := j.SampleSeed
 		if seed == nil {
 			var err error
@@ -406,7 +409,10 @@ func Verify(ctx context.Context, j VerifyJob) (*VerifyReport, error) {
 		return nil, fmt.Errorf("verify: target has size %d", size)
 	}
 	var sample *Sample
-	if j.SamplePercent > 0 {
+	if j.SamplePercent != 0 {
+		if err := CheckSamplePercent(j.SamplePercent); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
 		seed := j.SampleSeed
 		if seed == nil {
 			var err error

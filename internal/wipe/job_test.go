@@ -511,3 +511,23 @@ func TestSucceeded(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSamplePercent: the sample is drawn in whole hundredths of a
+// percent, so a third decimal is refused rather than rounded away.
+func TestCheckSamplePercent(t *testing.T) {
+	for _, p := range []float64{0.01, 10, 12.5, 12.35, 33.33, 99.99, 100} {
+		if err := wipe.CheckSamplePercent(p); err != nil {
+			t.Errorf("%g: %v", p, err)
+		}
+	}
+	for _, p := range []float64{0, -1, 100.01, 12.345, 0.001} {
+		if err := wipe.CheckSamplePercent(p); err == nil {
+			t.Errorf("%g accepted", p)
+		}
+	}
+	_, err := wipe.Overwrite(context.Background(), wipe.Job{Target: wipetest.NewMem(1<<20, sector, 0), Method: method(t, "zero"),
+		Verify: wipe.VerifySample, SamplePercent: 12.345, IO: quick})
+	if err == nil || !strings.Contains(err.Error(), "at most two decimals") {
+		t.Fatalf("overwrite with 12.345%%: %v", err)
+	}
+}
