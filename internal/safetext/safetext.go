@@ -8,6 +8,7 @@ package safetext
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -92,4 +93,62 @@ func needsEscape(s string) bool {
 		}
 	}
 	return false
+}
+
+// EscapeAll escapes, in place, every exported string reachable from ptr
+// (struct fields, pointers, slices, arrays, map values), for handing a
+// certificate's data to a template engine that escapes HTML but not
+// control characters. Each string is escaped once, however many pointers
+// reach it; unexported fields are left alone.
+func EscapeAll(ptr any) {
+	escapeValue(reflect.ValueOf(ptr), &visited{ptrs: map[uintptr]bool{}, strs: map[uintptr]bool{}})
+}
+
+// visited are the pointers followed and the strings escaped (apart: a
+// struct's address is its first field's).
+type visited struct{ ptrs, strs map[uintptr]bool }
+
+func escapeValue(v reflect.Value, seen *visited) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() || seen.ptrs[v.Pointer()] {
+			return
+		}
+		seen.ptrs[v.Pointer()] = true
+		escapeValue(v.Elem(), seen)
+	case reflect.Interface:
+		if !v.IsNil() && v.Elem().Kind() == reflect.Pointer {
+			escapeValue(v.Elem(), seen)
+		}
+	case reflect.String:
+		if !v.CanSet() {
+			return
+		}
+		// A string reached twice (through two pointers to one struct)
+		// is escaped once.
+		if a := v.UnsafeAddr(); !seen.strs[a] {
+			seen.strs[a] = true
+			v.SetString(Escape(v.String()))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				escapeValue(v.Field(i), seen)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return // bytes, not text
+		}
+		for i := range v.Len() {
+			escapeValue(v.Index(i), seen)
+		}
+	case reflect.Map:
+		if v.Type().Elem().Kind() != reflect.String || v.IsNil() {
+			return
+		}
+		for _, k := range v.MapKeys() {
+			v.SetMapIndex(k, reflect.ValueOf(Escape(v.MapIndex(k).String())).Convert(v.Type().Elem()))
+		}
+	}
 }

@@ -50,3 +50,23 @@ func FuzzEscape(f *testing.F) {
 		}
 	})
 }
+
+func TestEscapeAll(t *testing.T) {
+	type inner struct{ S string }
+	type outer struct {
+		A    string
+		P    *inner
+		L    []inner
+		M    map[string]string
+		B    []byte
+		priv string
+	}
+	o := &outer{A: "a\n", P: &inner{"p\x1b"}, L: []inner{{"l\u202e"}}, M: map[string]string{"k": "v\r"}, B: []byte("\n"), priv: "x\n"}
+	EscapeAll(&struct {
+		O, Again *outer
+		Same     *inner
+	}{o, o, o.P}) // aliases: each string once
+	if o.A != `a\n` || o.P.S != `p\x1b` || o.L[0].S != `l\u202e` || o.M["k"] != `v\r` || string(o.B) != "\n" || o.priv != "x\n" {
+		t.Fatalf("%+v %+v", o, o.P)
+	}
+}
