@@ -540,7 +540,9 @@ func alignedCopy(b []byte) []byte {
 }
 
 // TestExitStatusOnlyErased: exit 0 only when every drive is ERASED. A wipe
-// with --verify off is PARTIAL: exit 1, as DESIGN.md §7 and the help say.
+// with --verify off is PARTIAL: exit 1, as DESIGN.md §7 and the README say.
+// The decision is wipe.Succeeded (station.Result.Erased); it fails until
+// cmd/lethe/wipe.go's summarize counts every drive that is not ERASED.
 func TestExitStatusOnlyErased(t *testing.T) {
 	s := newStation(t)
 	l := newLoop(t, 4<<20)
