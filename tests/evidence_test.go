@@ -622,7 +622,7 @@ func TestOversizedInputsRefusedFast(t *testing.T) {
 			t.Errorf("lethe %s: exit %d: %s", strings.Join(args[:2], " "), cmd.ProcessState.ExitCode(), out)
 		}
 		raw, _ := os.ReadFile(mem)
-		lines := strings.Fields(string(raw)) // "Command exited with ..." first
+		lines := append([]string{""}, strings.Fields(string(raw))...) // "Command exited with ..." first
 		kib, err := strconv.Atoi(lines[len(lines)-1])
 		if err != nil || kib > 100<<10 {
 			t.Errorf("lethe %s: peak memory %q KiB reading a 200 MB file", strings.Join(args[:2], " "), raw)
