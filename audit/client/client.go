@@ -291,6 +291,15 @@ func (c *Client) ResetTOTP(ctx context.Context, name string) (*api.User, error) 
 	return &u, c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/totp", nil, &u)
 }
 
+// RevokePasskeys revokes every passkey of an account (admin; a lost or
+// stolen security key) and returns how many were revoked. Validations the
+// keys signed stay valid: the revocation is a log entry dated after them.
+func (c *Client) RevokePasskeys(ctx context.Context, name string) (int, error) {
+	var r api.PasskeysRevoked
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/passkeys/revoke", nil, &r)
+	return r.Revoked, err
+}
+
 // SetRole changes an account's role (admin); a new TOTP secret comes back
 // when the new role needs one the account lacked.
 func (c *Client) SetRole(ctx context.Context, name, role string) (*api.User, error) {

@@ -196,7 +196,7 @@ func printSecret(out io.Writer, u *api.User) {
 }
 
 func adminUserCmd(f *adminFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Accounts: list, create, reset password or TOTP, disable, enable, unlock, set role"}
+	cmd := &cobra.Command{Use: "user", Short: "Accounts: list, create, reset password, TOTP or passkeys, disable, enable, unlock, set role"}
 	list := &cobra.Command{Use: "list", Short: "List accounts", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 		return f.run(cmd, func(ctx context.Context, c *client.Client, out io.Writer) error {
 			us, err := c.Users(ctx)
@@ -277,6 +277,17 @@ func adminUserCmd(f *adminFlags) *cobra.Command {
 				return nil
 			})
 		}}
+	resetPasskeys := &cobra.Command{Use: "reset-passkeys NAME", Short: "Revoke every passkey of an account (a lost or stolen security key); its owner registers a new one at the next login",
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			return f.run(cmd, func(ctx context.Context, c *client.Client, out io.Writer) error {
+				n, err := c.RevokePasskeys(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s: %d passkey(s) revoked; validations they signed stay valid\n", args[0], n)
+				return nil
+			})
+		}}
 	action := func(use, short, act, done string) *cobra.Command {
 		return &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 			return f.run(cmd, func(ctx context.Context, c *client.Client, out io.Writer) error {
@@ -303,7 +314,7 @@ func adminUserCmd(f *adminFlags) *cobra.Command {
 				return nil
 			})
 		}}
-	cmd.AddCommand(list, create, resetPW, resetTOTP,
+	cmd.AddCommand(list, create, resetPW, resetTOTP, resetPasskeys,
 		action("disable", "Disable an account (never deleted); ends its sessions and API tokens; the last enabled admin cannot be disabled", "disable", "disabled"),
 		action("enable", "Enable a disabled account again", "enable", "enabled"),
 		action("unlock", "Clear a lockout after failed logins", "unlock", "unlocked"),

@@ -68,6 +68,11 @@ func TestAdminCommands(t *testing.T) {
 	if _, err := anon.Login(ctx, "audrey", pw, codeNow(newSecret)); err != nil {
 		t.Fatalf("the new TOTP secret: %v", err)
 	}
+	// A lost security key: every passkey of the account revoked (none
+	// registered here; the conformance suite revokes a real one).
+	if out := admin("user", "reset-passkeys", "audrey"); !strings.Contains(out, "audrey: 0 passkey(s) revoked") {
+		t.Fatalf("reset-passkeys:\n%s", out)
+	}
 	// A lost password.
 	pw = match(t, passwordRE, admin("user", "create", "olivia", "--role", "operator"))
 	pw2 := match(t, passwordRE, admin("user", "reset-password", "olivia"))

@@ -314,3 +314,48 @@ func testLastAdmin(t *testing.T, _ *env, b backend) {
 		t.Fatalf("the owner's session after the change: %v", err)
 	}
 }
+
+// testRevokePasskeys: an admin revokes a lost security key (lethe audit
+// admin user reset-passkeys uses the same route); the key then signs
+// nothing, and what it signed before stays valid.
+func testRevokePasskeys(t *testing.T, e *env, _ backend) {
+	ctx := context.Background()
+	pub, key := newKey(t)
+	if _, err := e.admin.AddStationKey(ctx, "pk-station", pub); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, serial := range []string{"PK-1", "PK-2"} {
+		rc, err := e.anon.Submit(ctx, certtest.MustSign(key, certtest.Drive{Serial: serial}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rc.CertificateID)
+	}
+	u := createUser(t, e, "pk-auditor", "Pk-auditor-pw-1", "auditor")
+	auditor := e.login(t, "pk-auditor", "Pk-auditor-pw-1", u.TOTPSecret)
+	soft := passkeyOf(t, e, auditor)
+	validate(t, auditor, soft, ids[0], "approved", "")
+	n, err := e.admin.RevokePasskeys(ctx, "pk-auditor")
+	if err != nil || n != 1 {
+		t.Fatalf("revoke passkeys: %d, %v", n, err)
+	}
+	var begin api.Ceremony
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+ids[1]+"/validations/challenge", api.ValidationRequest{Decision: "approved"}, &begin); err == nil {
+		if cred, err := soft.Assert(begin.Options); err == nil {
+			if err := auditor.Do(ctx, "POST", "/v1/certificates/"+ids[1]+"/validations", api.SignedValidation{Ceremony: begin.Ceremony, Credential: cred}, nil); err == nil {
+				t.Fatal("a revoked passkey signed a validation")
+			}
+		}
+	}
+	if n, err := e.admin.RevokePasskeys(ctx, "pk-auditor"); err != nil || n != 0 {
+		t.Fatalf("second revocation: %d, %v", n, err)
+	}
+	var c api.Certificate
+	if err := e.admin.Do(ctx, "GET", "/v1/certificates/"+ids[0], nil, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Validations) != 1 || c.Validations[0].Decision != "approved" {
+		t.Fatalf("the validation signed before the revocation: %+v", c.Validations)
+	}
+}

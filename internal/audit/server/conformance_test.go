@@ -50,6 +50,7 @@ var scenarios = []scenario{
 	{name: "TokenScopesAndExpiry", run: testTokenScopes},
 	{name: "EnrollmentTokensNameTheirJob", run: testEnrollmentJobAndRevocation},
 	{name: "LastAdminAndInitialCredentials", run: testLastAdmin},
+	{name: "RevokePasskeys", run: testRevokePasskeys},
 	{name: "JunkSignatureCopyFirst", run: testJunkSignatureFirst},
 	{name: "WrongPayloadType", run: testWrongPayloadType},
 	{name: "CSVAndTechniques", run: testCSVAndTechniques},
