@@ -209,7 +209,7 @@ func TestDeterministicJSON(t *testing.T) {
 	}
 	// Field names auditors and the audit store rely on.
 	for _, f := range []string{`"_type":"https://in-toto.io/Statement/v1"`, `"predicateType":"` + cert.PredicateType + `"`,
-		`"schemaVersion":"1"`, `"certificateId"`, `"personnel":{"operator":"A. Tech"`, `"media":{`, `"identity":{`,
+		`"schemaVersion":"` + cert.SchemaVersion + `"`, `"certificateId"`, `"personnel":{"operator":"A. Tech"`, `"media":{`, `"identity":{`,
 		`"sanitization":{"category":"clear","technique":"overwrite"`, `"verification":{"scope":"full"`, `"hiddenAreas"`,
 		`"tool":{"name":"lethe"`, `"host":{"systemSerial":"7XK2M53"}`} {
 		if !bytes.Contains(a, []byte(f)) {

@@ -11,10 +11,10 @@ import (
 // Schema versions. SchemaVersion is what this code writes; a reader
 // accepts every version in KnownVersions and refuses others (see
 // docs/certificate.md, "Versions").
-const SchemaVersion = "1"
+const SchemaVersion = "2"
 
 // KnownVersions are the schema versions this code reads, oldest first.
-var KnownVersions = []string{"1"}
+var KnownVersions = []string{"1", "2"}
 
 // MaxPayloadBytes bounds a statement a reader accepts; certificates are a
 // few kilobytes, the largest (a firmware erase with every observation) a

@@ -61,6 +61,11 @@ func (v *validator) statement(st *Statement) {
 		return // the rules below are those of the versions known
 	}
 	v.subject(st)
+	if p.SchemaVersion == "1" {
+		for _, f := range sinceV2(p) {
+			v.addf("%s is a schema 2 field, in a schema 1 certificate", f)
+		}
+	}
 	if !uuidRE.MatchString(p.CertificateID) {
 		v.addf("certificateId %q is not a lowercase UUID", p.CertificateID)
 	}
@@ -314,6 +319,12 @@ func (v *validator) erased(p *Predicate) {
 	if r.MismatchedSectors > 0 || len(r.Mismatched) > 0 || len(r.Unreadable) > 0 {
 		bad("the read-back found mismatched or unreadable sectors")
 	}
+	if h := p.HiddenAreas; (h.AfterState != nil && h.AfterState.Unknown()) || (h.AfterState == nil && h.BeforeState != nil && h.BeforeState.Unknown()) {
+		bad("whether sectors are hidden (HPA/DCO) is unknown: the drive's native capacity could not be read")
+	}
+	if f := p.Firmware; f != nil && f.Scope != nil && len(f.Scope.Unaccounted) > 0 && !f.Scope.Override {
+		bad("the erase reached namespaces lethe could not account for (%s) without --all-namespaces", strings.Join(f.Scope.Unaccounted, "; "))
+	}
 	if h := p.HiddenAreas; h.AfterState != nil && h.AfterState.Hidden() > 0 {
 		bad("%d sectors stay hidden (HPA/DCO)", h.AfterState.Hidden())
 	} else if h.AfterState == nil && h.BeforeState != nil && h.BeforeState.Hidden() > 0 {
@@ -353,4 +364,20 @@ func (v *validator) erased(p *Predicate) {
 	default:
 		bad("the read-back after the firmware erase is %s", r.Result)
 	}
+}
+
+// sinceV2 lists the fields of schema 2 a predicate uses: a schema 1
+// certificate must not have them (docs/certificate.md, "Versions").
+func sinceV2(p *Predicate) []string {
+	var out []string
+	if p.Firmware != nil && p.Firmware.Scope != nil {
+		out = append(out, "firmware.scope")
+	}
+	for name, h := range map[string]*HiddenState{"hiddenAreas.beforeState": p.HiddenAreas.BeforeState, "hiddenAreas.afterState": p.HiddenAreas.AfterState} {
+		if h != nil && (h.NativeMaxSource != "" || h.NativeMaxUnknown || h.DCOUnknown) {
+			out = append(out, name+" (nativeMaxSource, nativeMaxUnknown, dcoUnknown)")
+		}
+	}
+	slices.Sort(out)
+	return out
 }

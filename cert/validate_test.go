@@ -117,3 +117,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A schema 1 certificate cannot carry schema 2 fields; schema 2 rules for
+// what the new fields imply hold for ERASED.
+func TestSchema2Fields(t *testing.T) {
+	st := validStatement(t, "v1/nvme-sanitize-crypto.cert.json")
+	st.Predicate.Firmware.Scope = &EraseScope{Subsystem: true, Namespaces: []ScopeNamespace{{NSID: 1, Attached: true, Probed: true}}}
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "firmware.scope is a schema 2 field") {
+		t.Fatalf("schema 1 with firmware.scope: %v", err)
+	}
+	st.Predicate.SchemaVersion = "2"
+	if err := st.Validate(); err != nil {
+		t.Fatalf("schema 2 with firmware.scope: %v", err)
+	}
+	st.Predicate.Firmware.Scope.Unaccounted = []string{"namespace 2: Identify failed"}
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "could not account for") {
+		t.Fatalf("unaccounted namespaces without override: %v", err)
+	}
+	st.Predicate.Firmware.Scope.Override = true
+	if err := st.Validate(); err != nil {
+		t.Fatalf("unaccounted namespaces with override: %v", err)
+	}
+	st.Predicate.HiddenAreas.BeforeState = &HiddenState{CurrentMaxLBA: 100, NativeMaxUnknown: true}
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "hidden (HPA/DCO) is unknown") {
+		t.Fatalf("unknown native max, ERASED: %v", err)
+	}
+}

@@ -196,7 +196,7 @@ func TestWebUIInChromium(t *testing.T) {
 	testutil.RequireCommand(t, "pdftoppm")
 	testutil.RequireCommand(t, "pdftotext")
 	start := time.Now()
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	ctx := context.Background()
 	pub, key := newKey(t)
 	if _, err := e.st.AddStationKey(ctx, "web", pub, store.Actor{Name: "test"}); err != nil {
