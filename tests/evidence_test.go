@@ -402,6 +402,7 @@ func TestShrinkingDeviceEndsFast(t *testing.T) {
 	if n := counted.WriteAttempts + counted.ReadAttempts; n > 2000 {
 		t.Fatalf("%d I/O attempts for a device that shrank", n)
 	}
+	t.Logf("%d write and %d read attempts; %d failed ranges", counted.WriteAttempts, counted.ReadAttempts, len(rep.Passes[0].Failed))
 }
 
 // onWrite calls fn before any write at or past offset at.
