@@ -184,8 +184,14 @@ type ProofBlock struct {
 	Uniform bool   `json:"uniform,omitempty"`
 	After   string `json:"sha256After,omitempty"`
 	// Outcome: "changed", "unchanged", "unreadable", "expected",
-	// "unexpected" (changed, but not to what the technique implies).
+	// "unexpected" (changed, but not to what the technique implies),
+	// "canary" (canary content in at least one logical sector).
 	Outcome string `json:"outcome,omitempty"`
+	// UnchangedSectors and CanarySectors count the logical sectors of this
+	// probe that kept their old content, or hold canary content, after
+	// the erase (schema 2).
+	UnchangedSectors int `json:"unchangedSectors,omitempty"`
+	CanarySectors    int `json:"canarySectors,omitempty"`
 }
 
 // ProofRecord is the certificate's form of the before/after evidence of a
@@ -195,6 +201,9 @@ type ProofBlock struct {
 type ProofRecord struct {
 	Seed       string `json:"seed"`
 	BlockBytes int    `json:"blockBytes"`
+	// SectorBytes is the logical sector size the probes were judged in
+	// (schema 2; absent where whole blocks were judged).
+	SectorBytes int `json:"sectorBytes,omitempty"`
 	// CanaryOffsets and FingerprintOffsets are byte offsets of the probes.
 	CanaryOffsets      []int64 `json:"canaryOffsets"`
 	FingerprintOffsets []int64 `json:"fingerprintOffsets"`
@@ -210,12 +219,16 @@ type ProofRecord struct {
 	InformativeSamples int         `json:"informativeSamples"`
 	CanariesSurvived   int         `json:"canariesSurvived"`
 	UnchangedBlocks    int         `json:"unchangedBlocks"`
-	UnexpectedBlocks   int         `json:"unexpectedBlocks"`
-	UnreadableBlocks   int         `json:"unreadableBlocks"`
-	Deallocated        bool        `json:"readsFromDeallocated"`
-	DeallocatedNote    string      `json:"deallocatedNote,omitempty"`
-	Result             string      `json:"result"`
-	Problems           []string    `json:"problems,omitempty"`
+	// UnchangedSectors and CanarySectorsSurvived are the same findings in
+	// logical sectors (schema 2).
+	UnchangedSectors      int      `json:"unchangedSectors,omitempty"`
+	CanarySectorsSurvived int      `json:"canarySectorsSurvived,omitempty"`
+	UnexpectedBlocks      int      `json:"unexpectedBlocks"`
+	UnreadableBlocks      int      `json:"unreadableBlocks"`
+	Deallocated           bool     `json:"readsFromDeallocated"`
+	DeallocatedNote       string   `json:"deallocatedNote,omitempty"`
+	Result                string   `json:"result"`
+	Problems              []string `json:"problems,omitempty"`
 	// Failures are probes whose outcome was not the expected one.
 	Failures []ProofBlock `json:"failures,omitempty"`
 }

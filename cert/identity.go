@@ -72,6 +72,12 @@ type Identity struct {
 	// BackingFile identifies loop devices and image files, which have no
 	// serial number.
 	BackingFile string `json:"backingFile,omitempty"`
+	// BackingOffset and BackingSizeLimit are a loop device's offset into
+	// its backing file and its size limit (losetup -o, --sizelimit), when
+	// set: such a device is the window [BackingOffset,
+	// BackingOffset+SizeBytes) of the file, not the file (schema 2).
+	BackingOffset    int64 `json:"backingOffset,omitempty"`
+	BackingSizeLimit int64 `json:"backingSizeLimit,omitempty"`
 }
 
 // Host identifies the machine the drives sit in, from SMBIOS (DMTF DSP0134

@@ -67,6 +67,13 @@ type Predicate struct {
 	Tool    Tool      `json:"tool"`
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
+
+	// Watch is what lethe observed of the device around a host overwrite
+	// beyond its own I/O: writes by other programs (the kernel's write
+	// counters, a file's change time), size and identity before and after,
+	// and the limits of those checks (schema 2; absent where nothing was
+	// watched).
+	Watch *WatchRecord `json:"deviceWatch,omitempty"`
 }
 
 // Personnel is who performed the sanitization, and where (NIST Appendix G
@@ -97,6 +104,13 @@ type Media struct {
 	LogicalSectorSize  int       `json:"logicalSectorSize"`
 	PhysicalSectorSize int       `json:"physicalSectorSize"`
 	BackingFile        string    `json:"backingFile,omitempty"`
+	// LoopOffset, LoopSizeLimit and BackingFileBytes say which part of
+	// its backing file a loop device covers: bytes [LoopOffset,
+	// LoopOffset+CapacityBytes) of a file of BackingFileBytes bytes
+	// (schema 2).
+	LoopOffset       int64 `json:"loopOffset,omitempty"`
+	LoopSizeLimit    int64 `json:"loopSizeLimit,omitempty"`
+	BackingFileBytes int64 `json:"backingFileBytes,omitempty"`
 }
 
 // Sanitization is the technique and what it did.

@@ -330,6 +330,9 @@ func (v *validator) erased(p *Predicate) {
 	} else if h.AfterState == nil && h.BeforeState != nil && h.BeforeState.Hidden() > 0 {
 		bad("%d sectors were hidden (HPA/DCO) and no state after the erase is recorded", h.BeforeState.Hidden())
 	}
+	if w := p.Watch; w != nil && w.Result != WatchPassed {
+		bad("the device watch is %s: %s", w.Result, strings.Join(w.Problems, "; "))
+	}
 	if p.Firmware == nil {
 		if len(s.Passes) == 0 {
 			bad("a host overwrite with no pass")

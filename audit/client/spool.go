@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lethe-project/lethe/sign"
 	"os"
 	"path/filepath"
 	"sort"
@@ -130,7 +131,7 @@ func (s *Spool) Flush(ctx context.Context) (FlushResult, error) {
 			res.Pending++
 			continue
 		}
-		env, err := os.ReadFile(it.Path)
+		env, err := sign.ReadFile(it.Path)
 		if err != nil {
 			return res, err
 		}

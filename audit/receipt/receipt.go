@@ -9,11 +9,13 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/lethe-project/lethe/audit/logverify"
 
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/internal/audit/entry"
@@ -113,14 +115,32 @@ func samePayloadType(a, b []byte) bool {
 	return json.Unmarshal(a, &ea) == nil && json.Unmarshal(b, &eb) == nil && ea.PayloadType == eb.PayloadType
 }
 
-// Load reads a receipt file.
+// MaxBytes bounds a receipt file a reader accepts: the countersigned entry
+// holds the certificate's envelope (at most sign.MaxEnvelopeBytes), in
+// base64 inside another envelope, plus a checkpoint and a proof.
+const MaxBytes = 4*sign.MaxEnvelopeBytes + 64<<10
+
+// Load reads a receipt file (at most MaxBytes, refused fast when larger)
+// strictly: no duplicate or case-variant keys, no unknown fields, so that
+// no two readers see different log indexes or digests in one file.
 func Load(path string) (*Receipt, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > MaxBytes {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a receipt may have", path, st.Size(), MaxBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBytes {
+		return nil, fmt.Errorf("%s is more than the %d bytes a receipt may have", path, MaxBytes)
+	}
 	var r Receipt
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := cert.UnmarshalStrict(b, &r); err != nil {
 		return nil, fmt.Errorf("%s is not a receipt: %w", path, err)
 	}
 	return &r, nil

@@ -31,7 +31,7 @@ values that pin the key.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			payload, err := os.ReadFile(args[0])
+			payload, err := sign.ReadFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -68,7 +68,7 @@ func newAgentCheckConfigCmd() *cobra.Command {
 			if err != nil {
 				return usageErr("--configkey: %v", err)
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := sign.ReadFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)
 			}

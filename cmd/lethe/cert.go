@@ -4,9 +4,9 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/lethe-project/lethe/internal/certview"
+	"github.com/lethe-project/lethe/internal/safetext"
 	"github.com/lethe-project/lethe/sign"
 
 	"github.com/spf13/cobra"
@@ -90,12 +90,22 @@ func newCertVerifyCmd() *cobra.Command {
 
 func newCertShowCmd() *cobra.Command {
 	var keyPaths []string
+	var unverifiedOK bool
 	cmd := &cobra.Command{
-		Use:   "show [--key PUB] CERT",
-		Short: "Print a certificate for people (verifying it first when --key is given)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "show (--key PUB | --unverified) CERT",
+		Short: "Print a certificate for people, verifying it first",
+		Long: `Print CERT for people. With --key the signature and content are checked
+first; a certificate that does not verify is printed with INVALID at the
+start of every line, and the exit status is 1. Without a key lethe refuses
+(exit 2) unless --unverified is given: then every line starts with
+UNVERIFIED. Control characters in the certificate's text are shown
+escaped (\n, \x1b), never sent to the terminal.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := os.ReadFile(args[0])
+			if len(keyPaths) == 0 && !unverifiedOK {
+				return usageErr("refusing to show %s without checking its signature: pass --key PUB (or --unverified to print it with UNVERIFIED on every line)", args[0])
+			}
+			data, err := sign.ReadFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -107,10 +117,9 @@ func newCertShowCmd() *cobra.Command {
 				}
 				v, err := attest.Verify(data, keys...)
 				if err != nil {
-					fmt.Fprintf(out, "SIGNATURE  INVALID: %v\n\n", err)
-					st, derr := attest.Decode(data)
-					if derr == nil {
-						_ = certview.WriteSummary(out, st)
+					fmt.Fprintf(out, "SIGNATURE  INVALID: %s\n\n", safetext.Escape(err.Error()))
+					if st, derr := attest.Decode(data); derr == nil {
+						_ = certview.WriteStamped(out, st, "INVALID")
 					}
 					return failed("%s does not verify", args[0])
 				}
@@ -119,12 +128,13 @@ func newCertShowCmd() *cobra.Command {
 			}
 			st, err := attest.Decode(data)
 			if err != nil {
-				return usageErr("%s: %v", args[0], err)
+				return usageErr("%s: %s", args[0], safetext.Escape(err.Error()))
 			}
-			fmt.Fprintf(out, "Signature  NOT CHECKED (pass --key PUB to verify)\n")
-			return certview.WriteSummary(out, st)
+			fmt.Fprintf(out, "UNVERIFIED  signature NOT CHECKED (--unverified): this is not a valid certificate\n")
+			return certview.WriteStamped(out, st, "UNVERIFIED")
 		},
 	}
 	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "trusted public key, PKIX PEM")
+	cmd.Flags().BoolVar(&unverifiedOK, "unverified", false, "print without checking the signature, every line stamped UNVERIFIED")
 	return cmd
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -68,7 +70,7 @@ func (r *receiptFlags) verify(out io.Writer, path string, _ int) bool {
 	rc, err := receipt.Load(rp)
 	if err == nil {
 		var data []byte
-		if data, err = os.ReadFile(path); err == nil {
+		if data, err = sign.ReadFile(path); err == nil {
 			var res *receipt.Result
 			if res, err = rc.Verify(data, r.keys); err == nil {
 				fmt.Fprintf(out, "     in audit log %s as entry %d: inclusion proof verifies against the signed checkpoint of size %d\n",
@@ -87,19 +89,29 @@ func (r *receiptFlags) verify(out io.Writer, path string, _ int) bool {
 func newCertPDFCmd() *cobra.Command {
 	var out, pageURL string
 	var keyPaths []string
+	var unverifiedOK bool
 	cmd := &cobra.Command{
-		Use:   "pdf CERT -o FILE",
+		Use:   "pdf (--key PUB | --unverified) CERT -o FILE",
 		Short: "Render a certificate as a PDF for people (the JSON stays authoritative)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Render CERT as a PDF. With --key the signature is checked first and a
+certificate that does not verify is refused (exit 1). Without a key a PDF
+would look like a valid certificate, so lethe refuses (exit 2) unless
+--unverified is given: then every page and line is stamped UNVERIFIED and
+the status is never shown in green.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usageErr("-o FILE is required")
 			}
-			data, err := os.ReadFile(args[0])
+			if len(keyPaths) == 0 && !unverifiedOK {
+				return usageErr("refusing to render %s without checking its signature: pass --key PUB (or --unverified for a PDF stamped UNVERIFIED on every page)", args[0])
+			}
+			data, err := sign.ReadFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			sig := "not checked (pass --key PUB)"
+			sum := sha256.Sum256(data)
+			opt := certpdf.Options{URL: pageURL, EnvelopeSHA256: hex.EncodeToString(sum[:])}
 			var st *cert.Statement
 			if len(keyPaths) > 0 {
 				keys, err := loadKeys(keyPaths)
@@ -110,15 +122,17 @@ func newCertPDFCmd() *cobra.Command {
 				if err != nil {
 					return failed("%s does not verify: %v", args[0], err)
 				}
-				st, sig = v.Statement, "valid ed25519 signature by key "+v.KeyID
+				st, opt.Signature, opt.Verified = v.Statement, "valid ed25519 signature by key "+v.KeyID, true
 			} else if st, err = attest.Decode(data); err != nil {
 				return usageErr("%s: %v", args[0], err)
+			} else {
+				opt.Signature = "not checked (rendered with --unverified)"
 			}
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			if err := certpdf.Render(f, st, certpdf.Options{URL: pageURL, Signature: sig}); err != nil {
+			if err := certpdf.Render(f, st, opt); err != nil {
 				f.Close()
 				return err
 			}
@@ -128,5 +142,6 @@ func newCertPDFCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "out", "o", "", "PDF file to write")
 	cmd.Flags().StringVar(&pageURL, "url", "", "link to the certificate's page (shown as a QR code)")
 	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "verify the signature first with this public key")
+	cmd.Flags().BoolVar(&unverifiedOK, "unverified", false, "render without checking the signature, every page and line stamped UNVERIFIED")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/agent/tpmkey"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func newCertVerifyTPMCmd() *cobra.Command {
@@ -53,7 +54,7 @@ Exit 0 only if every certificate has a valid TPM signature.`,
 }
 
 func verifyTPM(path string, want *ecdsa.PublicKey, out interface{ Write([]byte) (int, error) }) error {
-	data, err := os.ReadFile(path)
+	data, err := sign.ReadFile(path)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,14 @@ import (
 	"github.com/lethe-project/lethe/cert"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/agent"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/image/manifest"
+	"github.com/lethe-project/lethe/internal/safetext"
 	"github.com/lethe-project/lethe/internal/station"
 )
 
@@ -150,6 +152,9 @@ the old data is gone, and signs a certificate of sanitization per drive
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFlagText(cmd); err != nil {
+				return err
+			}
 			return setupLogging(g)
 		},
 	}
@@ -184,6 +189,36 @@ func setupLogging(g globalFlags) error {
 		return usageErr("--log-format %q: want text, json or auto", g.logFormat)
 	}
 	return nil
+}
+
+// checkFlagText refuses a control character (newline, tab, an ANSI escape,
+// a bidirectional override) in any string flag, its default included: the
+// personnel flags go into certificates verbatim, where such characters
+// could forge lines of a displayed certificate, and no other flag has a
+// use for them (issue 10, item 8).
+func checkFlagText(cmd *cobra.Command) error {
+	var bad error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if bad != nil {
+			return
+		}
+		var values []string
+		switch v := f.Value.(type) {
+		case pflag.SliceValue:
+			values = v.GetSlice()
+		default:
+			if t := f.Value.Type(); t == "string" {
+				values = []string{f.Value.String()}
+			}
+		}
+		for _, s := range values {
+			if err := safetext.Check(s); err != nil {
+				bad = usageErr("--%s %q: %v", f.Name, s, err)
+				return
+			}
+		}
+	})
+	return bad
 }
 
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,11 +27,17 @@ func newVerifyCmd() *cobra.Command {
 NIST-style sample with --sample-percent) with the expected content: a fixed
 pattern (--expect), or the last verified pass recorded in a certificate
 (--cert, which regenerates a random pass from its recorded key and IV).
-Exit status 0 when it matches, 1 when it does not.`,
+With --cert, DEVICE must be the certificate's subject: its identity
+(vendor, model, serial, WWN, firmware, transport, size, and for a loop
+device or image file the backing file, offset and size limit) is compared
+with the certificate's first, and a mismatch is refused with both printed.
+Exit status 0 when it matches, 1 when it does not or the device is not the
+certificate's.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var pattern wipe.Pattern
 			var err error
+			var certified *devices.Identity // the certificate's subject, with --cert
 			switch {
 			case expect != "" && certPath != "":
 				return usageErr("give --expect or --cert, not both")
@@ -57,6 +64,7 @@ Exit status 0 when it matches, 1 when it does not.`,
 				if pattern, err = wipe.PatternFromSpec(passes[len(passes)-1].Pattern); err != nil {
 					return usageErr("--cert %s: %v", certPath, err)
 				}
+				certified = &v.Statement.Predicate.Identity
 			default:
 				return usageErr("--expect PATTERN or --cert CERT is required")
 			}
@@ -66,8 +74,10 @@ Exit status 0 when it matches, 1 when it does not.`,
 					return usageErr("--sample-seed: want 64 hex digits")
 				}
 			}
-			if cmd.Flags().Changed("sample-percent") && (samplePercent <= 0 || samplePercent > 100) {
-				return usageErr("--sample-percent %.2f: want a value in (0, 100]", samplePercent)
+			if cmd.Flags().Changed("sample-percent") {
+				if err := wipe.CheckSamplePercent(samplePercent); err != nil {
+					return usageErr("--sample-percent: %v", err)
+				}
 			}
 			d, err := devices.Describe(args[0])
 			if err != nil {
@@ -75,6 +85,21 @@ Exit status 0 when it matches, 1 when it does not.`,
 			}
 			if d.Kind == devices.KindPartition {
 				return &devices.Refusal{Device: d.Path, Reason: devices.ReasonPartition, Detail: "is a partition of " + d.Parent + "; verify the whole drive"}
+			}
+			if certified != nil {
+				// The pattern proves nothing about a device that is not
+				// the certificate's: another drive, another file, another
+				// window of a file, or the same one resized.
+				if diffs := identityDiff(*certified, d.Identity()); len(diffs) > 0 {
+					out := cmd.OutOrStdout()
+					fmt.Fprintf(out, "%s is not the device certified by %s:\n", d.Path, certPath)
+					for _, x := range diffs {
+						fmt.Fprintf(out, "  %s\n", x)
+					}
+					fmt.Fprintf(out, "  certificate's subject: %s\n", identityLine(*certified))
+					fmt.Fprintf(out, "  device:                %s\n", identityLine(d.Identity()))
+					return failed("%s is not the device %s certifies; nothing was read", d.Path, certPath)
+				}
 			}
 			// Reading is safe on a busy device; open it shared and read-only.
 			t, err := wipe.Open(d.Path, wipe.OpenOptions{Shared: true, ReadOnly: true})
@@ -127,4 +152,38 @@ Exit status 0 when it matches, 1 when it does not.`,
 	fl.IntVar(&chunkMiB, "chunk-mib", 4, "I/O size in MiB")
 	fl.IntVar(&workers, "workers", 4, "I/Os in flight")
 	return cmd
+}
+
+// identityDiff lists the fields in which a device's identity differs from
+// a certificate's subject. The raw IDENTIFY data is not compared: lethe
+// records it where it read it, and a fresh description does not read it.
+func identityDiff(cert, dev devices.Identity) []string {
+	var out []string
+	cmp := func(field string, a, b any) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s: certificate %q, device %q", field, fmt.Sprint(a), fmt.Sprint(b)))
+		}
+	}
+	cmp("vendor", cert.Vendor, dev.Vendor)
+	cmp("model", cert.Model, dev.Model)
+	cmp("serial", cert.Serial, dev.Serial)
+	cmp("wwn", cert.WWN, dev.WWN)
+	cmp("firmware", cert.Firmware, dev.Firmware)
+	cmp("transport", cert.Transport, dev.Transport)
+	cmp("sizeBytes", cert.SizeBytes, dev.SizeBytes)
+	cmp("backingFile", cert.BackingFile, dev.BackingFile)
+	cmp("backingOffset", cert.BackingOffset, dev.BackingOffset)
+	cmp("backingSizeLimit", cert.BackingSizeLimit, dev.BackingSizeLimit)
+	return out
+}
+
+// identityLine is an identity as one line of JSON, without the raw
+// IDENTIFY data, for printing both sides of a mismatch.
+func identityLine(id devices.Identity) string {
+	id.RawIdentify = nil
+	b, err := json.Marshal(id)
+	if err != nil {
+		return fmt.Sprintf("%+v", id)
+	}
+	return string(b)
 }

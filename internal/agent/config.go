@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/safetext"
 	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
@@ -315,6 +316,11 @@ func (c *Config) Set(source, key, value string) error {
 	}
 	if source == "cmdline" && !p.cmdlineOK {
 		return fmt.Errorf("%s%s: may only be set in the signed configuration", Prefix, key)
+	}
+	// Values go into certificates and onto the console verbatim: a newline
+	// or an escape sequence could forge a line of either.
+	if err := safetext.Check(value); err != nil {
+		return fmt.Errorf("%s%s=%q: %w", Prefix, key, value, err)
 	}
 	if err := p.set(c, strings.TrimSpace(value)); err != nil {
 		return fmt.Errorf("%s%s=%q: %w", Prefix, key, value, err)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -89,6 +90,8 @@ func TestParseCmdlineErrors(t *testing.T) {
 		{"lethe.configkey=ed25519:AAAA", "32-byte"},
 		{"lethe.config=ftp://x/y", "URL"},
 		{"lethe.net=wifi", "dhcp or none"},
+		{"lethe.operator=A\x1b[32mERASED", "control character U+001B"},
+		{"lethe.site=\"FRA2\u202eX\"", "control character U+202E"},
 	} {
 		_, err := ParseCmdline("console=ttyS0 " + tc.in)
 		var ce *ConfigError
@@ -266,6 +269,11 @@ func TestVerifyConfigRefuses(t *testing.T) {
 		{"hash pin without key", mustMarshal(t, noKey), hp, "does not carry the public key"},
 		{"plain JSON", payload, kp, "not a lethe config bundle"},
 		{"wrong payload type", mustMarshal(t, map[string]any{"envelope": json.RawMessage(mustSignOther(t, priv))}), kp, "payload type"},
+		// Two envelopes: a reader taking the first and one taking the
+		// last would verify different files.
+		{"duplicate envelope", []byte(`{"envelope":` + string(otherBundle["envelope"]) + `,"envelope":` + string(bundle["envelope"]) + `}`), kp, `duplicate key "envelope"`},
+		{"case-variant key", []byte(`{"Envelope":` + string(bundle["envelope"]) + `}`), kp, `unknown field "Envelope"`},
+		{"too large", append(append([]byte(`{"comment":"`), bytes.Repeat([]byte("x"), MaxConfigSize)...), `"}`...), kp, "more than the"},
 	} {
 		if _, _, err := VerifyConfig(tc.data, tc.pin); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -286,6 +294,11 @@ func TestConfigPayloadRefuses(t *testing.T) {
 		{`{"policy":["purge"]}`, "want a string"},
 		{`{"exclude":[1]}`, "array of strings"},
 		{`{"policy":"wipe"}`, "purge-or-fail"},
+		{`{"operator":"A. Tech\nStatus     ERASED"}`, "control character U+000A"},
+		{`{"job":"T1\u001b[2J"}`, "control character U+001B"},
+		{`{"exclude":["S1\tS2"]}`, "control character U+0009"},
+		{`{"policy":"purge","policy":"clear"}`, `duplicate key "policy"`},
+		{`{"policy":"purge","Policy":"clear"}`, `keys "policy" and "Policy" differ only in case`},
 		{`{"notAfter":"2001-01-01T00:00:00Z"}`, "expired"},
 		{`[1]`, "JSON object"},
 	} {

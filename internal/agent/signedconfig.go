@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/sign"
 )
 
@@ -110,10 +110,13 @@ func SignConfig(payload []byte, key ed25519.PrivateKey) ([]byte, error) {
 // another key, an altered payload, an unsigned file, or a publicKey field
 // that contradicts the pin are all refused.
 func VerifyConfig(data []byte, pin KeyPin) ([]byte, string, error) {
+	if len(data) > MaxConfigSize {
+		return nil, "", fmt.Errorf("signed configuration: %d bytes, more than the %d a configuration may have", len(data), MaxConfigSize)
+	}
 	var b signedBundle
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	// Strictly: a duplicate or case-variant key could make two readers
+	// see different bundles.
+	if err := cert.UnmarshalStrict(data, &b); err != nil {
 		return nil, "", fmt.Errorf("signed configuration: not a lethe config bundle: %w", err)
 	}
 	if len(b.Envelope) == 0 {
@@ -153,8 +156,13 @@ type FileConfig struct {
 // ParseConfigPayload parses a configuration payload and refuses it if it
 // has expired at now (a zero now skips that check).
 func ParseConfigPayload(payload []byte, now time.Time) (*FileConfig, error) {
+	if len(payload) > MaxConfigSize {
+		return nil, fmt.Errorf("configuration payload: %d bytes, more than the %d a configuration may have", len(payload), MaxConfigSize)
+	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &raw); err != nil {
+	// Strictly: with "policy" twice (or "policy" and "Policy"), jq and the
+	// agent could read different settings from one signed file.
+	if err := cert.UnmarshalStrict(payload, &raw); err != nil {
 		return nil, fmt.Errorf("configuration payload: want a JSON object: %w", err)
 	}
 	fc := &FileConfig{}

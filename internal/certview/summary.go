@@ -3,6 +3,7 @@
 package certview
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -11,14 +12,19 @@ import (
 
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/humanize"
+	"github.com/lethe-project/lethe/internal/safetext"
 )
 
 // WriteSummary prints a certificate for people: the status first, then who,
-// what, how, and the evidence.
+// what, how, and the evidence. Every value is escaped (internal/safetext):
+// a newline, tab or escape sequence in a certificate's text is shown as
+// \n, \t, \x1b, so it can neither add lines nor drive the terminal.
 func WriteSummary(w io.Writer, st *cert.Statement) error {
 	p := st.Predicate
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	row := func(k, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", k, safetext.Escape(fmt.Sprintf(format, args...)))
+	}
 	opt := func(k, v string) {
 		if v != "" {
 			row(k, "%s", v)
@@ -62,6 +68,16 @@ func WriteSummary(w io.Writer, st *cert.Statement) error {
 			humanize.Bytes(ps.BytesWritten), ps.Ended.Sub(ps.Started).Round(time.Millisecond), state)
 		for _, r := range ps.Failed {
 			row("", "LBA %d +%d: %s", r.LBA, r.Count, r.Error)
+		}
+		if v := ps.Verification; v != nil {
+			row("", "read-back of pass %d: %s (%s, %.2f%% read, %d sector(s) mismatched, %d unreadable range(s))",
+				ps.Index, strings.ToUpper(string(v.Result)), v.Scope, v.Coverage, v.MismatchedSectors, len(v.Unreadable))
+			for _, r := range v.Mismatched {
+				row("", "  mismatch at LBA %d +%d", r.LBA, r.Count)
+			}
+			for _, r := range v.Unreadable {
+				row("", "  unreadable LBA %d +%d: %s", r.LBA, r.Count, r.Error)
+			}
 		}
 	}
 	for _, d := range s.Decision {
@@ -110,6 +126,9 @@ func WriteSummary(w io.Writer, st *cert.Statement) error {
 		for _, r := range v.Unreadable {
 			row("  unreadable", "LBA %d +%d: %s", r.LBA, r.Count, r.Error)
 		}
+	}
+	if w := p.Watch; w != nil {
+		writeWatch(row, w)
 	}
 	for _, e := range p.Errors {
 		row("Error", "%s", e)
@@ -206,6 +225,49 @@ func writeFirmware(row func(k, format string, args ...any), f *cert.FirmwareReco
 	for _, n := range f.Notes {
 		row("  note", "%s", n)
 	}
+}
+
+// writeWatch prints what lethe saw of other writers and of the device
+// changing, and what it could not see.
+func writeWatch(row func(k, format string, args ...any), w *cert.WatchRecord) {
+	row("Device watch", "%s: writes by other programs and changes of the device, %s to %s", strings.ToUpper(w.Result),
+		w.Started.Format(time.RFC3339), w.Ended.Format(time.RFC3339))
+	row("  lethe wrote", "%d sectors of 512 bytes (%d submitted)", w.OwnSectorsWritten, w.OwnSectorsSubmitted)
+	for _, c := range w.Counters {
+		row("  counters", "%s (%s): %d sectors written, %d discarded; %d not lethe's", c.Source, c.Role,
+			c.SectorsWrittenAfter-c.SectorsWrittenBefore, c.SectorsDiscardedAfter-c.SectorsDiscardedBefore, c.ForeignSectors)
+	}
+	if ct := w.ChangeTime; ct != nil {
+		row("  change time", "%s: %s after the last write, %s after the last read", ct.File,
+			ct.AfterLastWrite.Format(time.RFC3339Nano), ct.AfterLastRead.Format(time.RFC3339Nano))
+	}
+	row("  size", "%d bytes before, %d after", w.SizeBefore, w.SizeAfter)
+	for _, pr := range w.Problems {
+		row("  problem", "%s", pr)
+	}
+	for _, l := range w.Limits {
+		row("  cannot see", "%s", l)
+	}
+}
+
+// WriteStamped prints the summary with stamp ("UNVERIFIED", "INVALID") at
+// the start of every line, for a certificate whose signature was not
+// checked or did not verify: no line of it can be taken for a line of a
+// valid certificate (values are escaped, so none spans two lines).
+func WriteStamped(w io.Writer, st *cert.Statement, stamp string) error {
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, st); err != nil {
+		return err
+	}
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(w, stamp+"  "+line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func orDash(s string) string {

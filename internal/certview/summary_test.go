@@ -108,3 +108,59 @@ func overwriteStatement(t *testing.T) *cert.Statement {
 	}
 	return st
 }
+
+// hostile is a FAILED certificate whose text tries to forge lines: a
+// newline and ANSI colour in the operator (an older lethe, or whoever holds
+// a signing key, could write them), escape sequences in the drive's model
+// (from the drive itself) and a bidirectional override in the host name.
+func hostile(t *testing.T) *cert.Statement {
+	t.Helper()
+	st := firmwareStatement(t)
+	p := &st.Predicate
+	p.Status, p.Disposition = cert.StatusFailed, "destroy"
+	p.Personnel.Operator = "A. Tech\nStatus       ERASED — every byte verified\nDisposition  reuse\x1b[32m"
+	p.Personnel.AssetTag = "T-1\x1b]0;owned\x07\ttab"
+	p.Media.Model = "Disk\r\x1b[2K"
+	p.Host.Hostname = "srv\u202eDESAREE"
+	return st
+}
+
+// TestSummaryEscapesControlCharacters: no value can add a line, move the
+// cursor, colour the terminal or reorder text.
+func TestSummaryEscapesControlCharacters(t *testing.T) {
+	var out bytes.Buffer
+	if err := WriteSummary(&out, hostile(t)); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if strings.ContainsAny(s, "\x1b\r\x07\u202e") {
+		t.Fatalf("raw control characters reach the terminal:\n%q", s)
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "Status") && !strings.Contains(line, "FAILED") || strings.HasPrefix(line, "Disposition") && !strings.Contains(line, "destroy") {
+			t.Fatalf("forged line %q in:\n%s", line, s)
+		}
+	}
+	for _, want := range []string{`A. Tech\nStatus       ERASED`, `reuse\x1b[32m`, `T-1\x1b]0;owned\x07\ttab`, `Disk\r\x1b[2K`, `srv\u202eDESAREE`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks the escaped %q:\n%s", want, s)
+		}
+	}
+}
+
+// TestStamped: every line of an unchecked certificate carries the stamp.
+func TestStamped(t *testing.T) {
+	var out bytes.Buffer
+	if err := WriteStamped(&out, hostile(t), "UNVERIFIED"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) < 20 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "UNVERIFIED  ") {
+			t.Fatalf("line without the stamp: %q", l)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,6 +90,9 @@ func (e Env) describeFile(path string, st fs.FileInfo) (*Device, error) {
 		PhysicalSectorSize: 512,
 		ReadOnly:           unix.Access(e.path(path), unix.W_OK) != nil,
 	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		d.fileDev, d.fileIno = sys.Dev, sys.Ino
+	}
 	if err := e.fillUsage(d); err != nil {
 		return nil, err
 	}
@@ -147,13 +151,37 @@ func (e Env) describeSysfsDir(dir string) (*Device, error) {
 	d.Virtual = isVirtualName(diskName)
 	e.readIdentity(d, diskName, disk)
 	d.Media = classifyMedia(d)
+	d.DiskSeq = uint64(readInt(filepath.Join(disk, "diskseq")))
 	if d.Transport == TransportLoop {
-		d.BackingFile = readString(filepath.Join(disk, "loop/backing_file"))
+		e.readLoop(d, disk)
 	}
 	if d.Kind == KindDisk {
 		d.Partitions = readPartitions(dir, diskName)
 	}
 	return d, nil
+}
+
+// readLoop records a loop device's backing file and the window of it the
+// device covers (drivers/block/loop.c exposes lo_offset and lo_sizelimit
+// as loop/offset and loop/sizelimit), and the file's size now.
+func (e Env) readLoop(d *Device, disk string) {
+	d.BackingFile = readString(filepath.Join(disk, "loop/backing_file"))
+	d.LoopOffset = readInt(filepath.Join(disk, "loop/offset"))
+	d.LoopSizeLimit = readInt(filepath.Join(disk, "loop/sizelimit"))
+	if d.BackingFile == "" || strings.HasSuffix(d.BackingFile, " (deleted)") {
+		return
+	}
+	if st, err := os.Stat(e.path(d.BackingFile)); err == nil && st.Mode().IsRegular() {
+		d.BackingFileBytes = st.Size()
+	} else if err == nil && st.Mode()&fs.ModeDevice != 0 {
+		// A loop device over a block device: its size from sysfs.
+		var sys unix.Stat_t
+		if unix.Stat(e.path(d.BackingFile), &sys) == nil {
+			if dir, err := filepath.EvalSymlinks(e.path(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(uint64(sys.Rdev)), unix.Minor(uint64(sys.Rdev))))); err == nil {
+				d.BackingFileBytes = readInt(filepath.Join(dir, "size")) * 512
+			}
+		}
+	}
 }
 
 // classifyTransport derives the transport from the device name and the

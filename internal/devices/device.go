@@ -4,6 +4,7 @@
 package devices
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/lethe-project/lethe/cert"
@@ -80,6 +81,20 @@ type Device struct {
 	Minor uint32 `json:"minor"`
 	// BackingFile is the file behind a loop device.
 	BackingFile string `json:"backingFile,omitempty"`
+	// LoopOffset and LoopSizeLimit are a loop device's window into its
+	// backing file (sysfs loop/offset and loop/sizelimit, in bytes; a
+	// size limit of 0 means "to the end of the file"). The device covers
+	// bytes [LoopOffset, LoopOffset+SizeBytes) of the file.
+	LoopOffset    int64 `json:"loopOffset,omitempty"`
+	LoopSizeLimit int64 `json:"loopSizeLimit,omitempty"`
+	// BackingFileBytes is the size of a loop device's backing file when
+	// the device was described (0 when it could not be read).
+	BackingFileBytes int64 `json:"backingFileBytes,omitempty"`
+	// DiskSeq is the kernel's disk sequence number (/sys/block/X/diskseq,
+	// Linux 5.15+): a new number whenever the medium changes or a loop
+	// device is attached to a file, so the same name with another number
+	// is another device.
+	DiskSeq uint64 `json:"diskSeq,omitempty"`
 	// Parent names the whole disk of a partition.
 	Parent string `json:"parent,omitempty"`
 
@@ -88,6 +103,10 @@ type Device struct {
 	// Virtual is true for zram, dm, md, sr and similar devices that are not
 	// physical media; `lethe devices` hides them unless --all.
 	Virtual bool `json:"virtual"`
+
+	// fileDev and fileIno identify an image file (stat st_dev, st_ino), so
+	// that a file replaced under the same path is noticed.
+	fileDev, fileIno uint64
 }
 
 // Partition is one partition of a disk.
@@ -150,8 +169,39 @@ func (d *Device) Identity() Identity {
 		id.BackingFile = d.Path
 	case d.BackingFile != "":
 		id.BackingFile = d.BackingFile
+		id.BackingOffset = d.LoopOffset
+		id.BackingSizeLimit = d.LoopSizeLimit
 	}
 	return id
+}
+
+// CoversWholeBacking reports whether a loop device covers every byte of
+// its backing file: offset 0 and a size equal to the file's. A loop device
+// with an offset, a size limit short of the file's end, or a file whose
+// size is not a multiple of 512 bytes (the kernel rounds the device down)
+// leaves part of the file out. False when the file's size is unknown.
+func (d *Device) CoversWholeBacking() bool {
+	return d.Transport == TransportLoop && d.LoopOffset == 0 && d.BackingFileBytes > 0 && d.SizeBytes == d.BackingFileBytes
+}
+
+// BackingRegion describes which bytes of its backing file a loop device
+// covers, for certificates and output: "the whole 64.0 MiB backing file
+// F", or "bytes 1048576-34603007 (32.0 MiB) of the backing file F of
+// 67108864 bytes; the other 33554432 bytes (32.0 MiB) of the file lie
+// outside the device".
+func (d *Device) BackingRegion() string {
+	if d.BackingFile == "" {
+		return ""
+	}
+	if d.CoversWholeBacking() {
+		return fmt.Sprintf("the whole %s (%d-byte) backing file %s", HumanBytes(d.BackingFileBytes), d.BackingFileBytes, d.BackingFile)
+	}
+	s := fmt.Sprintf("bytes %d-%d (%s) of the backing file %s", d.LoopOffset, d.LoopOffset+d.SizeBytes-1, HumanBytes(d.SizeBytes), d.BackingFile)
+	if d.BackingFileBytes <= 0 {
+		return s + ", whose size could not be read; the rest of the file, if any, lies outside the device"
+	}
+	outside := d.BackingFileBytes - d.SizeBytes
+	return s + fmt.Sprintf(" of %d bytes; the other %d bytes (%s) of the file lie outside the device", d.BackingFileBytes, outside, HumanBytes(outside))
 }
 
 // Label is a short human name for the drive: model and serial where known.

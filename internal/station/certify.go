@@ -7,6 +7,7 @@ import (
 
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/safetext"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -27,6 +28,11 @@ func NewStatement(in CertInput) (*cert.Statement, error) {
 	d, r := in.Device, in.Report
 	if d == nil || r == nil {
 		return nil, fmt.Errorf("certificate needs a device and a report")
+	}
+	// Personnel text is shown verbatim wherever the certificate is
+	// displayed: a control character could forge a line of it.
+	if err := checkPersonnel(in.Personnel); err != nil {
+		return nil, fmt.Errorf("certificate for %s: %w", d.Path, err)
 	}
 	id := d.Identity()
 	digest, err := cert.SubjectDigest(id)
@@ -52,6 +58,7 @@ func NewStatement(in CertInput) (*cert.Statement, error) {
 			Firmware: d.Firmware, Transport: d.Transport, Type: d.Media, Rotational: d.Rotational,
 			Removable: d.Removable, CapacityBytes: d.SizeBytes, LogicalSectorSize: d.LogicalSectorSize,
 			PhysicalSectorSize: d.PhysicalSectorSize, BackingFile: d.BackingFile,
+			LoopOffset: d.LoopOffset, LoopSizeLimit: d.LoopSizeLimit, BackingFileBytes: d.BackingFileBytes,
 		},
 		Identity: id,
 		Sanitization: cert.Sanitization{
@@ -66,6 +73,7 @@ func NewStatement(in CertInput) (*cert.Statement, error) {
 		Tool:         in.Tool,
 		Started:      r.Started,
 		Ended:        r.Ended,
+		Watch:        r.Watch,
 	}
 	st := &cert.Statement{
 		Type:          cert.StatementType,
@@ -101,7 +109,10 @@ func hiddenAreasByTransport(d *devices.Device) cert.HiddenAreas {
 	case devices.TransportFile:
 		return cert.HiddenAreas{Inspected: true, Note: "not applicable: an image file has no hidden areas"}
 	case devices.TransportLoop:
-		return cert.HiddenAreas{Inspected: true, Note: "not applicable: a loop device exposes its whole backing file"}
+		if d.CoversWholeBacking() {
+			return cert.HiddenAreas{Inspected: true, Note: "not applicable: the loop device covers " + d.BackingRegion()}
+		}
+		return cert.HiddenAreas{Inspected: true, Note: "the loop device covers only " + d.BackingRegion() + " (not overwritten, and this certificate says nothing about them)"}
 	}
 	return cert.HiddenAreas{Inspected: true, Note: fmt.Sprintf("not applicable: %s devices have no HPA/DCO", d.Transport)}
 }
@@ -115,10 +126,27 @@ func subjectName(d *devices.Device) string {
 		return "drive:" + d.Serial
 	case d.WWN != "":
 		return "drive:" + d.WWN
+	case d.BackingFile != "" && d.Transport == devices.TransportLoop && !d.CoversWholeBacking():
+		// A window of the file, not the file.
+		return fmt.Sprintf("loop:%s:bytes=%d-%d", d.BackingFile, d.LoopOffset, d.LoopOffset+d.SizeBytes-1)
 	case d.BackingFile != "":
 		return "loop:" + d.BackingFile
 	}
 	return string(d.Kind) + ":" + d.Path
+}
+
+// checkPersonnel refuses control characters in personnel text (flags and
+// agent settings are checked before anything is written; this is the last
+// line).
+func checkPersonnel(p cert.Personnel) error {
+	for _, f := range []struct{ name, v string }{
+		{"operator", p.Operator}, {"organization", p.Organization}, {"site", p.Site}, {"job", p.Job}, {"asset tag", p.AssetTag},
+	} {
+		if err := safetext.Check(f.v); err != nil {
+			return fmt.Errorf("personnel %s %q: %w", f.name, f.v, err)
+		}
+	}
+	return nil
 }
 
 func newUUID() string {

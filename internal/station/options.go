@@ -68,8 +68,8 @@ func (o Options) Parse() (Config, error) {
 	if c.Verify, err = wipe.ParseVerifyMode(o.Verify); err != nil {
 		return c, optionErr("%v", err)
 	}
-	if o.SamplePercent <= 0 || o.SamplePercent > 100 {
-		return c, optionErr("--sample-percent %.2f: want a value in (0, 100]", o.SamplePercent)
+	if err := wipe.CheckSamplePercent(o.SamplePercent); err != nil {
+		return c, optionErr("--sample-percent: %v", err)
 	}
 	c.SamplePercent = o.SamplePercent
 	if o.SampleSeed != "" {

@@ -70,6 +70,9 @@ type LoopOptions struct {
 	Partscan bool
 	// Dir holds the backing file (default t.TempDir()).
 	Dir string
+	// Offset and SizeLimit attach a window of the file (losetup -o,
+	// --sizelimit), in bytes; 0 means none.
+	Offset, SizeLimit int64
 }
 
 // Loop is a scratch loop device backed by a file the test owns.
@@ -78,7 +81,9 @@ type Loop struct {
 	Path string
 	// File is the backing file.
 	File string
-	Size int64
+	// Size is the device's size; FileSize the backing file's (they differ
+	// for a window attached with Offset or SizeLimit).
+	Size, FileSize int64
 }
 
 // NewLoop creates a backing file of size bytes and attaches it with
@@ -113,12 +118,21 @@ func NewLoop(t testing.TB, size int64, opt LoopOptions) *Loop {
 	if opt.Partscan {
 		args = append(args, "-P")
 	}
+	devSize := size
+	if opt.Offset != 0 {
+		args = append(args, "-o", fmt.Sprint(opt.Offset))
+		devSize -= opt.Offset
+	}
+	if opt.SizeLimit != 0 {
+		args = append(args, "--sizelimit", fmt.Sprint(opt.SizeLimit))
+		devSize = min(devSize, opt.SizeLimit)
+	}
 	args = append(args, f.Name())
 	path := strings.TrimSpace(Run(t, "losetup", args...))
 	if !strings.HasPrefix(path, "/dev/loop") {
 		t.Fatalf("losetup printed %q, not a loop device", path)
 	}
-	l := &Loop{Path: path, File: f.Name(), Size: size}
+	l := &Loop{Path: path, File: f.Name(), Size: devSize, FileSize: size}
 	t.Cleanup(func() { l.Detach(t) })
 	return l
 }

@@ -21,14 +21,30 @@ type IOOptions struct {
 	// Each worker generates its next chunk while others wait on the
 	// device, so pattern generation overlaps I/O.
 	Workers int
-	// Retries is how often a failed chunk is tried again before lethe
+	// Retries is how often a failed chunk is tried in all before lethe
 	// bisects it to find the failing sectors (default 3).
 	Retries int
 	// RetryDelay is the pause between retries (default 100 ms).
 	RetryDelay time.Duration
 	// MaxErrorRanges stops a pass once this many LBA ranges have failed
-	// (default 1024): the drive is failing and is recorded FAILED.
+	// (default 1024): the drive is failing and is recorded FAILED, with
+	// the rest of the pass recorded as not attempted.
 	MaxErrorRanges int
+	// BisectIOs and BisectTime bound the work spent isolating the failing
+	// sectors of one chunk that keeps failing (defaults 128 I/Os and one
+	// minute: a dying drive can take many seconds per failed command).
+	// Parts not isolated within the bounds are recorded as failed with the
+	// error of the larger I/O they were part of.
+	BisectIOs  int
+	BisectTime time.Duration
+	// MaxSkipChunks caps the skip-ahead past a run of chunks that fail
+	// entirely (default 1024). After one such chunk the next is tried
+	// once, without retries or bisection; after each further one lethe
+	// skips 1, 2, 4, ... chunks, each recorded as failed ("not
+	// attempted"), as careful copying tools do over bad areas; any chunk
+	// that succeeds, even in part, ends the run. A device that shrank, or
+	// a dead region, so costs a few I/Os instead of retries per sector.
+	MaxSkipChunks int
 }
 
 func (o IOOptions) withDefaults() IOOptions {
@@ -46,6 +62,15 @@ func (o IOOptions) withDefaults() IOOptions {
 	}
 	if o.MaxErrorRanges <= 0 {
 		o.MaxErrorRanges = 1024
+	}
+	if o.BisectIOs <= 0 {
+		o.BisectIOs = 128
+	}
+	if o.BisectTime <= 0 {
+		o.BisectTime = time.Minute
+	}
+	if o.MaxSkipChunks <= 0 {
+		o.MaxSkipChunks = 1024
 	}
 	return o
 }
@@ -82,6 +107,13 @@ func (c chunked) At(i int) extent {
 // errTooManyErrors stops a phase on a failing drive.
 var errTooManyErrors = errors.New("too many failed LBA ranges; drive is failing")
 
+// Errors recorded for ranges lethe did not try, so that every LBA a pass
+// did not write (or a read-back did not read) is in the certificate.
+const (
+	errSkipped    = "not attempted: skipped past a run of chunks that failed entirely"
+	errNotReached = "not attempted: the pass stopped early"
+)
+
 // phaseResult is what one pass over a set of extents found.
 type phaseResult struct {
 	Bytes      int64   // bytes written or read successfully
@@ -90,8 +122,12 @@ type phaseResult struct {
 	// MismatchedSectors counts all mismatched sectors (Mismatched is
 	// truncated to keep certificates bounded).
 	MismatchedSectors int64
-	Aborted           bool
-	Stopped           error // set when the phase gave up early
+	// Submitted is the bytes passed to write calls, failed and retried
+	// ones included: an upper bound of what lethe itself may have
+	// written, for comparison with the kernel's counters.
+	Submitted int64
+	Aborted   bool
+	Stopped   error // set when the phase gave up early
 }
 
 // maxRecordedRanges bounds the ranges kept per phase in a report.
@@ -99,20 +135,35 @@ const maxRecordedRanges = 256
 
 // phase runs one overwrite (write=true) or read-back over jobs.
 type phase struct {
-	t       Target
-	p       Pattern
-	opt     IOOptions
-	write   bool
-	done    *atomic.Int64 // progress, bytes
-	mu      sync.Mutex
-	res     phaseResult
-	nErrors int
+	t         Target
+	p         Pattern
+	opt       IOOptions
+	write     bool
+	done      *atomic.Int64 // progress, bytes
+	submitted atomic.Int64
+	mu        sync.Mutex
+	res       phaseResult
+	nErrors   int
+
+	// The schedule: which extent comes next, and the skip-ahead state.
+	smu       sync.Mutex
+	next      int
+	failRun   int // extents in a row that failed entirely
+	skipUntil int // extents below this index are skipped
 }
+
+// tryMode says how hard to try one extent.
+type tryMode int
+
+const (
+	tryFull  tryMode = iota // retries, then bisection to the failing sectors
+	tryOnce                 // inside a run of failed extents: one attempt
+	tryNever                // skipped past a run of failed extents
+)
 
 func runPhase(ctx context.Context, t Target, p Pattern, jobs extents, write bool, opt IOOptions, done *atomic.Int64) (phaseResult, error) {
 	opt = opt.withDefaults()
 	ph := &phase{t: t, p: p, opt: opt, write: write, done: done}
-	var next atomic.Int64
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 
@@ -139,12 +190,17 @@ func runPhase(ctx context.Context, t Target, p Pattern, jobs extents, write bool
 		wg.Go(func() {
 			buf := bufs[w]
 			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= jobs.Len() {
+				i, mode := ph.take(jobs.Len())
+				if i < 0 {
 					return
 				}
 				e := jobs.At(i)
-				if err := ph.do(ctx, buf[:e.Len], e.Off); err != nil {
+				allFailed, err := ph.do(ctx, buf[:e.Len], e.Off, mode)
+				if mode != tryNever {
+					// A skipped extent says nothing about the device.
+					ph.outcome(i, allFailed)
+				}
+				if err != nil {
 					stop(err)
 					return
 				}
@@ -155,10 +211,18 @@ func runPhase(ctx context.Context, t Target, p Pattern, jobs extents, write bool
 	if cause := context.Cause(ctx); cause != nil {
 		if errors.Is(cause, errTooManyErrors) {
 			ph.res.Stopped = cause
+			// Everything the pass did not reach is not written (or not
+			// read): record it from the first extent not taken.
+			if ph.next < jobs.Len() {
+				ss := int64(t.SectorSize())
+				first := jobs.At(ph.next).Off / ss
+				ph.res.Failed = append(ph.res.Failed, Range{LBA: first, Count: (t.Size()+ss-1)/ss - first, Error: errNotReached})
+			}
 		} else {
 			ph.res.Aborted = true
 		}
 	}
+	ph.res.Submitted = ph.submitted.Load()
 	ph.res.Failed = mergeRanges(ph.res.Failed)
 	ph.res.Mismatched = mergeRanges(ph.res.Mismatched)
 	if len(ph.res.Mismatched) > maxRecordedRanges {
@@ -167,28 +231,71 @@ func runPhase(ctx context.Context, t Target, p Pattern, jobs extents, write bool
 	return ph.res, nil
 }
 
-// do writes or checks one extent.
-func (ph *phase) do(ctx context.Context, buf []byte, off int64) error {
+// take hands out the next extent and how hard to try it.
+func (ph *phase) take(n int) (int, tryMode) {
+	ph.smu.Lock()
+	defer ph.smu.Unlock()
+	if ph.next >= n {
+		return -1, tryNever
+	}
+	i := ph.next
+	ph.next++
+	switch {
+	case i < ph.skipUntil:
+		return i, tryNever
+	case ph.failRun > 0:
+		return i, tryOnce
+	}
+	return i, tryFull
+}
+
+// outcome updates the skip-ahead state after extent i: a run of extents
+// that fail entirely skips 0, 1, 2, 4, ... extents ahead.
+func (ph *phase) outcome(i int, allFailed bool) {
+	ph.smu.Lock()
+	defer ph.smu.Unlock()
+	if !allFailed {
+		ph.failRun = 0
+		return
+	}
+	ph.failRun++
+	if ph.failRun < 2 {
+		return
+	}
+	skip := ph.opt.MaxSkipChunks
+	if ph.failRun-2 < 30 {
+		skip = min(1<<(ph.failRun-2), skip)
+	}
+	ph.skipUntil = max(ph.skipUntil, i+1+skip)
+}
+
+// do writes or checks one extent and reports whether all of it failed.
+func (ph *phase) do(ctx context.Context, buf []byte, off int64, mode tryMode) (bool, error) {
+	ss := ph.t.SectorSize()
+	if mode == tryNever {
+		r := Range{LBA: off / int64(ss), Count: int64((len(buf) + ss - 1) / ss), Error: errSkipped}
+		return true, ph.account(0, []Range{r})
+	}
 	if ph.write {
 		ph.p.Fill(buf, off)
-		failed := ph.ioRetry(ctx, buf, off, true)
-		return ph.account(okBytes(len(buf), failed, ph.t.SectorSize()), failed)
 	}
-	failed := ph.ioRetry(ctx, buf, off, false)
-	if len(failed) == 0 {
-		ph.compare(buf, off)
-	} else {
-		// Compare what was readable, sector by sector around the holes.
-		ss := ph.t.SectorSize()
-		for s := 0; s < len(buf); s += ss {
-			lba := (off + int64(s)) / int64(ss)
-			if inRanges(failed, lba) {
-				continue
+	failed := mergeRanges(ph.ioRetry(ctx, buf, off, ph.write, mode))
+	ok := okBytes(len(buf), failed, ss)
+	if !ph.write {
+		if len(failed) == 0 {
+			ph.compare(buf, off)
+		} else {
+			// Compare what was readable, sector by sector around the holes.
+			for s := 0; s < len(buf); s += ss {
+				lba := (off + int64(s)) / int64(ss)
+				if inRanges(failed, lba) {
+					continue
+				}
+				ph.compare(buf[s:min(s+ss, len(buf))], off+int64(s))
 			}
-			ph.compare(buf[s:min(s+ss, len(buf))], off+int64(s))
 		}
 	}
-	return ph.account(okBytes(len(buf), failed, ph.t.SectorSize()), failed)
+	return len(failed) > 0 && ok == 0, ph.account(ok, failed)
 }
 
 // compare checks a read-back buffer against the pattern and records the
@@ -229,53 +336,81 @@ func (ph *phase) account(ok int64, failed []Range) error {
 	return nil
 }
 
-// ioRetry performs one write or read with retries. If the whole extent
-// keeps failing, it bisects down to single sectors so that only the
-// sectors that really fail are recorded, each with its error.
-func (ph *phase) ioRetry(ctx context.Context, buf []byte, off int64, write bool) []Range {
+// bisectBudget bounds the I/Os and time spent isolating failing sectors
+// in one extent.
+type bisectBudget struct {
+	ios      int
+	deadline time.Time
+}
+
+func (b *bisectBudget) spend() bool {
+	if b.ios <= 0 || time.Now().After(b.deadline) {
+		return false
+	}
+	b.ios--
+	return true
+}
+
+// ioRetry performs one write or read of an extent. In full mode a failure
+// is retried (a transient error heals), and an extent that keeps failing
+// is bisected so that only the sectors that really fail are recorded,
+// each with its error, within the bisection budget. In once mode (inside
+// a run of failing extents) the extent is tried once and recorded whole.
+func (ph *phase) ioRetry(ctx context.Context, buf []byte, off int64, write bool, mode tryMode) []Range {
 	err := ph.ioOnce(buf, off, write)
-	for try := 1; err != nil && try < ph.opt.Retries && ctx.Err() == nil; try++ {
-		time.Sleep(ph.opt.RetryDelay)
+	for try := 1; err != nil && mode == tryFull && try < ph.opt.Retries && ctx.Err() == nil; try++ {
+		select {
+		case <-ctx.Done():
+		case <-time.After(ph.opt.RetryDelay):
+		}
 		err = ph.ioOnce(buf, off, write)
 	}
 	if err == nil {
 		return nil
 	}
 	ss := ph.t.SectorSize()
-	if len(buf) <= ss || ctx.Err() != nil {
-		return []Range{{LBA: off / int64(ss), Count: int64((len(buf) + ss - 1) / ss), Error: err.Error()}}
+	if len(buf) <= ss || ctx.Err() != nil || mode != tryFull {
+		return []Range{wholeRange(off, len(buf), ss, err.Error())}
 	}
-	return ph.split(ctx, buf, off, write)
+	b := &bisectBudget{ios: ph.opt.BisectIOs, deadline: time.Now().Add(ph.opt.BisectTime)}
+	return ph.split(ctx, buf, off, write, err, b)
 }
 
 // split bisects a failed extent into two halves on a sector boundary.
-func (ph *phase) split(ctx context.Context, buf []byte, off int64, write bool) []Range {
+func (ph *phase) split(ctx context.Context, buf []byte, off int64, write bool, cause error, b *bisectBudget) []Range {
 	ss := ph.t.SectorSize()
 	half := max((len(buf)/2)/ss*ss, ss)
-	return append(ph.bisect(ctx, buf[:half], off, write), ph.bisect(ctx, buf[half:], off+int64(half), write)...)
+	return append(ph.bisect(ctx, buf[:half], off, write, cause, b), ph.bisect(ctx, buf[half:], off+int64(half), write, cause, b)...)
 }
 
-// bisect tries a part of a failed extent once; single sectors get the full
-// retries, larger parts that fail are split again.
-func (ph *phase) bisect(ctx context.Context, buf []byte, off int64, write bool) []Range {
+// bisect tries a part of a failed extent once (its sectors have already
+// been tried Retries times as part of the whole extent); a part that fails
+// is split again, down to single sectors. A part the budget does not reach
+// is recorded with the error of the larger I/O that failed around it.
+func (ph *phase) bisect(ctx context.Context, buf []byte, off int64, write bool, cause error, b *bisectBudget) []Range {
 	ss := ph.t.SectorSize()
-	if len(buf) <= ss {
-		return ph.ioRetry(ctx, buf, off, write)
+	if ctx.Err() != nil || !b.spend() {
+		return []Range{wholeRange(off, len(buf), ss, cause.Error()+" (in a larger failed I/O; sectors not isolated)")}
 	}
 	err := ph.ioOnce(buf, off, write)
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
-		return []Range{{LBA: off / int64(ss), Count: int64((len(buf) + ss - 1) / ss), Error: err.Error()}}
+	if len(buf) <= ss {
+		return []Range{wholeRange(off, len(buf), ss, err.Error())}
 	}
-	return ph.split(ctx, buf, off, write)
+	return ph.split(ctx, buf, off, write, err, b)
+}
+
+func wholeRange(off int64, n, ss int, msg string) Range {
+	return Range{LBA: off / int64(ss), Count: int64((n + ss - 1) / ss), Error: msg}
 }
 
 func (ph *phase) ioOnce(buf []byte, off int64, write bool) error {
 	var n int
 	var err error
 	if write {
+		ph.submitted.Add(int64(len(buf)))
 		n, err = ph.t.WriteAt(buf, off)
 	} else {
 		n, err = ph.t.ReadAt(buf, off)
@@ -283,7 +418,10 @@ func (ph *phase) ioOnce(buf []byte, off int64, write bool) error {
 			err = nil
 		}
 	}
-	if err == nil && n != len(buf) {
+	switch {
+	case errors.Is(err, io.EOF):
+		err = fmt.Errorf("short read: %d of %d bytes at offset %d (end of device reached: did it shrink?)", n, len(buf), off)
+	case err == nil && n != len(buf):
 		err = fmt.Errorf("short I/O: %d of %d bytes", n, len(buf))
 	}
 	return err

@@ -94,15 +94,25 @@ func recoverPassword(ctx context.Context, d *devices.Device, opt ExecOptions) (s
 
 func overwrite(ctx context.Context, d *devices.Device, t Target, p Plan, opt ExecOptions) (*Report, error) {
 	hidden, capacity := inspect(ctx, d, opt.Firmware)
-	rep, err := Overwrite(ctx, Job{
+	job := Job{
 		Target: t, Method: p.Method, Verify: opt.Verify, SamplePercent: opt.SamplePercent,
 		SampleSeed: opt.SampleSeed, IO: opt.IO, Progress: opt.Progress, ProgressInterval: opt.ProgressInterval,
-	})
+	}
+	// Watch what the kernel shows of the device lethe opened (wipe.Open):
+	// writes by other programs, size and identity. A target that is not a
+	// kernel device (a simulator's host I/O in tests) has nothing to watch.
+	if _, ok := t.(*fileTarget); ok {
+		job.Watch = NewWatch(devices.Host, d, t)
+	}
+	rep, err := Overwrite(ctx, job)
 	if err != nil {
 		return nil, fmt.Errorf("overwrite %s: %w", d.Path, err)
 	}
 	rep.Category = p.Category
 	rep.Decision = append(append([]string(nil), p.Decision...), rep.Decision...)
+	if hidden == nil && d.Transport == devices.TransportLoop {
+		hidden = loopHiddenAreas(d)
+	}
 	rep.HiddenAreas, rep.Capacity = hidden, capacity
 	if hidden != nil && hidden.Before != nil && hidden.Before.Hidden() > 0 && rep.Status == StatusErased {
 		rep.Status = StatusPartial
@@ -120,7 +130,22 @@ func overwrite(ctx context.Context, d *devices.Device, t Target, p Plan, opt Exe
 			rep.StatusReason += "; but " + c.Note
 		}
 	}
+	if d.Transport == devices.TransportLoop && !d.CoversWholeBacking() {
+		rep.StatusReason += "; the loop device covers " + d.BackingRegion() + " (not overwritten, and not covered by this certificate)"
+	}
 	return rep, nil
+}
+
+// loopHiddenAreas is the hidden-area record of a loop device: the parts of
+// its backing file outside the device (an offset, a size limit, a file
+// size that is not a multiple of 512 bytes), which the overwrite did not
+// reach and the certificate does not cover.
+func loopHiddenAreas(d *devices.Device) *HiddenAreasRecord {
+	if d.CoversWholeBacking() {
+		return &HiddenAreasRecord{Inspected: true, Note: "not applicable: the loop device covers " + d.BackingRegion()}
+	}
+	return &HiddenAreasRecord{Inspected: true, Note: "the loop device covers only " + d.BackingRegion() +
+		" (not overwritten, and this certificate says nothing about them)"}
 }
 
 // inspect reads, without changing anything, what a host overwrite cannot

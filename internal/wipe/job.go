@@ -3,6 +3,7 @@ package wipe
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,11 @@ type Job struct {
 	// (default 1 s) and at the end of each phase.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// Watch, when set, observes the device for writes lethe did not make
+	// and for changes of size or identity (NewWatch); Execute sets it for
+	// every device. Its findings go into Report.Watch and decide the
+	// status with the rest of the evidence.
+	Watch Watcher
 }
 
 // tracker turns phase byte counters into Progress events.
@@ -131,6 +137,9 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 	}
 	var sample *Sample
 	if j.Verify == VerifySample {
+		if err := CheckSamplePercent(j.SamplePercent); err != nil {
+			return nil, fmt.Errorf("overwrite: %w", err)
+		}
 		seed := j.SampleSeed
 		if seed == nil {
 			var err error
@@ -167,6 +176,10 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 
 	n := len(patterns)
 	aborted := false // the operator stopped the job, in any phase
+	var own OwnIO
+	if j.Watch != nil {
+		j.Watch.Begin()
+	}
 	for i, p := range patterns {
 		pr := PassReport{Index: i + 1, Pattern: p.Spec(), Started: time.Now().UTC()}
 		var res phaseResult
@@ -177,6 +190,8 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		own.Written += res.Bytes
+		own.Submitted += res.Submitted
 		if serr := t.Sync(); serr != nil && !res.Aborted {
 			res.Failed = append(res.Failed, Range{LBA: 0, Count: size / int64(t.SectorSize()), Error: serr.Error()})
 		}
@@ -187,6 +202,9 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 		aborted = aborted || res.Aborted
 		if res.Stopped != nil {
 			pr.Stopped = res.Stopped.Error()
+		}
+		if i == n-1 && !res.Aborted && res.Stopped == nil && j.Watch != nil {
+			j.Watch.LastWriteDone()
 		}
 		if j.Verify == VerifyAll && !res.Aborted && res.Stopped == nil {
 			v, err := verifyPhase(ctx, t, p, i+1, nil, opt, tr, n)
@@ -219,16 +237,47 @@ func Overwrite(ctx context.Context, j Job) (*Report, error) {
 		rep.Verification = *v
 		aborted = v.Result == VerifyAborted
 	}
+	if j.Watch != nil {
+		v := rep.Verification
+		own.FullReadBack = completed && v.Scope == "full" && v.Pass == n && v.Result != VerifyAborted
+		rep.Watch = j.Watch.End(own)
+	}
 	rep.Ended = time.Now().UTC()
 	rep.Status, rep.StatusReason = overwriteStatus(rep, j.Verify, aborted)
 	return rep, nil
 }
 
-// overwriteStatus decides the final status from what the passes and the
-// read-back found. Order matters: an abort or any failed LBA outranks
-// everything else.
+// overwriteStatus decides the final status from what the passes, the
+// read-backs and the watch found. Order matters: an abort outranks
+// everything, then any LBA that could not be written or read and any
+// read-back that found other content (FAILED: the drive goes to
+// destruction), then a write by another program or a change of the device
+// (PARTIAL: what is on the drive now is not what lethe wrote and checked;
+// sanitize again), then a missing read-back (PARTIAL). Findings below the
+// deciding one are appended to the reason, so none is lost.
 func overwriteStatus(r *Report, mode VerifyMode, aborted bool) (Status, string) {
+	var watch []string
+	if w := r.Watch; w != nil && w.Result != WatchPassed {
+		watch = w.Problems
+		if len(watch) == 0 {
+			watch = []string{"the check for other writers was " + w.Result}
+		}
+	}
+	return overwriteOutcome(r, mode, aborted, watch)
+}
+
+func overwriteOutcome(r *Report, mode VerifyMode, aborted bool, watch []string) (Status, string) {
 	planned := len(r.Method.Passes)
+	also := func(reason string, more ...[]string) string {
+		var all []string
+		for _, m := range more {
+			all = append(all, m...)
+		}
+		if len(all) == 0 {
+			return reason
+		}
+		return reason + "; also: " + strings.Join(all, "; ")
+	}
 	if aborted {
 		last := r.Passes[len(r.Passes)-1]
 		where := fmt.Sprintf("during pass %d of %d after %s of %s", last.Index, planned,
@@ -236,24 +285,48 @@ func overwriteStatus(r *Report, mode VerifyMode, aborted bool) (Status, string) 
 		if !last.Aborted {
 			where = fmt.Sprintf("after pass %d of %d, while verifying", last.Index, planned)
 		}
-		return StatusAborted, "stopped by the operator " + where + "; old data may remain"
+		return StatusAborted, also("stopped by the operator "+where+"; old data may remain", watch)
+	}
+	var failures []string
+	for _, p := range r.Passes {
+		if p.Stopped != "" {
+			failures = append(failures, fmt.Sprintf("pass %d stopped: %s", p.Index, p.Stopped))
+		}
 	}
 	var failed int
 	for _, p := range r.Passes {
 		failed += len(p.Failed)
-		if p.Stopped != "" {
-			return StatusFailed, fmt.Sprintf("pass %d stopped: %s", p.Index, p.Stopped)
-		}
 	}
 	if failed > 0 {
-		return StatusFailed, fmt.Sprintf("%d LBA range(s) could not be written; the drive must be destroyed", failed)
+		failures = append(failures, fmt.Sprintf("%d LBA range(s) could not be written; the drive must be destroyed", failed))
+	}
+	// Every read-back that ran: each pass's own under --verify all, and
+	// the final one.
+	var checks []*VerifyReport
+	for _, p := range r.Passes {
+		if p.Verification != nil {
+			checks = append(checks, p.Verification)
+		}
+	}
+	if len(checks) == 0 || checks[len(checks)-1].Pass != r.Verification.Pass {
+		if r.Verification.Result != "" && r.Verification.Result != VerifySkipped {
+			checks = append(checks, &r.Verification)
+		}
+	}
+	for _, v := range checks {
+		if v.Result == VerifyFailed {
+			failures = append(failures, fmt.Sprintf("the %s read-back of pass %d of %d failed: %d sector(s) mismatched, %d unreadable range(s)",
+				v.Scope, v.Pass, planned, v.MismatchedSectors, len(v.Unreadable)))
+		}
+	}
+	if len(failures) > 0 {
+		return StatusFailed, also(failures[0], failures[1:], watch)
+	}
+	if len(watch) > 0 {
+		return StatusPartial, also("the overwrite cannot be certified: "+watch[0]+"; sanitize the drive again", watch[1:])
 	}
 	v := r.Verification
-	switch v.Result {
-	case VerifyFailed:
-		return StatusFailed, fmt.Sprintf("verification of pass %d failed: %d sector(s) mismatched, %d unreadable range(s)",
-			v.Pass, v.MismatchedSectors, len(v.Unreadable))
-	case VerifySkipped:
+	if v.Result == VerifySkipped || v.Result == "" {
 		if mode == VerifyOff {
 			return StatusPartial, "every user-addressable LBA was overwritten, but not verified (--verify off)"
 		}
@@ -263,8 +336,15 @@ func overwriteStatus(r *Report, mode VerifyMode, aborted bool) (Status, string) 
 	if v.Scope == "sample" {
 		scope = fmt.Sprintf("a sampled read-back of %.2f%% of the media", v.Coverage)
 	}
-	return StatusErased, fmt.Sprintf("every user-addressable LBA was overwritten (%d pass(es)) and %s of pass %d matched the pattern",
-		len(r.Passes), scope, v.Pass)
+	what := fmt.Sprintf("%s of pass %d matched the pattern", scope, v.Pass)
+	if mode == VerifyAll {
+		what = fmt.Sprintf("a full read-back of every pass (1-%d) matched its pattern", len(r.Passes))
+	}
+	reason := fmt.Sprintf("every user-addressable LBA was overwritten (%d pass(es)) and %s", len(r.Passes), what)
+	if r.Watch != nil {
+		reason += "; no write by another program and no change of the device was seen (see the device watch and its limits)"
+	}
+	return StatusErased, reason
 }
 
 func verifyPhase(ctx context.Context, t Target, p Pattern, pass int, sample *Sample, opt IOOptions, tr *tracker, passes int) (*VerifyReport, error) {
@@ -329,7 +409,10 @@ func Verify(ctx context.Context, j VerifyJob) (*VerifyReport, error) {
 		return nil, fmt.Errorf("verify: target has size %d", size)
 	}
 	var sample *Sample
-	if j.SamplePercent > 0 {
+	if j.SamplePercent != 0 {
+		if err := CheckSamplePercent(j.SamplePercent); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
 		seed := j.SampleSeed
 		if seed == nil {
 			var err error

@@ -318,3 +318,216 @@ func TestCancelBetweenPhases(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyAllFailedEarlierPass: under --verify all, data changed after
+// pass 1 wrote it fails pass 1's read-back; passes 2 and 3 overwrite it,
+// but the drive must not be ERASED, and the reason names the pass.
+func TestVerifyAllFailedEarlierPass(t *testing.T) {
+	mem := wipetest.NewMem(1<<20, sector, 0x11)
+	rep, err := wipe.Overwrite(context.Background(), wipe.Job{Target: mem, Method: method(t, "dod"), Verify: wipe.VerifyAll, IO: quick,
+		Progress: func(p wipe.Progress) {
+			if p.Phase == wipe.PhaseOverwrite && p.Final && p.Pass == 1 {
+				copy(mem.Data[4096:], "customer data back again")
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != wipe.StatusFailed || !strings.Contains(rep.StatusReason, "the full read-back of pass 1 of 3 failed: 1 sector(s) mismatched") {
+		t.Fatalf("status %s: %s", rep.Status, rep.StatusReason)
+	}
+	if v := rep.Passes[0].Verification; v.Result != wipe.VerifyFailed || v.Mismatched[0].LBA != 8 {
+		t.Fatalf("pass 1 read-back %+v", v)
+	}
+	if rep.Verification.Result != wipe.VerifyPassed {
+		t.Fatalf("last read-back %s", rep.Verification.Result)
+	}
+}
+
+// TestVerifyAllErasedReason: when every pass reads back, the reason says so.
+func TestVerifyAllErasedReason(t *testing.T) {
+	rep := run(t, wipetest.NewMem(1<<18, sector, 3), method(t, "dod"), wipe.VerifyAll)
+	if rep.Status != wipe.StatusErased || !strings.Contains(rep.StatusReason, "a full read-back of every pass (1-3) matched its pattern") {
+		t.Fatalf("status %s: %s", rep.Status, rep.StatusReason)
+	}
+}
+
+// fakeWatch reports a fixed record.
+type fakeWatch struct {
+	rec   wipe.WatchRecord
+	calls []string
+	own   wipe.OwnIO
+}
+
+func (f *fakeWatch) Begin()         { f.calls = append(f.calls, "begin") }
+func (f *fakeWatch) LastWriteDone() { f.calls = append(f.calls, "lastwrite") }
+func (f *fakeWatch) End(own wipe.OwnIO) *wipe.WatchRecord {
+	f.calls = append(f.calls, "end")
+	f.own = own
+	r := f.rec
+	return &r
+}
+
+// TestWatchDecidesStatus: a watch finding keeps the drive from ERASED
+// (PARTIAL: sanitize again); a failed LBA still outranks it (FAILED), with
+// the finding kept in the reason; the engine reports its own writes.
+func TestWatchDecidesStatus(t *testing.T) {
+	found := wipe.WatchRecord{Result: wipe.WatchFailed, Problems: []string{"another program wrote to loop9 (the device) during the run: the kernel counted 8 sector(s) written"}}
+	w := &fakeWatch{rec: found}
+	mem := wipetest.NewMem(1<<20, sector, 1)
+	rep, err := wipe.Overwrite(context.Background(), wipe.Job{Target: mem, Method: method(t, "", "zero", "one"), Verify: wipe.VerifyLast, IO: quick, Watch: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != wipe.StatusPartial || !strings.Contains(rep.StatusReason, "cannot be certified: another program wrote to loop9") || rep.Watch.Result != wipe.WatchFailed {
+		t.Fatalf("status %s: %s", rep.Status, rep.StatusReason)
+	}
+	if strings.Join(w.calls, ",") != "begin,lastwrite,end" || w.own.Written != 2<<20 || w.own.Submitted != 2<<20 || !w.own.FullReadBack {
+		t.Fatalf("watch calls %v own %+v", w.calls, w.own)
+	}
+	// Unavailable is not a pass either.
+	w = &fakeWatch{rec: wipe.WatchRecord{Result: wipe.WatchUnavailable, Problems: []string{"the kernel keeps no I/O statistics"}}}
+	rep, _ = wipe.Overwrite(context.Background(), wipe.Job{Target: wipetest.NewMem(1<<16, sector, 1), Method: method(t, "zero"), Verify: wipe.VerifyLast, IO: quick, Watch: w})
+	if rep.Status != wipe.StatusPartial {
+		t.Fatalf("unavailable watch: %s", rep.Status)
+	}
+	// A failed LBA outranks, and the finding stays in the reason.
+	w = &fakeWatch{rec: found}
+	f := &wipetest.Faulty{Target: wipetest.NewMem(1<<20, sector, 1), WriteFaults: []wipetest.Fault{{Off: 0, Len: sector}}}
+	rep, _ = wipe.Overwrite(context.Background(), wipe.Job{Target: f, Method: method(t, "zero"), Verify: wipe.VerifyLast, IO: quick, Watch: w})
+	if rep.Status != wipe.StatusFailed || !strings.HasPrefix(rep.StatusReason, "1 LBA range(s) could not be written") || !strings.Contains(rep.StatusReason, "; another program wrote") {
+		t.Fatalf("status %s: %s", rep.Status, rep.StatusReason)
+	}
+	// Sampled verification is not a full read-back.
+	w = &fakeWatch{rec: wipe.WatchRecord{Result: wipe.WatchPassed}}
+	rep, _ = wipe.Overwrite(context.Background(), wipe.Job{Target: wipetest.NewMem(4<<20, sector, 1), Method: method(t, "zero"), Verify: wipe.VerifySample, IO: quick, Watch: w})
+	if rep.Status != wipe.StatusErased || w.own.FullReadBack {
+		t.Fatalf("sampled: %s, full read-back %v", rep.Status, w.own.FullReadBack)
+	}
+}
+
+// TestFailingRegionIsBounded: a device whose last three quarters fail
+// every write (it shrank, or died there). The old engine retried each
+// sector 3 times with sleeps; now the run ends after a bounded number of
+// I/Os, every LBA that was not written is recorded, nothing before the
+// failing region is, and the drive is FAILED.
+func TestFailingRegionIsBounded(t *testing.T) {
+	const size, bad = 32 << 20, 8 << 20
+	mem := wipetest.NewMem(size, sector, 0xEE)
+	f := &wipetest.Faulty{Target: mem, WriteFaults: []wipetest.Fault{{Off: bad, Len: size - bad}}}
+	rep, err := wipe.Overwrite(context.Background(), wipe.Job{Target: f, Method: method(t, "zero"), Verify: wipe.VerifyLast, IO: quick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != wipe.StatusFailed {
+		t.Fatalf("status %s", rep.Status)
+	}
+	failed := rep.Passes[0].Failed
+	if failed[0].LBA != bad/sector || !coversLBAs(failed, bad/sector, size/sector) {
+		t.Fatalf("failed ranges %+v, want exactly LBAs %d-%d", failed, bad/sector, size/sector-1)
+	}
+	// 384 chunks of 128 sectors fail; the old engine tried each sector
+	// about three times (150000 attempts).
+	if f.WriteAttempts > 600 {
+		t.Fatalf("%d write attempts", f.WriteAttempts)
+	}
+	for i := range bad {
+		if mem.Data[i] != 0 {
+			t.Fatalf("byte %d before the failing region not written", i)
+		}
+	}
+	var skipped bool
+	for _, r := range failed {
+		skipped = skipped || strings.HasPrefix(r.Error, "not attempted: skipped")
+	}
+	if !skipped {
+		t.Fatalf("no skip-ahead recorded: %+v", failed)
+	}
+}
+
+// TestBadPatchSkippedThenResumed: a bad patch in the middle is skipped
+// over; the good area after it is written again, and every sector that was
+// not written is in the failed ranges.
+func TestBadPatchSkippedThenResumed(t *testing.T) {
+	const size = 16 << 20
+	mem := wipetest.NewMem(size, sector, 0xEE)
+	f := &wipetest.Faulty{Target: mem, WriteFaults: []wipetest.Fault{{Off: 4 << 20, Len: 1 << 20}, {Off: 9<<20 + 3*sector, Len: 2 * sector}}}
+	rep, err := wipe.Overwrite(context.Background(), wipe.Job{Target: f, Method: method(t, "zero"), Verify: wipe.VerifyOff, IO: quick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := rep.Passes[0].Failed
+	if rep.Status != wipe.StatusFailed || !coversLBAs(failed, (4<<20)/sector, (5<<20)/sector) || !coversLBAs(failed, (9<<20)/sector+3, (9<<20)/sector+5) {
+		t.Fatalf("status %s, failed %+v", rep.Status, failed)
+	}
+	// Everything not recorded as failed was written.
+	for lba := int64(0); lba < size/sector; lba++ {
+		if coversLBAs(failed, lba, lba+1) {
+			continue
+		}
+		if mem.Data[lba*sector] != 0 {
+			t.Fatalf("LBA %d is neither written nor recorded as failed", lba)
+		}
+	}
+	// The isolated two-sector fault after the patch was bisected exactly.
+	var exact bool
+	for _, r := range failed {
+		exact = exact || (r.LBA == (9<<20)/sector+3 && r.Count == 2)
+	}
+	if !exact || mem.Data[12<<20] != 0 {
+		t.Fatalf("after the patch: failed %+v", failed)
+	}
+}
+
+func coversLBAs(rs []wipe.Range, lo, hi int64) bool {
+	for lba := lo; lba < hi; {
+		next := lba
+		for _, r := range rs {
+			if lba >= r.LBA && lba < r.LBA+r.Count {
+				next = r.LBA + r.Count
+			}
+		}
+		if next == lba {
+			return false
+		}
+		lba = next
+	}
+	return true
+}
+
+func TestSucceeded(t *testing.T) {
+	for _, tc := range []struct {
+		in   []wipe.Status
+		want bool
+	}{
+		{nil, false},
+		{[]wipe.Status{wipe.StatusErased}, true},
+		{[]wipe.Status{wipe.StatusErased, wipe.StatusPartial}, false},
+		{[]wipe.Status{wipe.StatusFailed}, false},
+		{[]wipe.Status{wipe.StatusAborted, wipe.StatusErased}, false},
+	} {
+		if got := wipe.Succeeded(tc.in...); got != tc.want {
+			t.Errorf("Succeeded(%v) = %v", tc.in, got)
+		}
+	}
+}
+
+// TestCheckSamplePercent: the sample is drawn in whole hundredths of a
+// percent, so a third decimal is refused rather than rounded away.
+func TestCheckSamplePercent(t *testing.T) {
+	for _, p := range []float64{0.01, 10, 12.5, 12.35, 33.33, 99.99, 100} {
+		if err := wipe.CheckSamplePercent(p); err != nil {
+			t.Errorf("%g: %v", p, err)
+		}
+	}
+	for _, p := range []float64{0, -1, 100.01, 12.345, 0.001} {
+		if err := wipe.CheckSamplePercent(p); err == nil {
+			t.Errorf("%g accepted", p)
+		}
+	}
+	_, err := wipe.Overwrite(context.Background(), wipe.Job{Target: wipetest.NewMem(1<<20, sector, 0), Method: method(t, "zero"),
+		Verify: wipe.VerifySample, SamplePercent: 12.345, IO: quick})
+	if err == nil || !strings.Contains(err.Error(), "at most two decimals") {
+		t.Fatalf("overwrite with 12.345%%: %v", err)
+	}
+}

@@ -16,9 +16,16 @@ import (
 // fingerprints sampled blocks and plants random canary blocks; afterwards no
 // canary may survive, no informative sampled block may still equal its
 // pre-image, and the content must be what the technique implies.
+//
+// Probes are 4 KiB (or one sector, if larger), but a drive erases logical
+// sectors: on a 512-byte-sector drive one probe holds eight, and seven of
+// them could keep old data while the eighth changes. So every judgement is
+// made per logical sector: each sector of a canary starts with the canary
+// magic, and a fingerprint keeps one digest per sector.
 
-// canaryMagic starts every canary block, so a surviving canary is
-// recognizable even where it was not planted (remapped, or misread).
+// canaryMagic starts every logical sector of a canary block, so a surviving
+// canary sector is recognizable even where it was not planted (remapped, or
+// misread).
 var canaryMagic = []byte("LETHE-CANARY-v1\x00")
 
 // Expectation is what a sanitized block should read back as (defined by
@@ -32,23 +39,37 @@ type ProofBlock = cert.ProofBlock
 // Evidence is the before/after proof of a firmware erase, recorded in the
 // certificate.
 type Evidence struct {
-	Seed         string       `json:"seed"` // hex; positions and canary content derive from it
-	BlockBytes   int          `json:"blockBytes"`
-	Fingerprints []ProofBlock `json:"fingerprints"`
-	Canaries     []ProofBlock `json:"canaries"`
-	Expect       Expectation  `json:"expect"`
+	Seed       string `json:"seed"` // hex; positions and canary content derive from it
+	BlockBytes int    `json:"blockBytes"`
+	// SectorBytes is the logical sector size the probes are judged in (0
+	// in a proof planted by a lethe that judged whole blocks).
+	SectorBytes int `json:"sectorBytes,omitempty"`
+	// FingerprintSectors are the fingerprints' per-logical-sector digests
+	// before the erase, in the order of Fingerprints: the first 16 bytes
+	// of each sector's SHA-256, hex, or "" for a sector that was one
+	// repeated byte and so proves nothing. Job state only: a certificate
+	// carries the counts.
+	FingerprintSectors [][]string   `json:"fingerprintSectors,omitempty"`
+	Fingerprints       []ProofBlock `json:"fingerprints"`
+	Canaries           []ProofBlock `json:"canaries"`
+	Expect             Expectation  `json:"expect"`
 	// Results, filled by CheckProof. CanariesSurvived counts probe blocks
 	// (canary or sampled) that read back with canary content.
-	CanariesSurvived   int      `json:"canariesSurvived"`
-	UnchangedBlocks    int      `json:"unchangedBlocks"`
-	UnexpectedBlocks   int      `json:"unexpectedBlocks"`
-	UnreadableBlocks   int      `json:"unreadableBlocks"`
-	InformativeSamples int      `json:"informativeSamples"`
-	Deallocated        bool     `json:"readsFromDeallocated"`
-	DeallocatedNote    string   `json:"deallocatedNote,omitempty"`
-	Result             string   `json:"result"` // "passed", "failed", "pending"
-	Problems           []string `json:"problems,omitempty"`
-	canaryContent      [][]byte
+	CanariesSurvived int `json:"canariesSurvived"`
+	UnchangedBlocks  int `json:"unchangedBlocks"`
+	// UnchangedSectors and CanarySectorsSurvived count logical sectors:
+	// sectors of informative fingerprints still equal to their pre-image,
+	// and sectors anywhere in the probes holding canary content.
+	UnchangedSectors      int      `json:"unchangedSectors"`
+	CanarySectorsSurvived int      `json:"canarySectorsSurvived"`
+	UnexpectedBlocks      int      `json:"unexpectedBlocks"`
+	UnreadableBlocks      int      `json:"unreadableBlocks"`
+	InformativeSamples    int      `json:"informativeSamples"`
+	Deallocated           bool     `json:"readsFromDeallocated"`
+	DeallocatedNote       string   `json:"deallocatedNote,omitempty"`
+	Result                string   `json:"result"` // "passed", "failed", "pending"
+	Problems              []string `json:"problems,omitempty"`
+	canaryContent         [][]byte
 }
 
 // ProofOptions sizes the proof.
@@ -118,7 +139,11 @@ func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
 	slices.Sort(canaries)
 	slices.Sort(fps)
 
-	ev := &Evidence{Seed: hex.EncodeToString(seed), BlockBytes: bs, Result: "pending"}
+	ss := t.SectorSize()
+	if ss <= 0 || bs%ss != 0 {
+		return nil, fmt.Errorf("proof: %d-byte probes do not hold whole %d-byte sectors", bs, ss)
+	}
+	ev := &Evidence{Seed: hex.EncodeToString(seed), BlockBytes: bs, SectorBytes: ss, Result: "pending"}
 	buf, err := alignedBuffer(bs)
 	if err != nil {
 		return nil, err
@@ -130,9 +155,11 @@ func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
 			return nil, fmt.Errorf("proof: fingerprint block at %d: %w", off, err)
 		}
 		ev.Fingerprints = append(ev.Fingerprints, ProofBlock{Offset: off, Before: digest(buf), Uniform: isUniform(buf)})
+		ev.FingerprintSectors = append(ev.FingerprintSectors, sectorDigests(buf, ss))
 	}
-	// Canary content: magic, index, then the keystream of a key derived
-	// from the seed, so each canary is unique and not all zeros.
+	// Canary content: the keystream of a key derived from the seed, so each
+	// canary is unique and not all zeros, with the magic and the canary's
+	// index at the start of every logical sector.
 	key := sha256.Sum256(append([]byte("lethe canary key"), seed...))
 	pat, err := newRandom(key[:16], key[16:])
 	if err != nil {
@@ -141,8 +168,10 @@ func PrepareProof(t Target, seed []byte, opt ProofOptions) (*Evidence, error) {
 	for i, b := range canaries {
 		off := b * int64(bs)
 		pat.Fill(buf, off)
-		copy(buf, canaryMagic)
-		copy(buf[len(canaryMagic):], fmt.Sprintf("%08d", i))
+		for s := 0; s < bs; s += ss {
+			copy(buf[s:], canaryMagic)
+			copy(buf[s+len(canaryMagic):], fmt.Sprintf("%08d", i))
+		}
 		if _, err := t.WriteAt(buf, off); err != nil {
 			return nil, fmt.Errorf("proof: plant canary at %d: %w", off, err)
 		}
@@ -182,21 +211,43 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 		return err
 	}
 	defer freeBuffer(buf)
-	check := func(p *ProofBlock) {
+	ss := ev.SectorBytes
+	perSector := ss > 0 && ev.BlockBytes%ss == 0
+	if !perSector {
+		ss = ev.BlockBytes
+	}
+	check := func(p *ProofBlock, sectorsBefore []string) {
 		if _, err := t.ReadAt(buf, p.Offset); err != nil {
 			p.Outcome = "unreadable"
 			ev.UnreadableBlocks++
 			return
 		}
 		p.After = digest(buf)
-		switch {
-		case bytes.Contains(buf, canaryMagic):
+		p.UnchangedSectors, p.CanarySectors = 0, 0
+		for s := 0; s < len(buf); s += ss {
+			sec := buf[s : s+ss]
 			// A canary's content, wherever it turns up: in its own
 			// block, or in another (remapped rather than erased).
+			if bytes.Contains(sec, canaryMagic) {
+				p.CanarySectors++
+				continue
+			}
+			if perSector && s/ss < len(sectorsBefore) {
+				if before := sectorsBefore[s/ss]; before != "" && before == sectorDigest(sec) {
+					p.UnchangedSectors++
+				}
+			}
+		}
+		ev.CanarySectorsSurvived += p.CanarySectors
+		switch {
+		case p.CanarySectors > 0:
 			p.Outcome = "canary"
 			ev.CanariesSurvived++
-		case p.After == p.Before && !p.Uniform:
+		case p.UnchangedSectors > 0, p.After == p.Before && !p.Uniform:
 			p.Outcome = "unchanged"
+			if p.UnchangedSectors == 0 {
+				p.UnchangedSectors = len(buf) / ss
+			}
 		case !matches(buf, p.Offset, expect, pat):
 			p.Outcome = "unexpected"
 			ev.UnexpectedBlocks++
@@ -204,25 +255,32 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 			p.Outcome = "expected"
 		}
 	}
+	ev.CanariesSurvived, ev.CanarySectorsSurvived, ev.UnchangedBlocks, ev.UnchangedSectors = 0, 0, 0, 0
+	ev.UnexpectedBlocks, ev.UnreadableBlocks, ev.InformativeSamples = 0, 0, 0
 	for i := range ev.Canaries {
-		check(&ev.Canaries[i])
+		check(&ev.Canaries[i], nil)
 	}
 	for i := range ev.Fingerprints {
 		p := &ev.Fingerprints[i]
-		check(p)
-		if !p.Uniform {
+		var sectors []string
+		if i < len(ev.FingerprintSectors) {
+			sectors = ev.FingerprintSectors[i]
+		}
+		check(p, sectors)
+		if informative(p, sectors) {
 			ev.InformativeSamples++
 		}
-		if p.Outcome == "unchanged" && !p.Uniform {
+		if p.Outcome == "unchanged" {
 			ev.UnchangedBlocks++
+			ev.UnchangedSectors += p.UnchangedSectors
 		}
 	}
 	ev.Problems = nil
 	if ev.CanariesSurvived > 0 {
-		ev.Problems = append(ev.Problems, fmt.Sprintf("canary content survived the erase in %d probe block(s) (%d canaries planted)", ev.CanariesSurvived, len(ev.Canaries)))
+		ev.Problems = append(ev.Problems, fmt.Sprintf("canary content survived the erase in %d logical sector(s) of %d probe block(s) (%d canaries planted)", ev.CanarySectorsSurvived, ev.CanariesSurvived, len(ev.Canaries)))
 	}
 	if ev.UnchangedBlocks > 0 {
-		ev.Problems = append(ev.Problems, fmt.Sprintf("%d of %d sampled blocks still hold their old content", ev.UnchangedBlocks, ev.InformativeSamples))
+		ev.Problems = append(ev.Problems, fmt.Sprintf("%d logical sector(s) in %d of %d sampled blocks still hold their old content", ev.UnchangedSectors, ev.UnchangedBlocks, ev.InformativeSamples))
 	}
 	if ev.UnexpectedBlocks > 0 {
 		ev.Problems = append(ev.Problems, fmt.Sprintf("%d blocks changed but do not read back as %s", ev.UnexpectedBlocks, expectName(expect)))
@@ -230,12 +288,53 @@ func CheckProof(t Target, ev *Evidence, expect Expectation) error {
 	if ev.UnreadableBlocks > 0 {
 		ev.Problems = append(ev.Problems, fmt.Sprintf("%d probe blocks could not be read", ev.UnreadableBlocks))
 	}
+	if !perSector && expect.Kind == "changed" {
+		// Whole-block digests cannot show that every sector changed.
+		ev.Problems = append(ev.Problems, fmt.Sprintf("the proof was planted by an earlier lethe that kept one digest per %d-byte block: whether every logical sector changed cannot be judged", ev.BlockBytes))
+	}
 	if len(ev.Problems) == 0 {
 		ev.Result = "passed"
 	} else {
 		ev.Result = "failed"
 	}
 	return nil
+}
+
+// sectorDigest is the per-sector fingerprint: the first 16 bytes of the
+// SHA-256 of the sector, hex (a collision by chance is out of reach; the
+// full digest would only make job state larger).
+func sectorDigest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:16])
+}
+
+// sectorDigests fingerprints each logical sector of a block; a sector that
+// is one repeated byte gets "" (it cannot show a change).
+func sectorDigests(buf []byte, ss int) []string {
+	out := make([]string, 0, len(buf)/ss)
+	for s := 0; s+ss <= len(buf); s += ss {
+		if isUniform(buf[s : s+ss]) {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, sectorDigest(buf[s:s+ss]))
+	}
+	return out
+}
+
+// informative reports whether a fingerprint can show a change: at least
+// one of its sectors was not one repeated byte (the whole block, in a
+// proof without per-sector digests).
+func informative(p *ProofBlock, sectors []string) bool {
+	if len(sectors) == 0 {
+		return !p.Uniform
+	}
+	for _, d := range sectors {
+		if d != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func expectName(e Expectation) string {
@@ -293,7 +392,8 @@ func (ev *Evidence) Record() *ProofRecord {
 		return nil
 	}
 	r := &ProofRecord{
-		Seed: ev.Seed, BlockBytes: ev.BlockBytes, Expect: ev.Expect,
+		Seed: ev.Seed, BlockBytes: ev.BlockBytes, SectorBytes: ev.SectorBytes, Expect: ev.Expect,
+		UnchangedSectors: ev.UnchangedSectors, CanarySectorsSurvived: ev.CanarySectorsSurvived,
 		CanariesPlanted: len(ev.Canaries), FingerprintsTaken: len(ev.Fingerprints), InformativeSamples: ev.InformativeSamples,
 		CanariesSurvived: ev.CanariesSurvived, UnchangedBlocks: ev.UnchangedBlocks, UnexpectedBlocks: ev.UnexpectedBlocks,
 		UnreadableBlocks: ev.UnreadableBlocks, Deallocated: ev.Deallocated, DeallocatedNote: ev.DeallocatedNote,

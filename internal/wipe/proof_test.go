@@ -47,7 +47,7 @@ func TestProofCatchesLyingDrive(t *testing.T) {
 	ev := prepare(t, mem)
 	// The drive said "success" and did nothing.
 	wipe.CheckProof(mem, ev, wipe.Expectation{Kind: "zero"})
-	if ev.Result != "failed" || ev.CanariesSurvived != 64 || !strings.Contains(strings.Join(ev.Problems, ";"), "canary content survived the erase in 64 probe block(s)") {
+	if ev.Result != "failed" || ev.CanariesSurvived != 64 || !strings.Contains(strings.Join(ev.Problems, ";"), "canary content survived the erase in 512 logical sector(s) of 64 probe block(s)") {
 		t.Fatalf("lying drive: %s %v", ev.Result, ev.Problems)
 	}
 }
@@ -141,5 +141,73 @@ func TestProofRecordCompact(t *testing.T) {
 	if rec.Result != "failed" || len(rec.Failures) != 1 || rec.Failures[0].Offset != ev.Canaries[3].Offset || rec.Failures[0].Outcome != "canary" ||
 		len(rec.CanaryOffsets) != 64 || rec.BeforeDigest == rec.AfterDigest {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+// TestProofJudgesEverySector erases only the first 512-byte sector of every
+// 4 KiB probe block, as a drive could that keeps old data in the other
+// seven: where the technique implies only "changed" (crypto erase,
+// enhanced security erase, FORMAT UNIT), a whole-block judgement passes it.
+// Every logical sector must be judged, for fingerprints and canaries.
+func TestProofJudgesEverySector(t *testing.T) {
+	for _, ss := range []int{512, 4096} {
+		mem := customerDisk(t, 16<<20)
+		mem.Sector = ss
+		ev := prepare(t, mem)
+		if ev.SectorBytes != ss {
+			t.Fatalf("sector %d: proof judged in %d-byte sectors", ss, ev.SectorBytes)
+		}
+		// Every sector of a canary carries the magic.
+		buf := make([]byte, ev.BlockBytes)
+		mem.ReadAt(buf, ev.Canaries[0].Offset)
+		for s := 0; s < len(buf); s += ss {
+			if !bytes.HasPrefix(buf[s:], []byte("LETHE-CANARY-v1\x00")) {
+				t.Fatalf("sector %d: canary sector at %d lacks the magic", ss, s)
+			}
+		}
+		// "Erase" the first sector of every 4 KiB block only.
+		for off := 0; off < len(mem.Data); off += 4096 {
+			rand.Read(mem.Data[off : off+ss])
+		}
+		wipe.CheckProof(mem, ev, wipe.Expectation{Kind: "changed"})
+		if ss == 4096 {
+			// One sector per block: everything changed.
+			if ev.Result != "passed" {
+				t.Fatalf("4096-byte sectors, all changed: %s %v", ev.Result, ev.Problems)
+			}
+			continue
+		}
+		if ev.Result != "failed" || ev.UnchangedSectors < 7*ev.UnchangedBlocks || ev.UnchangedBlocks != ev.InformativeSamples ||
+			ev.CanariesSurvived != 64 || ev.CanarySectorsSurvived != 64*7 {
+			t.Fatalf("7 of 8 sectors kept: result %s, unchanged %d sectors in %d blocks of %d, canaries %d (%d sectors): %v",
+				ev.Result, ev.UnchangedSectors, ev.UnchangedBlocks, ev.InformativeSamples, ev.CanariesSurvived, ev.CanarySectorsSurvived, ev.Problems)
+		}
+		rec := ev.Record()
+		if rec.SectorBytes != 512 || rec.UnchangedSectors != ev.UnchangedSectors || len(rec.Failures) == 0 || rec.Failures[0].UnchangedSectors+rec.Failures[0].CanarySectors == 0 {
+			t.Fatalf("record %+v", rec)
+		}
+	}
+}
+
+// TestProofOldEvidenceCannotJudgeChanged: a proof persisted by a lethe
+// that kept whole-block digests only (a job resumed across an upgrade)
+// cannot show that every sector changed, so "changed" does not pass on it.
+func TestProofOldEvidenceCannotJudgeChanged(t *testing.T) {
+	mem := customerDisk(t, 16<<20)
+	ev := prepare(t, mem)
+	ev.SectorBytes = 0
+	ev.FingerprintSectors = nil
+	rand.Read(mem.Data)
+	wipe.CheckProof(mem, ev, wipe.Expectation{Kind: "changed"})
+	if ev.Result != "failed" || !strings.Contains(strings.Join(ev.Problems, ";"), "cannot be judged") {
+		t.Fatalf("old evidence: %s %v", ev.Result, ev.Problems)
+	}
+	// A defined expectation is exact per sector anyway.
+	ev2 := prepare(t, mem)
+	ev2.SectorBytes = 0
+	clear(mem.Data)
+	wipe.CheckProof(mem, ev2, wipe.Expectation{Kind: "zero"})
+	if ev2.Result != "passed" {
+		t.Fatalf("old evidence, zeros: %v", ev2.Problems)
 	}
 }

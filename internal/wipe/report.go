@@ -29,6 +29,20 @@ const (
 	VerifySkipped = cert.VerifySkipped
 )
 
+// Succeeded reports whether a run with these drive statuses succeeded: only
+// when every drive is ERASED (DESIGN.md §7: exit 0 only then). PARTIAL (not
+// verified, or another writer or a change of the device seen), FAILED and
+// ABORTED are not success, and neither is an empty run. The CLI and the
+// agent decide their exit status and PASS/FAIL with it.
+func Succeeded(statuses ...Status) bool {
+	for _, s := range statuses {
+		if s != StatusErased {
+			return false
+		}
+	}
+	return len(statuses) > 0
+}
+
 // Report is what a sanitization did, in enough detail for a certificate.
 type Report struct {
 	Status       Status      `json:"status"`
@@ -59,4 +73,22 @@ type Report struct {
 	// Capacity compares the drive's own capacity with the OS view, where
 	// pass-through was possible.
 	Capacity []CapacityCheck `json:"capacity,omitempty"`
+	// Watch is what lethe observed of the device around a host overwrite
+	// beyond its own I/O: writes by other programs, and changes of size
+	// or identity (nil where nothing was watched, e.g. in-memory targets).
+	Watch *WatchRecord `json:"watch,omitempty"`
 }
+
+// The device watch's record is defined by the certificate schema.
+type (
+	WatchRecord     = cert.WatchRecord
+	CounterCheck    = cert.CounterCheck
+	ChangeTimeCheck = cert.ChangeTimeCheck
+)
+
+// Watch results (cert.WatchRecord.Result).
+const (
+	WatchPassed      = cert.WatchPassed
+	WatchFailed      = cert.WatchFailed
+	WatchUnavailable = cert.WatchUnavailable
+)

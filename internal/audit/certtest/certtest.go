@@ -4,7 +4,9 @@
 package certtest
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -49,6 +51,7 @@ func Statement(d Drive) (*cert.Statement, error) {
 	}
 	if d.Loop != "" {
 		dev.Path, dev.Name, dev.Kind, dev.Transport, dev.Vendor, dev.Firmware, dev.BackingFile = "/dev/loop7", "loop7", devices.KindDisk, devices.TransportLoop, "", "", d.Loop
+		dev.BackingFileBytes = dev.SizeBytes // the whole file
 	}
 	started := d.Ended.Add(-time.Minute)
 	rep := &wipe.Report{
@@ -83,4 +86,40 @@ func MustSign(key ed25519.PrivateKey, d Drive) []byte {
 		panic(fmt.Sprintf("certtest: %v", err))
 	}
 	return b
+}
+
+// SignPayload signs raw statement bytes as a certificate envelope, with no
+// check of their content: the forgery an adversary who holds a trusted key
+// (or a buggy writer) could produce, for testing that readers refuse it.
+func SignPayload(key ed25519.PrivateKey, payload []byte) []byte {
+	env, err := sign.Seal(cert.PayloadType, payload, sign.KeySigner{Key: key})
+	if err != nil {
+		panic(fmt.Sprintf("certtest: %v", err))
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		panic(fmt.Sprintf("certtest: %v", err))
+	}
+	return b
+}
+
+// CaseVariantStatus is a PARTIAL certificate's payload with a second key
+// "Status":"ERASED" after "status":"PARTIAL" (issue 10, item 6): jq,
+// Python and openssl-based checks read PARTIAL, while a decoder that
+// matches keys case-insensitively (Go's encoding/json) reads ERASED.
+func CaseVariantStatus(d Drive) ([]byte, error) {
+	d.Status = wipe.StatusPartial
+	st, err := Statement(d)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := cert.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	forged := bytes.Replace(payload, []byte(`"status":"PARTIAL",`), []byte(`"status":"PARTIAL","Status":"ERASED",`), 1)
+	if bytes.Equal(forged, payload) {
+		return nil, fmt.Errorf("certtest: no status key to double")
+	}
+	return forged, nil
 }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -245,7 +247,9 @@ func (s *Server) apiPDF(w http.ResponseWriter, r *http.Request) error {
 		{"Validation", validationText(c)},
 	}
 	var buf bytes.Buffer
-	if err := certpdf.Render(&buf, c.Statement, certpdf.Options{URL: s.pageURL(r, c.CertificateID), Signature: chk.SignatureNote, Audit: audit}); err != nil {
+	sum := sha256.Sum256(c.Envelope)
+	if err := certpdf.Render(&buf, c.Statement, certpdf.Options{URL: s.pageURL(r, c.CertificateID), Signature: chk.SignatureNote, Audit: audit,
+		Verified: chk.SignatureOK, EnvelopeSHA256: hex.EncodeToString(sum[:])}); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/pdf")

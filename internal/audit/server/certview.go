@@ -15,6 +15,7 @@ import (
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/safetext"
 )
 
 // certView is the certificate page: what an auditor decides on first, in
@@ -188,11 +189,25 @@ func (s *Server) certView(ctx context.Context, c *store.Certificate) *certView {
 	var generic any
 	_ = json.Unmarshal(raw, &generic)
 	flatten("", generic, &v.Fields)
+	escapeView(v)
 	var env map[string]any
 	_ = json.Unmarshal(c.Envelope, &env)
 	pretty, _ := json.MarshalIndent(env, "", "  ")
 	v.Envelope = string(pretty)
 	return v
+}
+
+// escapeView escapes control characters and bidirectional overrides in
+// every text the certificate page shows from the certificate (html/template
+// escapes HTML, not those: a U+202E would reorder a serial number as the
+// auditor reads it). c is this request's own copy, read from the store.
+// The envelope (base64 and hex) and the receipt's checkpoint (a signed
+// note, shown as it is) are left alone.
+func escapeView(v *certView) {
+	rc := v.C.Receipt
+	v.C.Receipt = nil
+	safetext.EscapeAll(v)
+	v.C.Receipt = rc
 }
 
 func yesNo(b bool) string {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lethe-project/lethe/internal/safetext"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -380,6 +381,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		data["Error"] = err.Error()
 	}
+	safetext.EscapeAll(rows) // certificate text: control characters shown escaped
 	data["Rows"], data["Total"] = rows, total
 	data["Sort"] = sortLinks(r, [][2]string{{"received", "Entry"}, {"status", "Status"}, {"model", "Drive"}, {"serial", "Serial"},
 		{"host", "Host"}, {"job", "Job"}, {"site", "Site"}, {"ended", "Ended (UTC)"}, {"category", "Category"}, {"validation", "Validation"}})
@@ -407,6 +409,7 @@ func (s *Server) hostsPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		data["Error"] = err.Error()
 	}
+	safetext.EscapeAll(hosts)
 	data["Hosts"], data["Total"], data["Pager"] = hosts, total, p
 	s.render(w, r, who(r), "hosts", data)
 }

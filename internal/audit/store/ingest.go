@@ -77,6 +77,11 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	if len(sub.Envelope) > MaxEnvelope {
 		return nil, false, reject(RejectTooLarge, fmt.Sprintf("envelope is %d bytes, the limit is %d", len(sub.Envelope), MaxEnvelope))
 	}
+	// Strictly, before the canonical re-encoding would silently keep one
+	// of two duplicate keys: every reader must see the same envelope.
+	if _, _, err := sign.Decode(sub.Envelope); err != nil {
+		return nil, false, reject(RejectMalformed, err.Error())
+	}
 	canon, err := entry.Canonical(sub.Envelope)
 	if err != nil {
 		return nil, false, reject(RejectMalformed, err.Error())
