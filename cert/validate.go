@@ -373,6 +373,25 @@ func sinceV2(p *Predicate) []string {
 	if p.Firmware != nil && p.Firmware.Scope != nil {
 		out = append(out, "firmware.scope")
 	}
+	if p.Watch != nil {
+		out = append(out, "deviceWatch")
+	}
+	if p.Media.LoopOffset != 0 || p.Media.LoopSizeLimit != 0 || p.Media.BackingFileBytes != 0 {
+		out = append(out, "media (loopOffset, loopSizeLimit, backingFileBytes)")
+	}
+	if p.Identity.BackingOffset != 0 || p.Identity.BackingSizeLimit != 0 {
+		out = append(out, "identity (backingOffset, backingSizeLimit)")
+	}
+	if f := p.Firmware; f != nil && f.Proof != nil {
+		pr := f.Proof
+		sectorFields := pr.SectorBytes != 0 || pr.UnchangedSectors != 0 || pr.CanarySectorsSurvived != 0
+		for _, b := range pr.Failures {
+			sectorFields = sectorFields || b.UnchangedSectors != 0 || b.CanarySectors != 0
+		}
+		if sectorFields {
+			out = append(out, "firmware.proof (sectorBytes, unchangedSectors, canarySectorsSurvived, canarySectors)")
+		}
+	}
 	for name, h := range map[string]*HiddenState{"hiddenAreas.beforeState": p.HiddenAreas.BeforeState, "hiddenAreas.afterState": p.HiddenAreas.AfterState} {
 		if h != nil && (h.NativeMaxSource != "" || h.NativeMaxUnknown || h.DCOUnknown) {
 			out = append(out, name+" (nativeMaxSource, nativeMaxUnknown, dcoUnknown)")

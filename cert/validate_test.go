@@ -143,3 +143,18 @@ func TestSchema2Fields(t *testing.T) {
 		t.Fatalf("unknown native max, ERASED: %v", err)
 	}
 }
+
+// Every schema 2 field is refused in a schema 1 certificate.
+func TestSchema2FieldsListed(t *testing.T) {
+	for name, mutate := range map[string]func(*Statement){
+		"deviceWatch":       func(s *Statement) { s.Predicate.Watch = &WatchRecord{Result: WatchPassed} },
+		"media (loopOffset": func(s *Statement) { s.Predicate.Media.LoopOffset = 512 },
+		"identity (backing": func(s *Statement) { s.Predicate.Identity.BackingOffset = 512 },
+	} {
+		st := validStatement(t, "v1/overwrite-random-loop.cert.json")
+		mutate(st)
+		if err := st.Validate(); err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "schema 2 field") {
+			t.Errorf("%s in schema 1: %v", name, err)
+		}
+	}
+}

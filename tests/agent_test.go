@@ -588,6 +588,7 @@ func TestAgentWithoutPolicy(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	var once1, once2 sync.Once
+	echoed := make(chan struct{})
 	res := qemutest.Boot(t, img, qemutest.Options{
 		Released: true, Disks: []qemutest.Disk{{Kind: qemutest.NVMe, Serial: "LETHENVME0003", File: disk}},
 		Cmdline: "lethe.bootdev=none", Stdin: pr, Timeout: 5 * time.Minute,
@@ -595,10 +596,24 @@ func TestAgentWithoutPolicy(t *testing.T) {
 			switch {
 			// gosh's line editor draws its prompt and key help, in raw
 			// mode: type after it, and end lines with CR as a terminal does.
+			// Under TCG on a loaded machine the editor may still be
+			// settling its terminal (it queries the cursor position) and
+			// drop what is typed: type again until the echo comes.
 			case strings.Contains(line, "toggle key help"):
-				once1.Do(func() { go io.WriteString(pw, "echo SHELL-OK-$((40+2))\r") })
+				once1.Do(func() {
+					go func() {
+						for i := 0; i < 10; i++ {
+							io.WriteString(pw, "echo SHELL-OK-$((40+2))\r")
+							select {
+							case <-echoed:
+								return
+							case <-time.After(15 * time.Second):
+							}
+						}
+					}()
+				})
 			case strings.Contains(line, "SHELL-OK-42") && !strings.Contains(line, "$(("):
-				once2.Do(func() { go io.WriteString(pw, "poweroff\r") })
+				once2.Do(func() { close(echoed); go io.WriteString(pw, "poweroff\r") })
 			}
 		},
 	})

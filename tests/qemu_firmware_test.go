@@ -225,6 +225,11 @@ func TestGuestFirmware(t *testing.T) {
 			t.Errorf("nvme certificate does not say why it is Clear (%q):\n%s", w, why)
 		}
 	}
+	// The firmware erase is watched like an overwrite: the kernel counted
+	// lethe's canaries and nothing else on the namespace.
+	if w := nc.Watch; w == nil || w.Result != "passed" || len(w.Counters) == 0 || w.OwnSectorsWritten == 0 {
+		t.Fatalf("nvme device watch: %+v", w)
+	}
 	ev := f.Proof
 	if ev == nil || ev.Result != "passed" || ev.CanariesPlanted != 64 || len(ev.CanaryOffsets) != 64 || ev.CanariesSurvived != 0 || ev.InformativeSamples < 200 || ev.UnchangedBlocks != 0 || !ev.Deallocated {
 		t.Fatalf("nvme proof: %+v", ev)

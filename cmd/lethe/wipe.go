@@ -15,7 +15,6 @@ import (
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/station"
-	"github.com/lethe-project/lethe/internal/wipe"
 	"github.com/lethe-project/lethe/sign"
 )
 
@@ -81,8 +80,11 @@ technique the planner chooses (--policy: the drive's own sanitize, crypto
 erase or format where it supports one, else a host overwrite), check the
 result (read-back; before/after proof for firmware erases), and write a
 signed certificate of sanitization per drive into --cert-dir. Mounted,
-swapped-on, system, read-only and busy devices are refused. Exit status: 0 all drives erased, 1 a drive failed or
-was stopped, 2 usage error or refusal (nothing written).`,
+swapped-on, system, read-only and busy devices are refused.
+
+Exit status: 0 only when every drive is ERASED; 1 a drive is PARTIAL
+(e.g. --verify off), FAILED or ABORTED; 2 usage error or refusal (nothing
+written).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runWipe(cmd, f, args) },
 	}
 	f.addWipeFlags(cmd)
@@ -162,7 +164,8 @@ func summarize(cmd *cobra.Command, results []station.Result) error {
 		}
 		fmt.Fprintf(out, "%-8s %s: %s\n", r.Report.Status, d.Label(), r.Report.StatusReason)
 		fmt.Fprintf(out, "         certificate: %s\n", r.CertPath)
-		if r.Report.Status != wipe.StatusErased && r.Report.Status != wipe.StatusPartial {
+		if !r.Erased() {
+			// PARTIAL is not a success: the result is not proven.
 			bad++
 		}
 	}

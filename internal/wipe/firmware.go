@@ -97,6 +97,12 @@ type fwRun struct {
 	touched bool
 	// phase names the erase in progress events (sanitize, format, ...).
 	phase string
+	// watch observes the block device for writes lethe did not make and
+	// for changes of size or identity, from before the proof is planted
+	// to after the read-back (as for a host overwrite); ownWritten is
+	// what lethe wrote through the block device in that window.
+	watch      Watcher
+	ownWritten int64
 	// lastATAReason is the reason of the last failed SANITIZE STATUS EXT.
 	lastATAReason ata.SanitizeReason
 }
@@ -133,6 +139,12 @@ func executeFirmware(ctx context.Context, d *devices.Device, t Target, p Plan, o
 	caps := CapabilitiesOf(d, info, fo, job != nil && job.Password != "")
 	r := &fwRun{ctx: ctx, d: d, t: t, h: h, info: info, opt: opt, fo: fo, dir: dir, tech: p.Technique.ID, job: job, start: time.Now().UTC()}
 	r.notes = append(r.notes, p.Decision...)
+	// A target that is not a kernel device (a simulator's host I/O in
+	// tests) has no counters to watch.
+	if _, ok := t.(*fileTarget); ok {
+		r.watch = NewWatch(devices.Host, d, t)
+		r.watch.Begin()
+	}
 
 	// An unfinished job decides what runs: a sanitize that was started
 	// cannot be abandoned for another technique. An interrupted ATA
@@ -377,6 +389,10 @@ func (r *fwRun) prepareProof() error {
 	}
 	r.ev = ev
 	r.touched = true
+	r.ownWritten += int64(len(ev.Canaries)) * int64(ev.BlockBytes)
+	if r.watch != nil {
+		r.watch.LastWriteDone()
+	}
 	return r.persist(phasePrepared)
 }
 
@@ -479,6 +495,19 @@ func (r *fwRun) judge(res fwResult, op string) (Status, string) {
 	}
 	v := r.readBack(res.expect, op)
 	r.rep.Verification = v
+	if r.watch != nil {
+		r.rep.Watch = r.watch.End(OwnIO{Written: r.ownWritten, Submitted: r.ownWritten, FullReadBack: v.Scope == "full"})
+		if w := r.rep.Watch; w.Result != WatchPassed {
+			why := "the check for other writers was " + w.Result
+			if len(w.Problems) > 0 {
+				why = strings.Join(w.Problems, "; ")
+			}
+			if v.Result == VerifyFailed {
+				return StatusFailed, fmt.Sprintf("%s, but the read-back found %d sector(s) that do not read as %s; also: %s", done, v.MismatchedSectors, expectName(res.expect), why)
+			}
+			return StatusPartial, fmt.Sprintf("%s, but the erase cannot be certified: %s; sanitize the drive again", done, why)
+		}
+	}
 	switch v.Result {
 	case VerifyFailed:
 		return StatusFailed, fmt.Sprintf("%s, but the read-back found %d sector(s) that do not read as %s and %d unreadable range(s)",

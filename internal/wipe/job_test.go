@@ -495,23 +495,6 @@ func coversLBAs(rs []wipe.Range, lo, hi int64) bool {
 	return true
 }
 
-func TestSucceeded(t *testing.T) {
-	for _, tc := range []struct {
-		in   []wipe.Status
-		want bool
-	}{
-		{nil, false},
-		{[]wipe.Status{wipe.StatusErased}, true},
-		{[]wipe.Status{wipe.StatusErased, wipe.StatusPartial}, false},
-		{[]wipe.Status{wipe.StatusFailed}, false},
-		{[]wipe.Status{wipe.StatusAborted, wipe.StatusErased}, false},
-	} {
-		if got := wipe.Succeeded(tc.in...); got != tc.want {
-			t.Errorf("Succeeded(%v) = %v", tc.in, got)
-		}
-	}
-}
-
 // TestCheckSamplePercent: the sample is drawn in whole hundredths of a
 // percent, so a third decimal is refused rather than rounded away.
 func TestCheckSamplePercent(t *testing.T) {

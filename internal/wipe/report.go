@@ -29,19 +29,6 @@ const (
 	VerifySkipped = cert.VerifySkipped
 )
 
-// Succeeded reports whether a run with these drive statuses succeeded: only
-// when every drive is ERASED (DESIGN.md §7: exit 0 only then). PARTIAL (not
-// verified, or another writer or a change of the device seen), FAILED and
-// ABORTED are not success, and neither is an empty run. The CLI and the
-// agent decide their exit status and PASS/FAIL with it.
-func Succeeded(statuses ...Status) bool {
-	for _, s := range statuses {
-		if s != StatusErased {
-			return false
-		}
-	}
-	return len(statuses) > 0
-}
 
 // Report is what a sanitization did, in enough detail for a certificate.
 type Report struct {
