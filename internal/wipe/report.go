@@ -29,7 +29,6 @@ const (
 	VerifySkipped = cert.VerifySkipped
 )
 
-
 // Report is what a sanitization did, in enough detail for a certificate.
 type Report struct {
 	Status       Status      `json:"status"`
