@@ -84,6 +84,7 @@ var commands = []func() *cobra.Command{
 	newDevicesCmd,
 	newPlanCmd,
 	newWipeCmd,
+	newConfigCmd,
 	newVerifyCmd,
 	newKeygenCmd,
 	newCertCmd,
@@ -116,6 +117,7 @@ the old data is gone, and signs a certificate of sanitization per drive
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (json when stderr is not a terminal)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addConfigFlag(root.PersistentFlags())
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}
