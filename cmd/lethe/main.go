@@ -121,7 +121,7 @@ the old data is gone, and signs a certificate of sanitization per drive
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitUsage, err} })
+	polishCLI(root)
 	return root
 }
 
