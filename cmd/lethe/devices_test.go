@@ -62,3 +62,21 @@ func TestDeviceTableFits80(t *testing.T) {
 		t.Errorf("--wide: shared note printed %d times", n)
 	}
 }
+
+func TestRangeSummary(t *testing.T) {
+	var rs []wipe.Range
+	for i := range 1000 {
+		rs = append(rs, wipe.Range{LBA: int64(i) * 100, Count: 8})
+	}
+	var b bytes.Buffer
+	writeRangeSummary(&b, "mismatched", rs[:256], 8000, 512, 8000*512, 5)
+	out := b.String()
+	if n := strings.Count(out, "\n"); n > 10 {
+		t.Errorf("%d lines for 1000 ranges:\n%s", n, out)
+	}
+	for _, want := range []string{"8000 sector(s)", "100.0% of what was read", "256 range(s) between LBA 0 and LBA 25507", "first 256 range(s) were recorded", "LBA 0-7 (8 sector(s))", "251 more range(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
