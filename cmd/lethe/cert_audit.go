@@ -9,7 +9,6 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/internal/certpdf"
 )
 
 // receiptFlags are cert verify's audit-log options: check that each
@@ -79,51 +78,4 @@ func (r *receiptFlags) verify(out io.Writer, path string, _ int) bool {
 	}
 	fmt.Fprintf(out, "FAIL %s: receipt %s: %v\n", path, rp, err)
 	return false
-}
-
-func newCertPDFCmd() *cobra.Command {
-	var out, pageURL string
-	var keyPaths []string
-	cmd := &cobra.Command{
-		Use:   "pdf CERT -o FILE",
-		Short: "Render a certificate as a PDF for people (the JSON stays authoritative)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usageErr("-o FILE is required")
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			sig := "not checked (pass --key PUB)"
-			var st *attest.Statement
-			if len(keyPaths) > 0 {
-				keys, err := loadKeys(keyPaths)
-				if err != nil {
-					return err
-				}
-				v, err := attest.Verify(data, keys...)
-				if err != nil {
-					return failed("%s does not verify: %v", args[0], err)
-				}
-				st, sig = v.Statement, "valid ed25519 signature by key "+v.KeyID
-			} else if st, err = attest.Decode(data); err != nil {
-				return usageErr("%s: %v", args[0], err)
-			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			if err := certpdf.Render(f, st, certpdf.Options{URL: pageURL, Signature: sig}); err != nil {
-				f.Close()
-				return err
-			}
-			return f.Close()
-		},
-	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "PDF file to write")
-	cmd.Flags().StringVar(&pageURL, "url", "", "link to the certificate's page (shown as a QR code)")
-	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "verify the signature first with this public key")
-	return cmd
 }
