@@ -195,11 +195,15 @@ func (w *Watcher) scan() []Medium {
 }
 
 // read describes the disk NAME if it exists and holds a medium.
-func (w *Watcher) read(name string) (Medium, bool) {
+func (w *Watcher) read(name string) (Medium, bool) { return Read(w.opts.SysBlock, name) }
+
+// Read describes the disk NAME under sysBlock (/sys/block) if it exists
+// and holds a medium.
+func Read(sysBlock, name string) (Medium, bool) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return Medium{}, false
 	}
-	dir := filepath.Join(w.opts.SysBlock, name)
+	dir := filepath.Join(sysBlock, name)
 	size, err := readUint(filepath.Join(dir, "size"))
 	if err != nil || size == 0 {
 		return Medium{}, false

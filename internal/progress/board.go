@@ -245,6 +245,12 @@ func nonEmpty(ss []string) []string {
 	return out
 }
 
+// Clock formats a duration as M:SS or H:MM:SS.
+func Clock(d time.Duration) string { return clock(d) }
+
+// Rate formats a speed in bytes per second (MB/s, GB/s).
+func Rate(bps float64) string { return rate(bps) }
+
 // clock formats a duration as M:SS or H:MM:SS.
 func clock(d time.Duration) string {
 	d = d.Round(time.Second)
