@@ -85,6 +85,7 @@ var commands = []func() *cobra.Command{
 	newPlanCmd,
 	newWipeCmd,
 	newConfigCmd,
+	newStationCmd,
 	newVerifyCmd,
 	newKeygenCmd,
 	newCertCmd,

@@ -23,7 +23,7 @@ func State(s Slot, now time.Time) string {
 		return "NOT TOUCHED: " + s.Note
 	case Wiping:
 		if s.Note != "" {
-			return "stopping: " + s.Note
+			return "PULLED, ending the wipe: " + s.Note
 		}
 		p := s.Progress
 		el := now.Sub(s.Started)
