@@ -288,16 +288,20 @@ func (s *stationScreen) loop() {
 	}
 }
 
+func (s *stationScreen) size() (int, int) {
+	if f, ok := s.w.(interface{ Fd() uintptr }); ok {
+		if cw, ch, err := term.GetSize(int(f.Fd())); err == nil && cw > 0 {
+			return cw, ch
+		}
+	}
+	return 80, 25
+}
+
 func (s *stationScreen) draw() {
 	if s.st == nil {
 		return
 	}
-	w, h := 80, 25
-	if f, ok := s.w.(interface{ Fd() uintptr }); ok {
-		if cw, ch, err := term.GetSize(int(f.Fd())); err == nil && cw > 0 {
-			w, h = cw, ch
-		}
-	}
+	w, h := s.size()
 	s.mu.Lock()
 	ev := append([]string(nil), s.events...)
 	s.mu.Unlock()
@@ -312,7 +316,10 @@ func (s *stationScreen) close() {
 	// The last events stay in the shell's scrollback.
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	w, _ := s.size()
 	for _, e := range s.events[max(0, len(s.events)-20):] {
-		fmt.Fprintln(s.w, e)
+		for _, l := range bays.Wrap(e, w-1) {
+			fmt.Fprintln(s.w, l)
+		}
 	}
 }

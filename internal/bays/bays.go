@@ -224,7 +224,7 @@ func (s *Station) Run(ctx context.Context, w *hotplug.Watcher) error {
 		if s.o.WipePresent {
 			sl.Phase = Identifying
 		} else {
-			sl.Phase, sl.Note = Kept, "present when the station started: not touched"
+			sl.Phase, sl.Note = Kept, "present when the station started"
 		}
 	}
 	var start []hotplug.Medium

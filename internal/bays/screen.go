@@ -145,6 +145,10 @@ func cut(s string, n int) string {
 	return s[:n-1] + "~"
 }
 
+// Wrap breaks s at spaces into lines of at most w columns, later lines
+// indented: for log lines printed under the screen.
+func Wrap(s string, w int) []string { return wrap(s, w, "    ") }
+
 // wrap breaks s at spaces into lines of at most w columns; later lines
 // start with indent; a word longer than a line is broken.
 func wrap(s string, w int, indent string) []string {
