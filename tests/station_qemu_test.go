@@ -46,7 +46,9 @@ func TestStationHotplugQEMU(t *testing.T) {
 			return q.DeviceAdd(map[string]any{"driver": driver, "id": id, "bus": port, "drive": drive, "serial": serial})
 		}
 	}
-	del := func(id string) func(q *qemutest.QMP) error { return func(q *qemutest.QMP) error { return q.DeviceDel(id) } }
+	del := func(id string) func(q *qemutest.QMP) error {
+		return func(q *qemutest.QMP) error { return q.DeviceDel(id) }
+	}
 	plan := []action{
 		{"station ready", add("nvme", "n1", "hp0", "hpd0", "HOTNVME0001")},
 		{"ERASED - REMOVE DRIVE", del("n1")},
