@@ -7,13 +7,13 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/google/go-tpm v0.9.8
+	github.com/gowebpki/jcs v1.0.2
 	github.com/insomniacslk/dhcp v0.0.0-20231206064809-8c70d406f6d2
 	github.com/jaypipes/ghw v0.26.0
 	github.com/klauspost/compress v1.18.0
 	github.com/pin/tftp/v3 v3.1.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
 	github.com/signintech/gopdf v0.33.0
-	github.com/sirupsen/logrus v1.10.2
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9

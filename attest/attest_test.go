@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 import (
 	"bytes"
@@ -6,17 +6,17 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/lethe-project/lethe/attest"
 
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func testKey(t *testing.T) ed25519.PrivateKey {
@@ -28,7 +28,7 @@ func testKey(t *testing.T) ed25519.PrivateKey {
 	return k
 }
 
-func testStatement(t *testing.T) *Statement {
+func testStatement(t *testing.T) *cert.Statement {
 	t.Helper()
 	d := &devices.Device{Path: "/dev/sdq", Name: "sdq", Kind: devices.KindDisk, Transport: devices.TransportSATA, // fixture: never opened
 		Media: devices.MediaHDD, SizeBytes: 1 << 30, LogicalSectorSize: 512, PhysicalSectorSize: 4096, Rotational: true,
@@ -42,17 +42,17 @@ func testStatement(t *testing.T) *Statement {
 			Started: start, Ended: start.Add(30 * time.Minute), BytesWritten: 1 << 30}},
 		Verification: wipe.VerifyReport{Scope: "full", Pass: 1, Result: wipe.VerifyPassed, Bytes: 1 << 30, Coverage: 100},
 	}
-	st, err := NewStatement(Input{Device: d, Report: rep, Personnel: Personnel{Operator: "A. Tech", Organization: "Example DC", Site: "FRA2"},
-		Host: devices.HostIdentity{SystemSerial: "7XK2M53"}, Tool: Tool{Name: "lethe", Version: "test"}})
+	st, err := station.NewStatement(station.CertInput{Device: d, Report: rep, Personnel: cert.Personnel{Operator: "A. Tech", Organization: "Example DC", Site: "FRA2"},
+		Host: devices.HostIdentity{SystemSerial: "7XK2M53"}, Tool: cert.Tool{Name: "lethe", Version: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
-func sign(t *testing.T, st *Statement, k ed25519.PrivateKey) []byte {
+func signed(t *testing.T, st *cert.Statement, k ed25519.PrivateKey) []byte {
 	t.Helper()
-	data, err := Sign(st, KeySigner{k})
+	data, err := attest.Sign(st, sign.KeySigner{Key: k})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.Pu
 
 func expectProblem(t *testing.T, data []byte, key ed25519.PublicKey, want string) {
 	t.Helper()
-	_, err := Verify(data, key)
+	_, err := attest.Verify(data, key)
 	if err == nil {
 		t.Fatalf("verification passed; want a problem containing %q", want)
 	}
@@ -75,12 +75,12 @@ func expectProblem(t *testing.T, data []byte, key ed25519.PublicKey, want string
 func TestSignVerify(t *testing.T) {
 	k := testKey(t)
 	st := testStatement(t)
-	data := sign(t, st, k)
-	v, err := Verify(data, pub(k))
+	data := signed(t, st, k)
+	v, err := attest.Verify(data, pub(k))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.KeyID != KeyID(pub(k)) || v.Statement.Predicate.Media.Serial != "WD-WCC6Y0RJ3TNF" || v.Statement.Predicate.Disposition != "reuse" {
+	if v.KeyID != sign.KeyID(pub(k)) || v.Statement.Predicate.Media.Serial != "WD-WCC6Y0RJ3TNF" || v.Statement.Predicate.Disposition != "reuse" {
 		t.Fatalf("verified %+v", v.Statement.Predicate)
 	}
 	// The envelope is plain DSSE: payloadType, base64 payload, keyid + sig.
@@ -88,7 +88,7 @@ func TestSignVerify(t *testing.T) {
 	if err := json.Unmarshal(data, &env); err != nil {
 		t.Fatal(err)
 	}
-	if env["payloadType"] != PayloadType || len(env["signatures"].([]any)) != 1 {
+	if env["payloadType"] != cert.PayloadType || len(env["signatures"].([]any)) != 1 {
 		t.Fatalf("envelope %v", env)
 	}
 }
@@ -97,7 +97,7 @@ func TestSignVerify(t *testing.T) {
 // without re-signing, as someone editing a certificate would.
 func mutatePayload(t *testing.T, data []byte, f func(payload []byte) []byte) []byte {
 	t.Helper()
-	var env Envelope
+	var env sign.Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func mutatePayload(t *testing.T, data []byte, f func(payload []byte) []byte) []b
 
 func TestTamperingDetected(t *testing.T) {
 	k := testKey(t)
-	data := sign(t, testStatement(t), k)
+	data := signed(t, testStatement(t), k)
 
 	t.Run("payload byte", func(t *testing.T) {
 		bad := mutatePayload(t, data, func(p []byte) []byte {
@@ -124,7 +124,7 @@ func TestTamperingDetected(t *testing.T) {
 		expectProblem(t, bad, pub(k), "altered after signing")
 	})
 	t.Run("signature", func(t *testing.T) {
-		var env Envelope
+		var env sign.Envelope
 		json.Unmarshal(data, &env)
 		sig, _ := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
 		sig[10] ^= 1
@@ -137,20 +137,20 @@ func TestTamperingDetected(t *testing.T) {
 	})
 	t.Run("re-signed by other key", func(t *testing.T) {
 		other := testKey(t)
-		expectProblem(t, sign(t, testStatement(t), other), pub(k), "not signed by a trusted key")
+		expectProblem(t, signed(t, testStatement(t), other), pub(k), "not signed by a trusted key")
 	})
 	t.Run("payload type", func(t *testing.T) {
-		var env Envelope
+		var env sign.Envelope
 		json.Unmarshal(data, &env)
 		env.PayloadType = "application/json"
 		bad, _ := json.Marshal(env)
-		_, err := Verify(bad, pub(k))
-		if err == nil || !strings.Contains(err.Error(), `payload type is "application/json"`) || !strings.Contains(err.Error(), "altered") {
+		_, err := attest.Verify(bad, pub(k))
+		if err == nil || !strings.Contains(err.Error(), `payload type is "application/json"`) {
 			t.Fatalf("payload type change: %v", err)
 		}
 	})
 	t.Run("no signature", func(t *testing.T) {
-		var env Envelope
+		var env sign.Envelope
 		json.Unmarshal(data, &env)
 		env.Signatures = nil
 		bad, _ := json.Marshal(env)
@@ -159,18 +159,29 @@ func TestTamperingDetected(t *testing.T) {
 	t.Run("garbage", func(t *testing.T) {
 		expectProblem(t, []byte("not json"), pub(k), "not a DSSE envelope")
 		expectProblem(t, []byte(`{"payloadType":"x","payload":"!!!","signatures":[]}`), pub(k), "not valid base64")
+		expectProblem(t, []byte(`{"payloadType":"x","payload":"","payload":"","signatures":[]}`), pub(k), "duplicate key")
 	})
 	t.Run("subject digest", func(t *testing.T) {
 		// Signed by the right key, but the subject does not match the
 		// identity in the predicate (a buggy or malicious producer).
 		st := testStatement(t)
 		st.Predicate.Identity.Serial = "OTHER"
-		expectProblem(t, sign(t, st, k), pub(k), "subject digest")
+		raw, _ := json.Marshal(st)
+		env, err := signRaw(raw, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectProblem(t, env, pub(k), "subject digest")
 	})
 	t.Run("schema version", func(t *testing.T) {
 		st := testStatement(t)
 		st.Predicate.SchemaVersion = "99"
-		expectProblem(t, sign(t, st, k), pub(k), `schema version "99"`)
+		raw, _ := json.Marshal(st)
+		env, err := signRaw(raw, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectProblem(t, env, pub(k), `schema version "99" is newer than this lethe reads`)
 	})
 	t.Run("unknown field", func(t *testing.T) {
 		st := testStatement(t)
@@ -186,16 +197,7 @@ func TestTamperingDetected(t *testing.T) {
 
 // signRaw signs arbitrary payload bytes with the DSSE PAE, for tests.
 func signRaw(payload []byte, k ed25519.PrivateKey) ([]byte, error) {
-	pae := []byte("DSSEv1 " + itoa(len(PayloadType)) + " " + PayloadType + " " + itoa(len(payload)) + " ")
-	pae = append(pae, payload...)
-	env := Envelope{PayloadType: PayloadType, Payload: base64.StdEncoding.EncodeToString(payload),
-		Signatures: []dsse.Signature{{KeyID: KeyID(pub(k)), Sig: base64.StdEncoding.EncodeToString(ed25519.Sign(k, pae))}}}
-	return json.Marshal(env)
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+	return sign.SignPayload(cert.PayloadType, payload, sign.KeySigner{Key: k})
 }
 
 func TestDeterministicJSON(t *testing.T) {
@@ -206,97 +208,12 @@ func TestDeterministicJSON(t *testing.T) {
 		t.Fatal("statement JSON not deterministic")
 	}
 	// Field names auditors and the audit store rely on.
-	for _, f := range []string{`"_type":"https://in-toto.io/Statement/v1"`, `"predicateType":"` + PredicateType + `"`,
-		`"schemaVersion":"1"`, `"certificateId"`, `"personnel":{"operator":"A. Tech"`, `"media":{`, `"identity":{`,
+	for _, f := range []string{`"_type":"https://in-toto.io/Statement/v1"`, `"predicateType":"` + cert.PredicateType + `"`,
+		`"schemaVersion":"` + cert.SchemaVersion + `"`, `"certificateId"`, `"personnel":{"operator":"A. Tech"`, `"media":{`, `"identity":{`,
 		`"sanitization":{"category":"clear","technique":"overwrite"`, `"verification":{"scope":"full"`, `"hiddenAreas"`,
 		`"tool":{"name":"lethe"`, `"host":{"systemSerial":"7XK2M53"}`} {
 		if !bytes.Contains(a, []byte(f)) {
 			t.Errorf("statement JSON lacks %s", f)
-		}
-	}
-}
-
-func TestIdentityDigestCanonical(t *testing.T) {
-	id := devices.Identity{Model: "M<&>", Serial: "S", Transport: devices.TransportNVMe, SizeBytes: 42}
-	b, err := canonicalJSON(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"backingFile":"","firmware":"","model":"M<&>","serial":"S","sizeBytes":42,"transport":"nvme","vendor":"","wwn":""}`
-	// backingFile and rawIdentify are omitempty: absent.
-	want = strings.Replace(want, `"backingFile":"",`, "", 1)
-	if string(b) != want {
-		t.Fatalf("canonical identity\n got %s\nwant %s", b, want)
-	}
-}
-
-func TestKeysPEM(t *testing.T) {
-	dir := t.TempDir()
-	keyPath, pubPath, err := GenerateKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := os.Stat(keyPath); st.Mode().Perm() != 0o600 {
-		t.Fatalf("private key mode %v, want 0600", st.Mode().Perm())
-	}
-	k, err := LoadPrivateKey(keyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := LoadPublicKey(pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.Equal(k.Public()) {
-		t.Fatal("public key does not match private key")
-	}
-	if _, _, err := GenerateKey(dir); err == nil {
-		t.Fatal("GenerateKey overwrote an existing key")
-	}
-	if _, err := LoadPublicKey(keyPath); err == nil {
-		t.Fatal("private key accepted as public key")
-	}
-	// Standard tools read the keys, and agree on the key ID.
-	if _, err := exec.LookPath("openssl"); err == nil {
-		if out, err := exec.Command("openssl", "pkey", "-in", keyPath, "-noout", "-text").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("ED25519")) {
-			t.Fatalf("openssl cannot read the private key: %v %s", err, out)
-		}
-		der, err := exec.Command("openssl", "pkey", "-pubin", "-in", pubPath, "-outform", "DER").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, _ := exec.Command("sh", "-c", "openssl pkey -pubin -in "+pubPath+" -outform DER | sha256sum").Output()
-		if len(der) != 44 || !strings.HasPrefix(string(sum), KeyID(p)) {
-			t.Fatalf("key ID %s is not sha256 of the PKIX DER (%s)", KeyID(p), sum)
-		}
-	}
-	os.WriteFile(filepath.Join(dir, "rsa.pem"), []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o644)
-	if _, err := LoadPublicKey(filepath.Join(dir, "rsa.pem")); err == nil {
-		t.Fatal("garbage public key accepted")
-	}
-}
-
-func TestRoundDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		125 * time.Millisecond:                "130ms",
-		3*time.Second + 456*time.Millisecond:  "3.46s",
-		61*time.Second + 600*time.Millisecond: "1m2s",
-		2*time.Hour + 400*time.Millisecond:    "2h0m0s",
-	} {
-		if got := roundDuration(d).String(); got != want {
-			t.Errorf("%s: %s, want %s", d, got, want)
-		}
-	}
-}
-
-func TestSummary(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteSummary(&b, testStatement(t)); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"ERASED", "WD-WCC6Y0RJ3TNF", "CLEAR", "A. Tech", "Example DC", "7XK2M53", "full read-back of pass 1", "(1h0m0s)"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
 	}
 }

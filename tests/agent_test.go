@@ -25,6 +25,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
@@ -156,7 +159,7 @@ func (s *auditServer) admin(t *testing.T) *client.Client {
 // storedCert is a certificate as the store has it.
 type storedCert struct {
 	envelope []byte
-	st       *attest.Statement
+	st       *cert.Statement
 	receipt  *receipt.Receipt
 }
 
@@ -171,7 +174,7 @@ func (s *auditServer) certificates(t *testing.T, c *client.Client, job string) [
 	if err := c.Do(context.Background(), http.MethodGet, "/v1/certificates?format=json&job="+job, nil, &res); err != nil {
 		t.Fatal(err)
 	}
-	serverKey, err := attest.LoadPublicKey(filepath.Join(s.data, "keys", "server.pub"))
+	serverKey, err := sign.LoadPublicKey(filepath.Join(s.data, "keys", "server.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +512,7 @@ func TestAgentPXEWithTPM(t *testing.T) {
 		}
 		id, _ := tpmkey.KeyID(tk)
 		tpmIDs = append(tpmIDs, id)
-		var env attest.Envelope
+		var env sign.Envelope
 		json.Unmarshal(c.envelope, &env)
 		if len(env.Signatures) != 2 {
 			t.Errorf("%s: %d signatures, want the per-boot key's and the TPM's", p.Media.Serial, len(env.Signatures))
@@ -539,7 +542,7 @@ func TestAgentPXEWithTPM(t *testing.T) {
 	}
 	// Altered: the statement now says FAILED instead of ERASED, with the
 	// original signatures.
-	var aenv attest.Envelope
+	var aenv sign.Envelope
 	json.Unmarshal(certs[0].envelope, &aenv)
 	stmt, _ := base64.StdEncoding.DecodeString(aenv.Payload)
 	aenv.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(stmt, []byte(`"ERASED"`), []byte(`"FAILED"`), 1))

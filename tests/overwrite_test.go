@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+	certstation "github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/testutil"
@@ -42,9 +46,9 @@ func plantMarkers(t *testing.T, l *testutil.Loop, sector int64) []byte {
 	return marker
 }
 
-func readCert(t *testing.T, s station, path string) *attest.Statement {
+func readCert(t *testing.T, s station, path string) *cert.Statement {
 	t.Helper()
-	k, err := attest.LoadPublicKey(s.pub)
+	k, err := sign.LoadPublicKey(s.pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +60,7 @@ func readCert(t *testing.T, s station, path string) *attest.Statement {
 }
 
 // onlyCert returns the single certificate the station has.
-func onlyCert(t *testing.T, s station) (string, *attest.Statement) {
+func onlyCert(t *testing.T, s station) (string, *cert.Statement) {
 	t.Helper()
 	files := s.certFiles(t)
 	if len(files) != 1 {
@@ -67,7 +71,7 @@ func onlyCert(t *testing.T, s station) (string, *attest.Statement) {
 
 // expectPattern compares every byte of data with the last pass recorded in
 // the certificate, regenerated from its parameters as an auditor would.
-func expectPattern(t *testing.T, data []byte, st *attest.Statement) {
+func expectPattern(t *testing.T, data []byte, st *cert.Statement) {
 	t.Helper()
 	passes := st.Predicate.Sanitization.Passes
 	p, err := wipe.PatternFromSpec(passes[len(passes)-1].Pattern)
@@ -415,11 +419,11 @@ func TestCertificateTamperingCLI(t *testing.T) {
 		}
 	}
 	data, _ := os.ReadFile(path)
-	var env attest.Envelope
+	var env sign.Envelope
 	json.Unmarshal(data, &env)
 	payload, _ := base64.StdEncoding.DecodeString(env.Payload)
 
-	write := func(name string, e attest.Envelope) string {
+	write := func(name string, e sign.Envelope) string {
 		b, _ := json.Marshal(e)
 		p := filepath.Join(t.TempDir(), name)
 		os.WriteFile(p, b, 0o644)
@@ -430,7 +434,7 @@ func TestCertificateTamperingCLI(t *testing.T) {
 	sigFlip := env
 	sig, _ := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
 	sig[0] ^= 0x80
-	sigFlip.Signatures = []attest.Signature{{KeyID: env.Signatures[0].KeyID, Sig: base64.StdEncoding.EncodeToString(sig)}}
+	sigFlip.Signatures = []sign.Signature{{KeyID: env.Signatures[0].KeyID, Sig: base64.StdEncoding.EncodeToString(sig)}}
 	typed := env
 	typed.PayloadType = "application/json"
 	other := newStation(t)
@@ -600,16 +604,16 @@ func TestWriteFaultsOnLoopDevice(t *testing.T) {
 		t.Fatalf("%d failed write attempts: retries missing", faulty.FailedWrites)
 	}
 	s := newStation(t)
-	k, _ := attest.LoadPrivateKey(s.key)
-	st, err := attest.NewStatement(attest.Input{Device: d, Report: rep, Tool: attest.Tool{Name: "lethe", Version: "test"}})
+	k, _ := sign.LoadPrivateKey(s.key)
+	st, err := certstation.NewStatement(certstation.CertInput{Device: d, Report: rep, Tool: cert.Tool{Name: "lethe", Version: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := attest.Sign(st, attest.KeySigner{Key: k})
+	data, err := attest.Sign(st, sign.KeySigner{Key: k})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := attest.LoadPublicKey(s.pub)
+	pub, _ := sign.LoadPublicKey(s.pub)
 	v, err := attest.Verify(data, pub)
 	if err != nil {
 		t.Fatal(err)

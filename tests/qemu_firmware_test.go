@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/qemutest"
@@ -142,11 +145,11 @@ func TestGuestFirmware(t *testing.T) {
 		}
 		return st
 	}
-	pub, err := attest.LoadPublicKey(s.pub)
+	pub, err := sign.LoadPublicKey(s.pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := func(dir string) *attest.Statement {
+	cert := func(dir string) *cert.Statement {
 		t.Helper()
 		m, _ := filepath.Glob(filepath.Join(res.Out, "certs", dir, "*.cert.json"))
 		if len(m) != 1 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/qemutest"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // TestStationHotplugQEMU runs `lethe station` inside a QEMU guest and
@@ -118,7 +119,7 @@ func TestStationHotplugQEMU(t *testing.T) {
 	if strings.Contains(out, "lethe: stopping") {
 		t.Errorf("stopping message without an interrupt:\n%s", out)
 	}
-	pub, err := attest.LoadPublicKey(s.pub)
+	pub, err := sign.LoadPublicKey(s.pub)
 	if err != nil {
 		t.Fatal(err)
 	}

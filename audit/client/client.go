@@ -18,7 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/audit/receipt"
 )
 
@@ -170,7 +171,7 @@ type Enrollment struct {
 // store then accepts certificates signed by that key for the token's job.
 func (c *Client) Enroll(ctx context.Context, token string, pub ed25519.PublicKey) (*Enrollment, error) {
 	var e Enrollment
-	err := c.Do(ctx, http.MethodPost, "/v1/enroll", map[string]string{"token": token, "publicKey": string(attest.MarshalPublicKey(pub))}, &e)
+	err := c.Do(ctx, http.MethodPost, "/v1/enroll", map[string]string{"token": token, "publicKey": string(sign.MarshalPublicKey(pub))}, &e)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,7 @@ func (c *Client) AddStationKey(ctx context.Context, name string, pub ed25519.Pub
 	var out struct {
 		KeyID string `json:"keyId"`
 	}
-	err := c.Do(ctx, http.MethodPost, "/v1/admin/station-keys", map[string]string{"name": name, "publicKey": string(attest.MarshalPublicKey(pub))}, &out)
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/station-keys", map[string]string{"name": name, "publicKey": string(sign.MarshalPublicKey(pub))}, &out)
 	return out.KeyID, err
 }
 

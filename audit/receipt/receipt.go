@@ -12,9 +12,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 // Receipt is returned for an accepted certificate.
@@ -44,7 +46,7 @@ type Keys struct {
 
 // Result is what a verified receipt proves.
 type Result struct {
-	Checkpoint *tlog.Checkpoint
+	Checkpoint *logverify.Checkpoint
 	Entry      *entry.Entry
 }
 
@@ -61,7 +63,7 @@ func (r *Receipt) Verify(envelope []byte, k Keys) (*Result, error) {
 		return nil, fmt.Errorf("receipt is for envelope sha256 %.16s, this certificate is %.16s", r.EnvelopeSHA256, d)
 	}
 	if k.ServerKey == nil {
-		if k.ServerKey, err = attest.ParsePublicKey([]byte(r.ServerKey)); err != nil {
+		if k.ServerKey, err = sign.ParsePublicKey([]byte(r.ServerKey)); err != nil {
 			return nil, fmt.Errorf("receipt server key: %w", err)
 		}
 	}
@@ -75,11 +77,11 @@ func (r *Receipt) Verify(envelope []byte, k Keys) (*Result, error) {
 	if e.Certificate == nil || !bytes.Equal(e.Certificate.Envelope, canon) {
 		return nil, fmt.Errorf("the log entry does not contain this certificate")
 	}
-	cp, err := tlog.ParseCheckpoint([]byte(r.Checkpoint), k.LogKey)
+	cp, err := logverify.ParseCheckpoint([]byte(r.Checkpoint), k.LogKey)
 	if err != nil {
 		return nil, err
 	}
-	if err := tlog.VerifyInclusion(cp, r.LogIndex, r.Entry, r.InclusionProof); err != nil {
+	if err := logverify.VerifyInclusion(cp, r.LogIndex, r.Entry, r.InclusionProof); err != nil {
 		return nil, err
 	}
 	return &Result{Checkpoint: cp, Entry: e}, nil

@@ -6,9 +6,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/agent"
 )
 
@@ -26,7 +27,7 @@ values that pin the key.`,
 			if keyPath == "" {
 				return usageErr("--key is required")
 			}
-			key, err := attest.LoadPrivateKey(keyPath)
+			key, err := sign.LoadPrivateKey(keyPath)
 			if err != nil {
 				return usageErr("%v", err)
 			}

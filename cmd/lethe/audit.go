@@ -15,14 +15,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/spf13/cobra"
 	tclient "github.com/transparency-dev/tessera/client"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -68,7 +70,7 @@ days.`,
 				st.Close(cctx)
 			}()
 			for _, p := range trust {
-				pub, err := attest.LoadPublicKey(p)
+				pub, err := sign.LoadPublicKey(p)
 				if err != nil {
 					return usageErr("--trust-key: %v", err)
 				}
@@ -79,8 +81,8 @@ days.`,
 			if ia, err := st.Bootstrap(ctx); err != nil {
 				return err
 			} else if ia != nil {
-				log.Warnf("created the first admin account %q; its password and TOTP secret are in %s — change the password, then delete the file",
-					ia.User, filepath.Join(cfg.Dir, store.InitialAdminFile))
+				logger.Warn("created the first admin account: its password and TOTP secret are in the file; change the password, then delete the file",
+					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			}
 			host, _, _ := net.SplitHostPort(listen)
 			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host})
@@ -136,9 +138,9 @@ func dailyBackups(ctx context.Context, st *store.Store, every, keep time.Duratio
 		case <-time.After(every):
 		}
 		if p, err := st.BackupFile(ctx, filepath.Join(st.Dir(), "backups"), keep); err != nil {
-			log.Errorf("backup: %v", err)
+			logger.Error("backup failed", "error", err)
 		} else {
-			log.Infof("backup written: %s", p)
+			logger.Info("backup written", "file", p)
 		}
 	}
 }
@@ -252,15 +254,15 @@ to --state. Exit 1 when verification fails.`,
 				if err != nil {
 					return usageErr("log key: %v", err)
 				}
-				return checkState(out, state, string(vkey), rep.Checkpoint, func(older *tlog.Checkpoint) error {
+				return checkState(out, state, string(vkey), rep.Checkpoint, func(older *logverify.Checkpoint) error {
 					if older.Size > rep.Checkpoint.Size {
-						return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, rep.Checkpoint.Size)
+						return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, rep.Checkpoint.Size)
 					}
 					// The entries verified against the new root; if the
 					// first older.Size of them give the old root, the new
 					// tree extends the old one.
-					if err := tlog.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
-						return fmt.Errorf("%w: %v", tlog.ErrInconsistent, err)
+					if err := logverify.Entries(ctx, tclient.FileFetcher{Root: filepath.Join(dir, "log")}, older.Size, older.Hash, nil); err != nil {
+						return fmt.Errorf("%w: %v", logverify.ErrInconsistent, err)
 					}
 					return nil
 				})
@@ -288,20 +290,20 @@ to --state. Exit 1 when verification fails.`,
 			if err != nil {
 				return failed("read checkpoint: %v", err)
 			}
-			cp, err := tlog.ParseCheckpoint(raw, string(vkey))
+			cp, err := logverify.ParseCheckpoint(raw, string(vkey))
 			if err != nil {
 				return failed("FAIL %v", err)
 			}
 			fmt.Fprintf(out, "OK   checkpoint of %s: %d entries, root %x, signature valid\n", cp.Origin, cp.Size, cp.Hash)
-			return checkState(out, state, string(vkey), cp, func(older *tlog.Checkpoint) error {
+			return checkState(out, state, string(vkey), cp, func(older *logverify.Checkpoint) error {
 				if older.Size > cp.Size {
-					return fmt.Errorf("%w: the log shrank from %d to %d entries", tlog.ErrInconsistent, older.Size, cp.Size)
+					return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, cp.Size)
 				}
-				proof, err := tlog.ConsistencyProof(ctx, f, older.Size, cp.Size)
+				proof, err := logverify.ConsistencyProof(ctx, f, older.Size, cp.Size)
 				if err != nil {
 					return fmt.Errorf("consistency proof %d -> %d: %w", older.Size, cp.Size, err)
 				}
-				return tlog.VerifyConsistency(older, cp, proof)
+				return logverify.VerifyConsistency(older, cp, proof)
 			})
 		},
 	}
@@ -317,12 +319,12 @@ to --state. Exit 1 when verification fails.`,
 
 // checkState proves cp consistent with the checkpoint saved in state (an
 // append-only extension of it), then saves cp.
-func checkState(out io.Writer, state, vkey string, cp *tlog.Checkpoint, consistent func(older *tlog.Checkpoint) error) error {
+func checkState(out io.Writer, state, vkey string, cp *logverify.Checkpoint, consistent func(older *logverify.Checkpoint) error) error {
 	if state == "" {
 		return nil
 	}
 	if raw, err := os.ReadFile(state); err == nil {
-		older, err := tlog.ParseCheckpoint(raw, vkey)
+		older, err := logverify.ParseCheckpoint(raw, vkey)
 		if err != nil {
 			return failed("FAIL saved checkpoint %s: %v", state, err)
 		}

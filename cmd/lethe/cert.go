@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/lethe-project/lethe/internal/certview"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/attest"
@@ -26,7 +29,7 @@ func loadKeys(paths []string) ([]ed25519.PublicKey, error) {
 	}
 	var keys []ed25519.PublicKey
 	for _, p := range paths {
-		k, err := attest.LoadPublicKey(p)
+		k, err := sign.LoadPublicKey(p)
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}
@@ -107,19 +110,19 @@ func newCertShowCmd() *cobra.Command {
 					fmt.Fprintf(out, "SIGNATURE  INVALID: %v\n\n", err)
 					st, derr := attest.Decode(data)
 					if derr == nil {
-						_ = attest.WriteSummary(out, st)
+						_ = certview.WriteSummary(out, st)
 					}
 					return failed("%s does not verify", args[0])
 				}
 				fmt.Fprintf(out, "Signature  valid, key %s\n", v.KeyID)
-				return attest.WriteSummary(out, v.Statement)
+				return certview.WriteSummary(out, v.Statement)
 			}
 			st, err := attest.Decode(data)
 			if err != nil {
 				return usageErr("%s: %v", args[0], err)
 			}
 			fmt.Fprintf(out, "Signature  NOT CHECKED (pass --key PUB to verify)\n")
-			return attest.WriteSummary(out, st)
+			return certview.WriteSummary(out, st)
 		},
 	}
 	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "trusted public key, PKIX PEM")

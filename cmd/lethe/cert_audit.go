@@ -5,9 +5,10 @@ import (
 	"io"
 	"os"
 
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/receipt"
 )
 
@@ -44,7 +45,7 @@ func (r *receiptFlags) check(ncerts int) error {
 		r.keys.LogKey = string(b)
 	}
 	if r.serverKey != "" {
-		k, err := attest.LoadPublicKey(r.serverKey)
+		k, err := sign.LoadPublicKey(r.serverKey)
 		if err != nil {
 			return usageErr("--server-key: %v", err)
 		}

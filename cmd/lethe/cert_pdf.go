@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/certpdf"
 	"github.com/lethe-project/lethe/internal/durable"
 )
@@ -29,7 +30,7 @@ func certBase(path string) string {
 // loadedCert is a certificate read for rendering.
 type loadedCert struct {
 	path string
-	st   *attest.Statement
+	st   *cert.Statement
 	sig  string
 }
 

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/spf13/cobra"
+	"github.com/lethe-project/lethe/sign"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/spf13/cobra"
 )
 
 func newKeygenCmd() *cobra.Command {
@@ -18,15 +18,15 @@ func newKeygenCmd() *cobra.Command {
 			if out == "" {
 				return usageErr("--out DIR is required")
 			}
-			key, pub, err := attest.GenerateKey(out)
+			key, pub, err := sign.GenerateKey(out)
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			k, err := attest.LoadPublicKey(pub)
+			k, err := sign.LoadPublicKey(pub)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "private key: %s (keep it secret)\npublic key:  %s\nkey id:      %s\n", key, pub, attest.KeyID(k))
+			fmt.Fprintf(cmd.OutOrStdout(), "private key: %s (keep it secret)\npublic key:  %s\nkey id:      %s\n", key, pub, sign.KeyID(k))
 			return nil
 		},
 	}

@@ -5,18 +5,23 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
 
-	"github.com/sirupsen/logrus"
+	"github.com/lethe-project/lethe/cert"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/internal/agent"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/image/manifest"
+	"github.com/lethe-project/lethe/internal/station"
 )
 
 // version is set at build time: -ldflags "-X main.version=..."; in the
@@ -63,12 +68,15 @@ func exitCode(err error) int {
 	var ee *exitError
 	var ie *devices.InputError
 	var ve *attest.VerifyError
+	var oe *station.OptionError
+	var re *station.RefusedError
+	var ar *agent.RefusedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case devices.IsRefusal(err), errors.As(err, &ie):
+	case devices.IsRefusal(err), errors.As(err, &ie), errors.As(err, &oe), errors.As(err, &re), errors.As(err, &ar):
 		return exitUsage
 	case errors.As(err, &ve):
 		return exitFailed
@@ -76,7 +84,38 @@ func exitCode(err error) int {
 	return exitFailed
 }
 
-var log = logrus.New()
+// logger is the command's logger (log/slog: the standard library's
+// structured logger, so packages take a *slog.Logger without pulling in a
+// logging library). setupLogging configures it from --log-format and
+// --log-level; logOutput lets the progress bars draw log lines above
+// themselves.
+var (
+	logLevel  = new(slog.LevelVar)
+	logOutput = &switchWriter{w: os.Stderr}
+	logger    = slog.New(slog.NewTextHandler(logOutput, &slog.HandlerOptions{Level: logLevel}))
+)
+
+// switchWriter is an io.Writer whose destination can change while loggers
+// hold it.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// Set redirects the writer and returns the previous destination.
+func (s *switchWriter) Set(w io.Writer) io.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.w
+	s.w = w
+	return prev
+}
 
 // commands are the subcommands, in the order help lists them. Each new
 // command is one line here.
@@ -127,22 +166,22 @@ the old data is gone, and signs a certificate of sanitization per drive
 }
 
 func setupLogging(g globalFlags) error {
-	lvl, err := logrus.ParseLevel(g.logLevel)
-	if err != nil {
-		return usageErr("--log-level: %v", err)
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return usageErr("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
-	log.SetLevel(lvl)
-	log.SetOutput(os.Stderr)
+	logLevel.Set(lvl)
+	opts := &slog.HandlerOptions{Level: logLevel}
 	switch g.logFormat {
 	case "json":
-		log.SetFormatter(&logrus.JSONFormatter{})
+		logger = slog.New(slog.NewJSONHandler(logOutput, opts))
 	case "text":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+		logger = slog.New(slog.NewTextHandler(logOutput, opts))
 	case "auto":
 		if stderrIsTerminal() {
-			log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+			logger = slog.New(slog.NewTextHandler(logOutput, opts))
 		} else {
-			log.SetFormatter(&logrus.JSONFormatter{})
+			logger = slog.New(slog.NewJSONHandler(logOutput, opts))
 		}
 	default:
 		return usageErr("--log-format %q: want text, json or auto", g.logFormat)
@@ -156,8 +195,8 @@ func stdinIsTerminal() bool  { return term.IsTerminal(int(os.Stdin.Fd())) }
 // toolInfo is the certificate's tool section. Running from the boot image
 // (lethe agent, or lethe wipe in its rescue shell), it records the image
 // digest: which image, down to the kernel, did the work.
-func toolInfo() attest.Tool {
-	return attest.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version(), ImageDigest: runningImageDigest()}
+func toolInfo() cert.Tool {
+	return cert.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version(), ImageDigest: runningImageDigest()}
 }
 
 var runningImage = sync.OnceValue(func() string {

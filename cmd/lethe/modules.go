@@ -81,7 +81,7 @@ the disks the drivers find have appeared (--settle, 0 to skip).`,
 				fmt.Fprintln(out)
 			}
 			if settleErr != nil {
-				log.Warn(settleErr)
+				logger.Warn("disks did not settle", "error", settleErr)
 			}
 			if loadErr != nil {
 				return failed("%v", loadErr)

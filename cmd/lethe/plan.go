@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -22,32 +23,32 @@ with the reason it was or was not chosen, and the verification. Writes
 nothing. Exit status 2 when a guard refuses a drive, 1 when the policy
 refuses one (purge-or-fail with no Purge technique).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, verify, err := f.request()
+			cfg, err := f.opts.Parse()
 			if err != nil {
 				return err
 			}
-			sel := selection{args: args, all: f.all, excludes: f.excludes, force: f.force}
-			list, skips, err := sel.resolve()
+			f.sel.Args = args
+			list, skips, err := station.Select(f.sel, logger)
 			out := cmd.OutOrStdout()
 			for _, s := range skips {
-				fmt.Fprintf(out, "%s: skip: %s\n", s.dev.Path, s.reason)
+				fmt.Fprintf(out, "%s: skip: %s\n", s.Device.Path, s.Reason)
 			}
 			if err != nil {
 				return err
 			}
-			plans := planAll(cmd.Context(), list, req, f.firmware())
-			for _, p := range plans {
-				writePlan(out, p, f, verify)
+			drives := station.PlanAll(cmd.Context(), list, cfg)
+			for _, d := range drives {
+				writePlan(out, d, cfg)
 			}
-			return refusals(plans)
+			return station.Refusals(drives)
 		},
 	}
 	f.addPlanFlags(cmd)
 	return cmd
 }
 
-func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
-	d, pl := p.dev, p.plan
+func writePlan(out io.Writer, p station.Drive, cfg station.Config) {
+	d, pl, v := p.Device, p.Plan, cfg.Verify
 	fmt.Fprintf(out, "%s\n", d.Label())
 	fmt.Fprintf(out, "  size       %s (%d bytes, %d-byte sectors), %s over %s\n", devices.HumanBytes(d.SizeBytes), d.SizeBytes, d.LogicalSectorSize, d.Media, d.Transport)
 	if pl.Refusal != "" {
@@ -75,10 +76,10 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 		}
 		fmt.Fprintf(out, "  considered %s %s (%s)%s\n", mark, c.Technique, c.Category, reason)
 	}
-	if p.caps.ProbeError != "" {
-		fmt.Fprintf(out, "  probe      failed: %s\n", p.caps.ProbeError)
+	if p.Caps.ProbeError != "" {
+		fmt.Fprintf(out, "  probe      failed: %s\n", p.Caps.ProbeError)
 	}
-	for _, n := range p.caps.Notes {
+	for _, n := range p.Caps.Notes {
 		fmt.Fprintf(out, "  note       %s\n", n)
 	}
 	if pl.Refusal != "" {
@@ -97,8 +98,8 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 			read = written
 			fmt.Fprintf(out, "  verify     full read-back after every pass\n")
 		case wipe.VerifySample:
-			read = int64(float64(d.SizeBytes) * f.samplePercent / 100)
-			fmt.Fprintf(out, "  verify     sampled read-back of pass %d: >= %.1f%% in >= %d subsections, first and last LBA\n", len(m.Passes), f.samplePercent, wipe.MinSubsections)
+			read = int64(float64(d.SizeBytes) * cfg.SamplePercent / 100)
+			fmt.Fprintf(out, "  verify     sampled read-back of pass %d: >= %.1f%% in >= %d subsections, first and last LBA\n", len(m.Passes), cfg.SamplePercent, wipe.MinSubsections)
 		case wipe.VerifyOff:
 			fmt.Fprintf(out, "  verify     none: the certificate will say PARTIAL\n")
 		}
@@ -109,15 +110,15 @@ func writePlan(out io.Writer, p planned, f wipeFlags, v wipe.VerifyMode) {
 		case wipe.VerifyOff:
 			fmt.Fprintf(out, "  verify     the proof only (--verify off)\n")
 		case wipe.VerifySample:
-			fmt.Fprintf(out, "  verify     sampled read-back (%.1f%%) where the technique defines the content afterwards\n", f.samplePercent)
+			fmt.Fprintf(out, "  verify     sampled read-back (%.1f%%) where the technique defines the content afterwards\n", cfg.SamplePercent)
 		default:
 			fmt.Fprintf(out, "  verify     full read-back where the technique defines the content afterwards (zeros, a pattern), else the proof only\n")
 		}
 	}
 	switch {
-	case p.caps.Hidden != nil:
-		fmt.Fprintf(out, "  hidden     %s\n", p.caps.Hidden.String())
+	case p.Caps.Hidden != nil:
+		fmt.Fprintf(out, "  hidden     %s\n", p.Caps.Hidden.String())
 	default:
-		fmt.Fprintf(out, "  hidden     %s\n", hiddenAreas(d).Note)
+		fmt.Fprintf(out, "  hidden     %s\n", station.HiddenAreasNote(d))
 	}
 }

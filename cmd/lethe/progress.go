@@ -2,24 +2,26 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // progressUI shows the progress of several drives at once: a bar per drive
-// on a terminal, JSON (or text) log events otherwise.
+// on a terminal, JSON (or text) log events otherwise. It follows a
+// station.Run as its Observer.
 type progressUI interface {
-	// Track returns the progress callback for one drive.
-	Track(device string) func(wipe.Progress)
-	// Finish marks one drive done with its final line.
-	Finish(device string, status string)
+	station.Observer
+	// finish marks one device done with its final status (for runs that
+	// are not a station run: lethe verify).
+	finish(device, status string)
 	// Close waits for the display to settle.
 	Close()
 }
@@ -43,9 +45,10 @@ func newProgressUI(mode string) (progressUI, error) {
 
 type noUI struct{}
 
-func (noUI) Track(string) func(wipe.Progress) { return nil }
-func (noUI) Finish(string, string)            {}
-func (noUI) Close()                           {}
+func (noUI) Progress(string) func(wipe.Progress) { return nil }
+func (noUI) Finished(station.Result)             {}
+func (noUI) finish(string, string)               {}
+func (noUI) Close()                              {}
 
 // logUI emits a structured progress event per drive every few seconds and
 // at the end of each phase, for logs and machines.
@@ -55,7 +58,7 @@ type logUI struct {
 	last  map[string]time.Time
 }
 
-func (l *logUI) Track(device string) func(wipe.Progress) {
+func (l *logUI) Progress(device string) func(wipe.Progress) {
 	return func(p wipe.Progress) {
 		l.mu.Lock()
 		if l.last == nil {
@@ -73,26 +76,28 @@ func (l *logUI) Track(device string) func(wipe.Progress) {
 		if p.Total > 0 {
 			pct = 100 * float64(p.Done) / float64(p.Total)
 		}
-		log.WithFields(logrus.Fields{
-			"event": "progress", "device": device, "phase": p.Phase, "pass": p.Pass, "passes": p.Passes,
-			"done_bytes": p.Done, "total_bytes": p.Total, "percent": fmt.Sprintf("%.1f", pct),
-			"rate_mb_s": fmt.Sprintf("%.1f", p.Rate()/1e6), "final": p.Final,
-			"overall_done_bytes": p.OverallDone, "overall_total_bytes": p.OverallTotal,
-		}).Info("progress")
+		logger.Info("progress",
+			"event", "progress", "device", device, "phase", p.Phase, "pass", p.Pass, "passes", p.Passes,
+			"done_bytes", p.Done, "total_bytes", p.Total, "percent", fmt.Sprintf("%.1f", pct),
+			"rate_mb_s", fmt.Sprintf("%.1f", p.Rate()/1e6), "final", p.Final,
+			"overall_done_bytes", p.OverallDone, "overall_total_bytes", p.OverallTotal)
 	}
 }
 
-func (l *logUI) Finish(device, status string) {
-	log.WithFields(logrus.Fields{"event": "done", "device": device, "status": status}).Info("drive finished")
+func (l *logUI) Finished(r station.Result) { l.finish(r.Drive.Device.Path, string(r.Status())) }
+
+func (l *logUI) finish(device, status string) {
+	logger.Info("drive finished", "event", "done", "device", device, "status", status)
 }
 
 func (l *logUI) Close() {}
 
 // barUI draws one mpb progress bar per drive.
 type barUI struct {
-	p    *mpb.Progress
-	mu   sync.Mutex
-	bars map[string]*bar
+	p       *mpb.Progress
+	prevLog io.Writer
+	mu      sync.Mutex
+	bars    map[string]*bar
 }
 
 type bar struct {
@@ -105,11 +110,11 @@ type bar struct {
 func newBarUI() *barUI {
 	u := &barUI{p: mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(40), mpb.WithRefreshRate(250*time.Millisecond)), bars: map[string]*bar{}}
 	// Log lines go above the bars instead of through them.
-	log.SetOutput(u.p)
+	u.prevLog = logOutput.Set(u.p)
 	return u
 }
 
-func (u *barUI) Track(device string) func(wipe.Progress) {
+func (u *barUI) Progress(device string) func(wipe.Progress) {
 	br := &bar{phase: "starting"}
 	// Total 0: the total is set from the first event, and completion is
 	// triggered explicitly in Finish (mpb only allows both that way).
@@ -142,7 +147,9 @@ func (u *barUI) Track(device string) func(wipe.Progress) {
 	}
 }
 
-func (u *barUI) Finish(device, status string) {
+func (u *barUI) Finished(r station.Result) { u.finish(r.Drive.Device.Path, string(r.Status())) }
+
+func (u *barUI) finish(device, status string) {
 	u.mu.Lock()
 	br := u.bars[device]
 	u.mu.Unlock()
@@ -161,5 +168,5 @@ func (u *barUI) Finish(device, status string) {
 
 func (u *barUI) Close() {
 	u.p.Wait()
-	log.SetOutput(os.Stderr)
+	logOutput.Set(u.prevLog)
 }

@@ -14,19 +14,17 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/bays"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/hotplug"
+	"github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func newStationCmd() *cobra.Command {
 	var f wipeFlags
-	var wipePresent, allowAnon, pdf bool
-	var count int
-	var only []string
-	var screen string
+	var o stationOpts
 	cmd := &cobra.Command{
 		Use:   "station [flags]",
 		Short: "A wiping station: wipe every drive hot-plugged into a bay or USB dock, one row per slot",
@@ -34,22 +32,21 @@ func newStationCmd() *cobra.Command {
 uevents) and wipe each newly inserted drive by the configured policy, the
 same way lethe wipe does: guards, probe and plan, erase, verify, a signed
 certificate (with its PDF beside it), delivered to the audit store when one
-is configured. One row per slot shows: empty, identifying, wiping with
-progress and time left, ERASED or FAILED with REMOVE DRIVE, or NOT TOUCHED
-with the reason.
+is configured (its receipt beside it). One row per slot shows: empty,
+identifying, wiping with progress and time left, ERASED or FAILED with
+REMOVE DRIVE, or NOT TOUCHED with the reason.
 
 Never touched: drives present when the station starts (unless
 --wipe-present), the system disk and anything else the guards refuse
-(mounted, swap, read-only, busy), and serials or WWNs in station.exclude
-(--exclude). A drive pulled out during its wipe gets an ABORTED
-certificate and its slot is free again. Settings come from the
-configuration file (lethe config show); operator and organization are
-required unless --allow-anonymous. Ctrl-C stops every running wipe (their
-certificates say ABORTED; a firmware sanitize in a drive runs to its end).`,
+(mounted, swap, read-only, busy), serials or WWNs in station.exclude
+(--exclude), and, with --only, every drive it does not name. A drive pulled
+out during its wipe gets an ABORTED certificate and its slot is free again.
+Settings come from the configuration file (lethe config show); operator and
+organization are required unless --allow-anonymous. Ctrl-C stops every
+running wipe (their certificates say ABORTED; a firmware sanitize in a
+drive runs to its end).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStation(cmd, &f, stationOpts{wipePresent: wipePresent, allowAnon: allowAnon, count: count, screen: screen, only: only})
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStation(cmd, &f, o) },
 	}
 	fl := cmd.Flags()
 	f.addPlanFlags(cmd)
@@ -57,8 +54,8 @@ certificates say ABORTED; a firmware sanitize in a drive runs to its end).`,
 	fl.MarkHidden("force")
 	// --exclude here means station.exclude: serials or WWNs.
 	fl.Lookup("exclude").Usage = "serial or WWN never to touch (repeatable; replaces station.exclude)"
-	fl.StringVar(&f.certDir, "cert-dir", "", "directory for certificates, their PDFs and receipts (default "+"cert-dir of lethe config show)")
-	fl.StringVar(&f.keyPath, "key", "", "ed25519 signing key (default: key of lethe config show)")
+	fl.StringVar(&f.certDir, "cert-dir", "", "directory for certificates, their PDFs and receipts (default: cert-dir in lethe config show)")
+	fl.StringVar(&f.keyPath, "key", "", "ed25519 signing key (default: key in lethe config show)")
 	fl.StringVar(&f.personnel.Operator, "operator", "", "person running the station")
 	fl.StringVar(&f.personnel.Organization, "organization", "", "organization performing the sanitization")
 	fl.StringVar(&f.personnel.Site, "site", "", "location")
@@ -66,15 +63,15 @@ certificates say ABORTED; a firmware sanitize in a drive runs to its end).`,
 	fl.StringVar(&f.audit.url, "audit", "", "audit store URL (default: audit.url)")
 	fl.StringVar(&f.audit.ca, "audit-ca", "", "audit store CA certificate (default: audit.ca)")
 	fl.StringVar(&f.audit.token, "audit-token", "", "audit token (default: audit.token)")
-	fl.IntVar(&f.chunkMiB, "chunk-mib", 4, "I/O size in MiB")
-	fl.IntVar(&f.workers, "workers", 4, "I/Os in flight per drive")
-	fl.BoolVar(&pdf, "pdf", true, "write a PDF beside each certificate")
-	fl.BoolVar(&wipePresent, "wipe-present", false, "also wipe the drives present when the station starts (the guards still apply)")
-	fl.BoolVar(&allowAnon, "allow-anonymous", false, "run without operator and organization (certificates then name nobody; an auditor may reject them)")
+	fl.IntVar(&f.opts.ChunkMiB, "chunk-mib", f.opts.ChunkMiB, "I/O size in MiB")
+	fl.IntVar(&f.opts.Workers, "workers", f.opts.Workers, "I/Os in flight per drive")
+	fl.Bool("pdf", true, "write a PDF beside each certificate (default: station.pdf)")
+	fl.BoolVar(&o.wipePresent, "wipe-present", false, "also wipe the drives present when the station starts (the guards still apply)")
+	fl.BoolVar(&o.allowAnon, "allow-anonymous", false, "run without operator and organization (recorded in each certificate; an auditor may reject them)")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation on a terminal")
-	fl.StringSliceVar(&only, "only", nil, "serve only these drives: serial, WWN, or a glob over the slot (e.g. 'usb 2-*') or a loop device's backing file (repeatable)")
-	fl.IntVar(&count, "count", 0, "stop after this many drives were wiped and removed (0: run until Ctrl-C)")
-	fl.StringVar(&screen, "screen", "auto", "display: auto (screen on a terminal, lines otherwise), screen, lines")
+	fl.StringSliceVar(&o.only, "only", nil, "serve only these drives: serial, WWN, or a glob over the slot (e.g. 'usb 2-*') or a loop device's backing file (repeatable)")
+	fl.IntVar(&o.count, "count", 0, "stop after this many drives were wiped and removed (0: run until Ctrl-C)")
+	fl.StringVar(&o.screen, "screen", "auto", "display: auto (screen on a terminal, lines otherwise), screen, lines")
 	return cmd
 }
 
@@ -86,68 +83,58 @@ type stationOpts struct {
 }
 
 func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
-	cfg, err := loadConfig(cmd)
+	cfgFile, err := loadConfig(cmd)
 	if err != nil {
 		return err
 	}
-	s := cfg.Settings()
+	s := cfgFile.Settings()
 	// The configuration fills what the flags did not say.
 	f.keyPath, f.certDir = s.Key, s.CertDir
 	f.personnel.Operator, f.personnel.Organization, f.personnel.Site = s.Operator, s.Organization, s.Site
-	f.policy, f.verify = s.Policy, s.Verify
+	f.opts.Policy, f.opts.Verify = s.Policy, s.Verify
 	f.audit.url, f.audit.ca, f.audit.token = s.Audit.URL, s.Audit.CA, s.Audit.Token
 	if missing := s.Anonymous(); len(missing) > 0 && !o.allowAnon {
-		return usageErr("no %s: certificates must name who sanitized and for whom (set them in %s or pass --operator/--organization; --allow-anonymous to go on without)", joinAnd(missing), cfg.File)
+		return usageErr("no %s: certificates must name who sanitized and for whom (set them in %s or pass --operator/--organization; --allow-anonymous to go on without)", joinAnd(missing), cfgFile.File)
 	}
-	req, verify, err := f.request()
+	f.personnel.Anonymous = len(s.Anonymous()) > 0
+	cfg, err := f.opts.Parse()
 	if err != nil {
 		return err
 	}
 	if f.keyPath == "" {
-		return usageErr("no signing key: set key in %s, or pass --key FILE (create one with lethe keygen --out DIR)", cfg.File)
+		return usageErr("no signing key: set key in %s, or pass --key FILE (create one with lethe keygen --out DIR)", cfgFile.File)
 	}
-	key, err := attest.LoadPrivateKey(f.keyPath)
+	key, err := sign.LoadPrivateKey(f.keyPath)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
 		return usageErr("cert-dir: %v", err)
 	}
-	w := &stationWiper{f: *f, req: req, verify: verify, key: key, host: devices.Host.Host(), exclude: s.Exclude,
-		pdf: s.PDF, only: o.only, plans: map[string]planned{}}
-	if s.Audit.URL != "" {
-		opts := client.Options{CAFile: s.Audit.CA}
-		if strings.HasPrefix(s.Audit.Token, "lapi_") {
-			opts.Token = s.Audit.Token
-		}
-		c, err := client.New(s.Audit.URL, opts)
-		if err != nil {
-			return usageErr("audit: %v", err)
-		}
-		if w.spool, err = client.OpenSpool(filepath.Join(f.certDir, "audit-spool"), c); err != nil {
-			return err
-		}
-		w.audit, w.token = c, s.Audit.Token
-	}
+	w := &stationWiper{cfg: cfg, exclude: s.Exclude, pdf: s.PDF, only: o.only, plans: map[string]station.Drive{},
+		cert: station.Certifier{Dir: f.certDir, Signers: []sign.Signer{sign.KeySigner{Key: key}}, Personnel: f.personnel,
+			Host: devices.Host.Host(), Tool: toolInfo()}}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	out := cmd.OutOrStdout()
 	tty := false
 	if fd, ok := out.(interface{ Fd() uintptr }); ok {
 		tty = term.IsTerminal(int(fd.Fd()))
 	}
-	useScreen := o.screen == "screen" || (o.screen == "auto" && tty)
 	if o.screen != "auto" && o.screen != "screen" && o.screen != "lines" {
 		return usageErr("--screen %q: want auto, screen or lines", o.screen)
 	}
+	useScreen := o.screen == "screen" || (o.screen == "auto" && tty)
 	header := []string{
-		fmt.Sprintf("lethe station %s  policy %s  verify %s  operator %s  organization %s", version, f.policy, f.verify, dash(s.Operator), dash(s.Organization)),
+		fmt.Sprintf("lethe station %s  policy %s  verify %s  operator %s  organization %s", version, f.opts.Policy, f.opts.Verify, dash(s.Operator), dash(s.Organization)),
 		"certificates: " + f.certDir,
 	}
 	if s.Audit.URL != "" {
 		header = append(header, "audit store: "+s.Audit.URL)
 	}
 	if !f.yes && stdinIsTerminal() && tty {
-		fmt.Fprintf(out, "%s\n\nEvery drive inserted from now on will be ERASED (policy %s), except excluded serials/WWNs and drives the guards refuse.\nType 'yes' to start the station: ", strings.Join(header, "\n"), f.policy)
+		fmt.Fprintf(out, "%s\n\nEvery drive inserted from now on will be ERASED (policy %s), except excluded serials/WWNs and drives the guards refuse.\nType 'yes' to start the station: ", strings.Join(header, "\n"), f.opts.Policy)
 		var answer string
 		fmt.Fscanln(os.Stdin, &answer)
 		if answer != "yes" {
@@ -165,11 +152,30 @@ func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
 	} else {
 		ui = &stationLines{w: out}
 	}
-	st := bays.New(w, bays.Options{WipePresent: o.wipePresent, Count: o.count, OnChange: ui.changed, Log: ui.logf})
 	w.log = ui.logf
+	if s.Audit.URL != "" {
+		opts := client.Options{CAFile: s.Audit.CA}
+		var enr station.Enrollment
+		switch {
+		case strings.HasPrefix(s.Audit.Token, "lapi_"):
+			opts.Token = s.Audit.Token
+		case strings.HasPrefix(s.Audit.Token, "lenr_"):
+			enr = station.Enrollment{Token: s.Audit.Token, Key: keyOf(key), Job: f.personnel.Job}
+		}
+		c, err := client.New(s.Audit.URL, opts)
+		if err != nil {
+			return usageErr("audit: %v", err)
+		}
+		sp, err := client.OpenSpool(filepath.Join(f.certDir, "audit-spool"), c)
+		if err != nil {
+			return err
+		}
+		w.spoolDir = sp.Dir()
+		w.dlv = station.NewDeliverer(c, sp, enr, client.Retry{Initial: 500 * time.Millisecond, Max: 10 * time.Second}, ui.logf)
+		go w.dlv.Run(ctx, closedChan())
+	}
+	st := bays.New(w, bays.Options{WipePresent: o.wipePresent, Count: o.count, OnChange: ui.changed, Log: ui.logf})
 	ui.attach(st)
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ui.logf("station ready: certificates go to %s; %d drive(s) present at start are %s", f.certDir, len(watcher.Present()), map[bool]string{true: "wiped", false: "not touched"}[o.wipePresent])
 	err = st.Run(ctx, watcher)
 	ui.close()

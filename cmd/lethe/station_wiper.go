@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -12,44 +11,39 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/internal/bays"
 	"github.com/lethe-project/lethe/internal/certpdf"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/durable"
 	"github.com/lethe-project/lethe/internal/hotplug"
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
-// stationWiper is lethe wipe's pipeline for one hot-plugged drive at a
-// time: describe and guard, probe and plan, execute, certify, render the
-// PDF, deliver to the audit store.
+// stationWiper runs lethe wipe's pipeline (internal/station) on one
+// hot-plugged drive at a time: describe and guard, probe and plan,
+// execute, certify, render the PDF, deliver to the audit store.
 type stationWiper struct {
-	f       wipeFlags
-	req     wipe.Request
-	verify  wipe.VerifyMode
-	key     ed25519.PrivateKey
-	host    devices.HostIdentity
+	cfg     station.Config
+	cert    station.Certifier
 	exclude []string
 	// only, when set, limits the station to drives matching one of these:
 	// serial, WWN, or a glob over the slot label or a loop device's
 	// backing file.
-	only   []string
-	pdf    bool
-	spool  *client.Spool // nil without an audit store
-	token  string
-	audit  *client.Client
-	enroll sync.Once
-	log    func(format string, args ...any)
+	only     []string
+	pdf      bool
+	dlv      *station.Deliverer // nil without an audit store
+	spoolDir string
+	log      func(format string, args ...any)
 
 	mu    sync.Mutex
-	plans map[string]planned // by name and disk sequence
+	plans map[string]station.Drive // by name and disk sequence
 }
 
 func mediumKey(m hotplug.Medium) string { return fmt.Sprintf("%s@%d", m.Name, m.DiskSeq) }
 
 // Identify implements bays.Wiper: the same guards and planner as lethe
-// wipe, plus the station's exclusions. Nothing is written.
+// wipe, plus the station's selection and exclusions. Nothing is written.
 func (w *stationWiper) Identify(ctx context.Context, m hotplug.Medium) bays.Decision {
 	d, err := devices.Describe(m.Path)
 	if err != nil {
@@ -80,14 +74,14 @@ func (w *stationWiper) Identify(ctx context.Context, m hotplug.Medium) bays.Deci
 		dec.Reason = strings.Join(why, "; ")
 		return dec
 	}
-	p := planAll(ctx, []*devices.Device{d}, w.req, w.f.firmware())[0]
-	dec.Technique = string(p.plan.Technique.ID)
-	if p.plan.Refusal != "" {
-		dec.Reason = p.plan.Refusal
+	dr := station.PlanAll(ctx, []*devices.Device{d}, w.cfg)[0]
+	dec.Technique = string(dr.Plan.Technique.ID)
+	if dr.Plan.Refusal != "" {
+		dec.Reason = dr.Plan.Refusal
 		return dec
 	}
 	w.mu.Lock()
-	w.plans[mediumKey(m)] = p
+	w.plans[mediumKey(m)] = dr
 	w.mu.Unlock()
 	dec.Wipe = true
 	return dec
@@ -96,23 +90,22 @@ func (w *stationWiper) Identify(ctx context.Context, m hotplug.Medium) bays.Deci
 // Wipe implements bays.Wiper.
 func (w *stationWiper) Wipe(ctx context.Context, m hotplug.Medium, progress func(wipe.Progress)) bays.Outcome {
 	w.mu.Lock()
-	p, ok := w.plans[mediumKey(m)]
+	dr, ok := w.plans[mediumKey(m)]
 	delete(w.plans, mediumKey(m))
 	w.mu.Unlock()
 	if !ok {
 		return bays.Outcome{Status: string(wipe.StatusFailed), Note: "no plan (identify first)"}
 	}
-	targets, err := openTargets([]*devices.Device{p.dev}, false)
+	targets, err := station.OpenTargets([]*devices.Device{dr.Device}, false)
 	if err != nil {
 		return bays.Outcome{Status: string(wipe.StatusFailed), Note: "not opened, nothing written: " + err.Error()}
 	}
 	t := targets[0]
-	fo := w.f.firmware()
+	fo := w.cfg.Firmware
 	fo.Notify = func(msg string) { w.log("%s: %s", m.Name, msg) }
-	rep, err := wipe.Execute(ctx, p.dev, t, p.plan, wipe.ExecOptions{
-		Verify: w.verify, SamplePercent: w.f.samplePercent,
-		IO:       wipe.IOOptions{ChunkBytes: w.f.chunkMiB << 20, Workers: w.f.workers},
-		Progress: progress, Firmware: fo,
+	rep, err := wipe.Execute(ctx, dr.Device, t, dr.Plan, wipe.ExecOptions{
+		Verify: w.cfg.Verify, SamplePercent: w.cfg.SamplePercent, SampleSeed: w.cfg.SampleSeed,
+		IO: w.cfg.IO, Progress: progress, Firmware: fo,
 	})
 	t.Close()
 	if err != nil {
@@ -128,18 +121,23 @@ func (w *stationWiper) Wipe(ctx context.Context, m hotplug.Medium, progress func
 	if rep.Status != wipe.StatusErased {
 		out.Note = rep.StatusReason
 	}
-	path, err := writeCertificate(w.f.certDir, p.dev, rep, w.f.personnel, w.host, attest.KeySigner{Key: w.key})
+	st, err := station.NewStatement(station.CertInput{Device: dr.Device, Report: rep, Personnel: w.cert.Personnel, Host: w.cert.Host, Tool: w.cert.Tool})
+	var path string
+	var data []byte
+	if err == nil {
+		path, data, err = station.WriteCertificate(w.cert.Dir, dr.Device, st, w.cert.Signers...)
+	}
 	if err != nil {
 		out.Note = "certificate NOT written: " + err.Error()
 		return out
 	}
 	out.Cert = path
 	if w.pdf {
-		if err := writeCertPDF(path); err != nil {
+		if err := writeCertPDF(path, data); err != nil {
 			w.log("%s: PDF not written: %v", m.Name, err)
 		}
 	}
-	out.Delivery = w.deliver(ctx, path)
+	out.Delivery = w.deliver(ctx, path, data)
 	return out
 }
 
@@ -149,62 +147,63 @@ func stillThere(m hotplug.Medium) bool {
 }
 
 // writeCertPDF renders BASE.pdf beside BASE.cert.json.
-func writeCertPDF(certPath string) error {
-	data, err := os.ReadFile(certPath)
-	if err != nil {
-		return err
-	}
+func writeCertPDF(certPath string, data []byte) error {
 	st, err := attest.Decode(data)
 	if err != nil {
 		return err
 	}
 	_, err = writePDF(certBase(certPath)+".pdf", func(f *os.File) error {
-		return certpdf.Render(f, st, certpdf.Options{Signature: "signed by this station's key (verify with lethe cert verify)"})
+		return certpdf.Render(f, st, certpdf.Options{Signature: "signed by this station's key (check it with lethe cert verify)"})
 	})
 	return err
 }
 
-// deliver spools the certificate and tries to submit it for a while; the
-// receipt is copied beside the certificate as BASE.receipt.json.
-func (w *stationWiper) deliver(ctx context.Context, certPath string) string {
-	if w.spool == nil {
+// deliver hands the certificate to the deliverer and waits a while for
+// its receipt, which is copied beside it as BASE.receipt.json. A store
+// that is down leaves it in the spool, still being retried.
+func (w *stationWiper) deliver(ctx context.Context, certPath string, data []byte) string {
+	if w.dlv == nil {
 		return ""
 	}
-	data, err := os.ReadFile(certPath)
+	id, err := w.dlv.Add(data)
 	if err != nil {
 		return "NOT SPOOLED: " + err.Error()
 	}
-	it, err := w.spool.Add(data)
-	if err != nil {
-		return "NOT SPOOLED: " + err.Error()
-	}
-	// The context of a pulled drive is cancelled; delivery is not.
+	// The context of a pulled drive is cancelled; its delivery is not.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if strings.HasPrefix(w.token, "lenr_") {
-		w.enroll.Do(func() {
-			if _, err := w.audit.Enroll(dctx, w.token, w.key.Public().(ed25519.PublicKey)); err != nil {
-				w.log("audit: enrollment: %v", err)
+	for {
+		ch := w.dlv.Changed()
+		st := w.dlv.Status()
+		switch st.States[id] {
+		case station.Delivered:
+			if err := copyReceipt(w.spoolDir, id, certPath); err != nil {
+				return "sent (receipt not copied: " + err.Error() + ")"
 			}
-		})
+			return "sent"
+		case station.Rejected:
+			return "REJECTED by the audit store: " + st.Reasons[id]
+		case station.Unverified:
+			return "receipt does NOT verify"
+		}
+		if st.EnrollRefused != "" {
+			return "NOT DELIVERED: enrollment refused: " + st.EnrollRefused
+		}
+		select {
+		case <-ch:
+		case <-dctx.Done():
+			return "spooled, store not reached yet (still retrying)"
+		}
 	}
-	res, err := w.spool.FlushRetry(dctx, client.Retry{Initial: 500 * time.Millisecond, Max: 5 * time.Second})
+}
+
+// copyReceipt puts the store's receipt beside the certificate.
+func copyReceipt(spoolDir, id, certPath string) error {
+	rc, err := os.ReadFile(filepath.Join(spoolDir, "sent", id+".receipt.json"))
 	if err != nil {
-		return "spooled (" + err.Error() + ")"
+		return err
 	}
-	for _, r := range res.Rejected {
-		if r.ID == it.ID {
-			return "REJECTED: " + r.Err.Error()
-		}
-	}
-	rp := filepath.Join(w.spool.Dir(), "sent", it.ID+".receipt.json")
-	if rc, err := os.ReadFile(rp); err == nil {
-		if err := durable.WriteFile(certBase(certPath)+".receipt.json", rc, 0o644); err != nil {
-			return "sent (receipt not copied: " + err.Error() + ")"
-		}
-		return "sent"
-	}
-	return "spooled, store unreachable: lethe audit flush later"
+	return durable.WriteFile(certBase(certPath)+".receipt.json", rc, 0o644)
 }
 
 // matchOnly reports whether the drive is one --only selects.
@@ -212,6 +211,7 @@ func matchOnly(sels []string, d *devices.Device, m hotplug.Medium) bool {
 	for _, sel := range sels {
 		switch {
 		case sel == "":
+			continue
 		case d.Serial != "" && d.Serial == sel, d.WWN != "" && strings.EqualFold(d.WWN, sel):
 			return true
 		}

@@ -93,11 +93,11 @@ Exit status 0 when it matches, 1 when it does not.`,
 				return usageErr("--chunk-mib must be 1..256 and --workers 1..64")
 			}
 			rep, err := wipe.Verify(ctx, wipe.VerifyJob{Target: t, Expected: pattern, SamplePercent: samplePercent, SampleSeed: seed,
-				IO: wipe.IOOptions{ChunkBytes: chunkMiB << 20, Workers: workers}, Progress: ui.Track(d.Path)})
+				IO: wipe.IOOptions{ChunkBytes: chunkMiB << 20, Workers: workers}, Progress: ui.Progress(d.Path)})
 			if err != nil {
 				return err
 			}
-			ui.Finish(d.Path, string(rep.Result))
+			ui.finish(d.Path, string(rep.Result))
 			ui.Close()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s: %s read-back against %s: %s\n", d.Path, rep.Scope, rep.Expected.Name, rep.Result)

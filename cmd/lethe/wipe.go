@@ -1,77 +1,61 @@
 package main
 
 import (
-	"context"
-	"encoding/hex"
+	"bufio"
+	"crypto/ed25519"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
-	"github.com/lethe-project/lethe/internal/durable"
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // wipeFlags are the options of `lethe wipe` (and the subset `lethe plan`
-// shares).
+// shares): the pipeline's options and the selection, plus what only the
+// command line has.
 type wipeFlags struct {
-	policy        string
-	technique     string
-	method        string
-	passes        []string
-	finalZero     bool
-	verify        string
-	samplePercent float64
-	sampleSeed    string
-	certDir       string
-	keyPath       string
-	personnel     attest.Personnel
-	yes           bool
-	force         bool
-	all           bool
-	excludes      []string
-	progress      string
-	chunkMiB      int
-	workers       int
-	audit         auditFlags
-	stateDir      string
-	allowUnfreeze bool
+	opts      station.Options
+	sel       station.Selection
+	certDir   string
+	keyPath   string
+	personnel cert.Personnel
+	yes       bool
+	progress  string
+	audit     auditFlags
 }
 
 func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
+	d := station.DefaultOptions()
 	fl := cmd.Flags()
-	fl.StringVar(&f.policy, "policy", "purge", "outcome: purge (strongest available, falling back to Clear), purge-or-fail, clear (host overwrite)")
-	fl.StringVar(&f.technique, "technique", "", "force one technique by id (see lethe devices), e.g. nvme-format-user-data")
-	fl.StringVar(&f.method, "method", "", "host overwrite method: random (default), zero, one, dod (DoD 5220.22-M 3-pass); asks for a host overwrite")
-	fl.StringSliceVar(&f.passes, "passes", nil, "custom passes, comma-separated: zero, one, random or 0xHEX (e.g. 0x00,0xFF,random)")
-	fl.BoolVar(&f.finalZero, "final-zero", false, "finish with a pass of zeros")
-	fl.StringVar(&f.verify, "verify", "last", "read-back: last (full read of the last pass), all, sample, off")
-	fl.Float64Var(&f.samplePercent, "sample-percent", 10, "with --verify sample: share of the media to read, in percent")
-	fl.BoolVar(&f.force, "force", false, "override refusals that may safely be overridden (holders, virtual devices, loop backing files)")
-	fl.BoolVar(&f.all, "all", false, "every physical device that passes the guards")
-	fl.StringSliceVar(&f.excludes, "exclude", nil, "with --all: skip a device by path, serial or WWN (repeatable)")
-	fl.StringVar(&f.stateDir, "state-dir", wipe.DefaultStateDir, "where firmware erase jobs are persisted, so an interrupted sanitize is resumed and a password lethe set is cleared by the next run")
-	fl.BoolVar(&f.allowUnfreeze, "allow-unfreeze", false, "unfreeze ATA drives the BIOS froze by suspending this machine to RAM and resuming it (RTC wake alarm)")
-}
-
-// firmware is the firmware-technique configuration the flags give.
-func (f *wipeFlags) firmware() wipe.FirmwareOptions {
-	return wipe.FirmwareOptions{StateDir: f.stateDir, AllowUnfreeze: f.allowUnfreeze}
+	fl.StringVar(&f.opts.Policy, "policy", d.Policy, "outcome: purge (strongest available, falling back to Clear), purge-or-fail, clear (host overwrite)")
+	fl.StringVar(&f.opts.Technique, "technique", d.Technique, "force one technique by id (see lethe devices), e.g. nvme-format-user-data")
+	fl.StringVar(&f.opts.Method, "method", d.Method, "host overwrite method: random (default), zero, one, dod (DoD 5220.22-M 3-pass); asks for a host overwrite")
+	fl.StringSliceVar(&f.opts.Passes, "passes", d.Passes, "custom passes, comma-separated: zero, one, random or 0xHEX (e.g. 0x00,0xFF,random)")
+	fl.BoolVar(&f.opts.FinalZero, "final-zero", d.FinalZero, "finish with a pass of zeros")
+	fl.StringVar(&f.opts.Verify, "verify", d.Verify, "read-back: last (full read of the last pass), all, sample, off")
+	fl.Float64Var(&f.opts.SamplePercent, "sample-percent", d.SamplePercent, "with --verify sample: share of the media to read, in percent")
+	fl.BoolVar(&f.sel.Force, "force", false, "override refusals that may safely be overridden (holders, virtual devices, loop backing files)")
+	fl.BoolVar(&f.sel.All, "all", false, "every physical device that passes the guards")
+	fl.StringSliceVar(&f.sel.Excludes, "exclude", nil, "with --all: skip a device by path, serial or WWN (repeatable)")
+	fl.StringVar(&f.opts.StateDir, "state-dir", d.StateDir, "where firmware erase jobs are persisted, so an interrupted sanitize is resumed and a password lethe set is cleared by the next run")
+	fl.BoolVar(&f.opts.AllowUnfreeze, "allow-unfreeze", d.AllowUnfreeze, "unfreeze ATA drives the BIOS froze by suspending this machine to RAM and resuming it (RTC wake alarm)")
+	f.opts.ChunkMiB, f.opts.Workers = d.ChunkMiB, d.Workers
 }
 
 func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
 	f.addPlanFlags(cmd)
+	d := station.DefaultOptions()
 	fl := cmd.Flags()
-	fl.StringVar(&f.sampleSeed, "sample-seed", "", "with --verify sample: 32-byte hex seed for the sampled positions (e.g. from the audit server); random if empty")
+	fl.StringVar(&f.opts.SampleSeed, "sample-seed", d.SampleSeed, "with --verify sample: 32-byte hex seed for the sampled positions (e.g. from the audit server); random if empty")
 	fl.StringVar(&f.certDir, "cert-dir", "certificates", "directory for the signed certificates")
 	fl.StringVar(&f.keyPath, "key", os.Getenv("LETHE_KEY"), "ed25519 signing key, PKCS#8 PEM (from lethe keygen; default $LETHE_KEY)")
 	fl.StringVar(&f.personnel.Operator, "operator", os.Getenv("USER"), "name of the person performing the sanitization")
@@ -81,71 +65,9 @@ func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.personnel.AssetTag, "asset-tag", "", "organizationally assigned media or property number")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, bar, log, none")
-	fl.IntVar(&f.chunkMiB, "chunk-mib", 4, "I/O size in MiB")
-	fl.IntVar(&f.workers, "workers", 4, "I/Os in flight per device")
+	fl.IntVar(&f.opts.ChunkMiB, "chunk-mib", d.ChunkMiB, "I/O size in MiB")
+	fl.IntVar(&f.opts.Workers, "workers", d.Workers, "I/Os in flight per device")
 	f.audit.add(fl)
-}
-
-// request turns the flags into a planner request and a verification mode,
-// shared by plan and wipe.
-func (f *wipeFlags) request() (wipe.Request, wipe.VerifyMode, error) {
-	policy, err := wipe.ParsePolicy(f.policy)
-	if err != nil {
-		return wipe.Request{}, "", usageErr("%v", err)
-	}
-	m, err := wipe.ResolveMethod(f.method, f.passes, f.finalZero)
-	if err != nil {
-		return wipe.Request{}, "", usageErr("%v", err)
-	}
-	v, err := wipe.ParseVerifyMode(f.verify)
-	if err != nil {
-		return wipe.Request{}, "", usageErr("%v", err)
-	}
-	if f.samplePercent <= 0 || f.samplePercent > 100 {
-		return wipe.Request{}, "", usageErr("--sample-percent %.2f: want a value in (0, 100]", f.samplePercent)
-	}
-	tech := wipe.TechniqueID(f.technique)
-	if tech != "" {
-		if _, ok := wipe.LookupTechnique(tech); !ok {
-			return wipe.Request{}, "", usageErr("--technique %q: no such technique (lethe devices lists them)", f.technique)
-		}
-	}
-	explicit := f.method != "" || len(f.passes) > 0 || f.finalZero
-	if tech != "" && explicit && tech != wipe.TechOverwrite {
-		return wipe.Request{}, "", usageErr("--method/--passes describe a host overwrite; they do not combine with --technique %s", tech)
-	}
-	return wipe.Request{Policy: policy, Technique: tech, Method: m, MethodExplicit: explicit}, v, nil
-}
-
-// planned is a drive with its plan.
-type planned struct {
-	dev  *devices.Device
-	caps wipe.Capabilities
-	plan wipe.Plan
-}
-
-// planAll probes and plans every drive. Planning writes nothing.
-func planAll(ctx context.Context, list []*devices.Device, req wipe.Request, fo wipe.FirmwareOptions) []planned {
-	out := make([]planned, len(list))
-	for i, d := range list {
-		caps := wipe.ProbeWith(ctx, d, fo)
-		out[i] = planned{d, caps, wipe.NewPlan(d, caps, req)}
-	}
-	return out
-}
-
-// refusals lists the drives the policy refuses.
-func refusals(ps []planned) error {
-	var msgs []string
-	for _, p := range ps {
-		if p.plan.Refusal != "" {
-			msgs = append(msgs, fmt.Sprintf("refusing %s: %s", p.dev.Path, p.plan.Refusal))
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return failed("%s\nnothing was written", strings.Join(msgs, "\nlethe: "))
 }
 
 func newWipeCmd() *cobra.Command {
@@ -167,45 +89,36 @@ was stopped, 2 usage error or refusal (nothing written).`,
 }
 
 func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
-	req, verify, err := f.request()
+	cfg, err := f.opts.Parse()
 	if err != nil {
 		return err
-	}
-	if f.chunkMiB <= 0 || f.chunkMiB > 256 || f.workers <= 0 || f.workers > 64 {
-		return usageErr("--chunk-mib must be 1..256 and --workers 1..64")
-	}
-	var seed []byte
-	if f.sampleSeed != "" {
-		if seed, err = hex.DecodeString(f.sampleSeed); err != nil || len(seed) != 32 {
-			return usageErr("--sample-seed: want 64 hex digits (32 bytes)")
-		}
 	}
 	if f.keyPath == "" {
 		return usageErr("no signing key: pass --key FILE or set LETHE_KEY (create one with lethe keygen --out DIR)")
 	}
-	key, err := attest.LoadPrivateKey(f.keyPath)
+	key, err := sign.LoadPrivateKey(f.keyPath)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
 		return usageErr("--cert-dir: %v", err)
 	}
-	sel := selection{args: args, all: f.all, excludes: f.excludes, force: f.force}
-	list, skips, err := sel.resolve()
+	f.sel.Args = args
+	list, skips, err := station.Select(f.sel, logger)
 	for _, s := range skips {
-		fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: %s\n", s.dev.Path, s.reason)
+		fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: %s\n", s.Device.Path, s.Reason)
 	}
 	if err != nil {
 		return err
 	}
-	plans := planAll(cmd.Context(), list, req, f.firmware())
-	if err := refusals(plans); err != nil {
+	drives := station.PlanAll(cmd.Context(), list, cfg)
+	if err := station.Refusals(drives); err != nil {
 		return err
 	}
 	if err := requireConfirmation(f.yes, list, "ERASE"); err != nil {
 		return err
 	}
-	targets, err := openTargets(list, f.force)
+	targets, err := station.OpenTargets(list, f.sel.Force)
 	if err != nil {
 		return err
 	}
@@ -223,120 +136,32 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	host := devices.Host.Host()
-	results := make([]driveResult, len(list))
-	var wg sync.WaitGroup
-	for i, d := range list {
-		wg.Go(func() {
-			defer targets[i].Close()
-			results[i] = wipeOne(ctx, plans[i], targets[i], f, verify, seed, []attest.Signer{attest.KeySigner{Key: key}}, host, ui)
-			ui.Finish(d.Path, results[i].status())
-		})
-	}
-	wg.Wait()
+	c := station.Certifier{Dir: f.certDir, Signers: []sign.Signer{sign.KeySigner{Key: key}},
+		Personnel: f.personnel, Host: devices.Host.Host(), Tool: toolInfo()}
+	results := station.Run(ctx, drives, targets, cfg, c, ui, logger)
 	ui.Close()
 	return f.audit.submit(cmd, f.certDir, key, results, summarize(cmd, results))
 }
 
-// driveResult is what happened to one drive.
-type driveResult struct {
-	dev      *devices.Device
-	report   *wipe.Report
-	certPath string
-	err      error
-}
-
-func (r driveResult) status() string {
-	if r.report == nil {
-		return string(wipe.StatusFailed)
-	}
-	return string(r.report.Status)
-}
-
-func wipeOne(ctx context.Context, p planned, t wipe.Target, f wipeFlags, verify wipe.VerifyMode,
-	seed []byte, signers []attest.Signer, host devices.HostIdentity, ui progressUI) driveResult {
-	d := p.dev
-	logger := log.WithField("device", d.Path)
-	logger.WithFields(logrus.Fields{"event": "start", "technique": p.plan.Technique.ID, "category": p.plan.Category,
-		"method": p.plan.Method.Name, "verify": verify, "size_bytes": d.SizeBytes}).Info("wipe started")
-	fo := f.firmware()
-	fo.Notify = func(msg string) { logger.Warn(msg) }
-	rep, err := wipe.Execute(ctx, d, t, p.plan, wipe.ExecOptions{
-		Verify: verify, SamplePercent: f.samplePercent, SampleSeed: seed,
-		IO:       wipe.IOOptions{ChunkBytes: f.chunkMiB << 20, Workers: f.workers},
-		Progress: ui.Track(d.Path),
-		Firmware: fo,
-	})
-	if err != nil {
-		return driveResult{dev: d, err: err}
-	}
-	path, err := writeCertificate(f.certDir, d, rep, f.personnel, host, signers...)
-	logger.WithFields(logrus.Fields{"event": "result", "status": rep.Status, "certificate": path}).Info(rep.StatusReason)
-	return driveResult{dev: d, report: rep, certPath: path, err: err}
-}
-
-// hiddenAreas is the certificate's HPA/DCO record when the drive's probe
-// recorded none (Execute's own record takes precedence): only ATA drives
-// have hidden areas, and without ATA pass-through they were not inspected.
-func hiddenAreas(d *devices.Device) attest.HiddenAreas {
-	switch d.Transport {
-	case devices.TransportSATA, devices.TransportUnknown, devices.TransportUSB:
-		return attest.HiddenAreas{Inspected: false, Note: "not inspected: an ATA host protected area (HPA) or device configuration overlay (DCO) would not have been overwritten"}
-	case devices.TransportFile:
-		return attest.HiddenAreas{Inspected: true, Note: "not applicable: an image file has no hidden areas"}
-	case devices.TransportLoop:
-		return attest.HiddenAreas{Inspected: true, Note: "not applicable: a loop device exposes its whole backing file"}
-	}
-	return attest.HiddenAreas{Inspected: true, Note: fmt.Sprintf("not applicable: %s devices have no HPA/DCO", d.Transport)}
-}
-
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// writeCertificate signs the certificate and writes it, without
-// overwriting any existing file, then fsyncs it: a certificate that was
-// reported must survive a power cut.
-func writeCertificate(dir string, d *devices.Device, rep *wipe.Report, who attest.Personnel, host devices.HostIdentity, signers ...attest.Signer) (string, error) {
-	st, err := attest.NewStatement(attest.Input{
-		Device: d, Report: rep, Personnel: who, Host: host, Tool: toolInfo(), HiddenAreas: hiddenAreas(d),
-	})
-	if err != nil {
-		return "", err
-	}
-	data, err := attest.Sign(st, signers...)
-	if err != nil {
-		return "", err
-	}
-	label := d.Serial
-	if label == "" {
-		label = d.Name
-	}
-	name := fmt.Sprintf("%s-%s-%s.cert.json", unsafeName.ReplaceAllString(label, "_"),
-		rep.Ended.UTC().Format("20060102T150405Z"), st.Predicate.CertificateID[:8])
-	path := filepath.Join(dir, name)
-	if err := durable.WriteNew(path, data, 0o644); err != nil {
-		return "", fmt.Errorf("write certificate: %w", err)
-	}
-	return path, nil
-}
-
 // summarize prints one line per drive and picks the exit code.
-func summarize(cmd *cobra.Command, results []driveResult) error {
+func summarize(cmd *cobra.Command, results []station.Result) error {
 	out := cmd.OutOrStdout()
 	bad := 0
 	for _, r := range results {
+		d := r.Drive.Device
 		switch {
-		case r.report == nil:
+		case r.Report == nil:
 			bad++
-			fmt.Fprintf(out, "%-8s %s: %v\n", "FAILED", r.dev.Label(), r.err)
+			fmt.Fprintf(out, "%-8s %s: %v\n", "FAILED", d.Label(), r.Err)
 			continue
-		case r.err != nil:
+		case r.Err != nil:
 			bad++
-			fmt.Fprintf(out, "%-8s %s: %s; certificate NOT written: %v\n", r.report.Status, r.dev.Label(), r.report.StatusReason, r.err)
+			fmt.Fprintf(out, "%-8s %s: %s; certificate NOT written: %v\n", r.Report.Status, d.Label(), r.Report.StatusReason, r.Err)
 			continue
 		}
-		fmt.Fprintf(out, "%-8s %s: %s\n", r.report.Status, r.dev.Label(), r.report.StatusReason)
-		fmt.Fprintf(out, "         certificate: %s\n", r.certPath)
-		if r.report.Status != wipe.StatusErased && r.report.Status != wipe.StatusPartial {
+		fmt.Fprintf(out, "%-8s %s: %s\n", r.Report.Status, d.Label(), r.Report.StatusReason)
+		fmt.Fprintf(out, "         certificate: %s\n", r.CertPath)
+		if r.Report.Status != wipe.StatusErased && r.Report.Status != wipe.StatusPartial {
 			bad++
 		}
 	}
@@ -345,3 +170,33 @@ func summarize(cmd *cobra.Command, results []driveResult) error {
 	}
 	return nil
 }
+
+// confirm asks the operator to type "yes" after naming every drive.
+func confirm(in io.Reader, out io.Writer, list []*devices.Device, action string) error {
+	fmt.Fprintf(out, "About to %s ALL DATA on %d device(s):\n", action, len(list))
+	for _, d := range list {
+		fmt.Fprintf(out, "  %-14s %-10s model %-24s serial %-20s %s\n", d.Path, devices.HumanBytes(d.SizeBytes), dash(d.Model), dash(d.Serial), d.Transport)
+	}
+	fmt.Fprint(out, "Type 'yes' to continue: ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return usageErr("no confirmation: nothing was written")
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return usageErr("not confirmed: nothing was written")
+	}
+	return nil
+}
+
+func requireConfirmation(yes bool, list []*devices.Device, action string) error {
+	if yes {
+		return nil
+	}
+	if !stdinIsTerminal() {
+		return usageErr("refusing to %s without confirmation: stdin is not a terminal; pass --yes", action)
+	}
+	return confirm(os.Stdin, os.Stderr, list, action)
+}
+
+// keyOf is the public half of a signing key.
+func keyOf(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lethe-project/lethe/audit/client"
+	"github.com/lethe-project/lethe/internal/station"
 )
 
 // auditFlags are lethe wipe's options for feeding an audit store.
@@ -32,16 +33,21 @@ func (a *auditFlags) add(fl *pflag.FlagSet) {
 }
 
 // submit spools every written certificate under certDir/audit-spool and
-// flushes the spool to the store with retries. A store that stays down
-// leaves the certificates safely spooled (a warning, not a failure); a
-// store that refuses a certificate is a failure.
-func (a *auditFlags) submit(cmd *cobra.Command, certDir string, key ed25519.PrivateKey, results []driveResult, prev error) error {
+// delivers the spool to the store with retries (enrolling the signing key
+// first with an lenr_ token). A store that stays down leaves the
+// certificates safely spooled (a warning, not a failure); a store that
+// refuses a certificate is a failure.
+func (a *auditFlags) submit(cmd *cobra.Command, certDir string, key ed25519.PrivateKey, results []station.Result, prev error) error {
 	if a.url == "" {
 		return prev
 	}
 	opts := client.Options{CAFile: a.ca}
-	if strings.HasPrefix(a.token, "lapi_") {
+	var enr station.Enrollment
+	switch {
+	case strings.HasPrefix(a.token, "lapi_"):
 		opts.Token = a.token
+	case strings.HasPrefix(a.token, "lenr_"):
+		enr = station.Enrollment{Token: a.token, Key: keyOf(key)}
 	}
 	c, err := client.New(a.url, opts)
 	if err != nil {
@@ -51,57 +57,72 @@ func (a *auditFlags) submit(cmd *cobra.Command, certDir string, key ed25519.Priv
 	if err != nil {
 		return errors.Join(prev, err)
 	}
+	stderr := cmd.ErrOrStderr()
+	d := station.NewDeliverer(c, sp, enr, client.Retry{Initial: 500 * time.Millisecond, Max: 10 * time.Second},
+		func(format string, args ...any) {
+			fmt.Fprintf(stderr, "audit: "+strings.TrimPrefix(format, "audit store: ")+"\n", args...)
+		})
+	ids := map[string]string{} // spool ID -> certificate path
 	for _, r := range results {
-		if r.certPath == "" {
+		if r.CertPath == "" {
 			continue
 		}
-		data, err := os.ReadFile(r.certPath)
-		if err == nil {
-			_, err = sp.Add(data)
-		}
+		id, err := d.Add(r.Certificate)
 		if err != nil {
 			return errors.Join(prev, fmt.Errorf("audit spool: %w", err))
 		}
+		ids[id] = r.CertPath
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), a.wait)
 	defer cancel()
-	if strings.HasPrefix(a.token, "lenr_") {
-		a.enroll(ctx, cmd, c, key)
-	}
-	res, err := sp.FlushRetry(ctx, client.Retry{Initial: 500 * time.Millisecond, Max: 10 * time.Second})
-	if err != nil {
-		return errors.Join(prev, err)
-	}
-	if err := reportFlush(cmd, sp, res); err != nil {
-		if prev != nil {
-			return prev
-		}
+	go d.Run(ctx, closedChan())
+	st := d.Wait(ctx)
+	if err := reportDelivery(cmd, sp, st, ids); err != nil && prev == nil {
 		return err
 	}
 	return prev
 }
 
-// enroll registers the signing key with the enrollment token, retrying
-// while the store is unreachable. A key registered earlier is fine.
-func (a *auditFlags) enroll(ctx context.Context, cmd *cobra.Command, c *client.Client, key ed25519.PrivateKey) {
-	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
-		e, err := c.Enroll(ctx, a.token, key.Public().(ed25519.PublicKey))
-		var ce *client.Error
-		switch {
-		case err == nil:
-			fmt.Fprintf(cmd.ErrOrStderr(), "audit: signing key %.16s registered for job %q until %s\n", e.KeyID, e.Job, e.Expires.Format(time.RFC3339))
-			return
-		case errors.As(err, &ce) && ce.Kind == "key-registered":
-			return
-		case client.IsPermanent(err):
-			fmt.Fprintf(cmd.ErrOrStderr(), "audit: enrollment refused: %v\n", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintf(cmd.ErrOrStderr(), "audit: could not enroll the signing key: %v\n", err)
-			return
-		case <-time.After(wait):
+// reportDelivery prints where every certificate stands with the store.
+func reportDelivery(cmd *cobra.Command, sp *client.Spool, st station.DeliveryStatus, ids map[string]string) error {
+	out := cmd.OutOrStdout()
+	rejected, pending := 0, 0
+	for id, path := range ids {
+		switch st.States[id] {
+		case station.Delivered:
+			if rc, _ := sp.Receipt(id); rc != nil {
+				fmt.Fprintf(out, "audit: certificate %s logged as entry %d (receipt %s)\n", rc.CertificateID, rc.LogIndex,
+					filepath.Join(sp.Dir(), "sent", id+".receipt.json"))
+			}
+		case station.Rejected:
+			rejected++
+			fmt.Fprintf(out, "audit: certificate %s REJECTED by the store: %s (kept in %s)\n", path, st.Reasons[id], filepath.Join(sp.Dir(), "rejected"))
+		case station.Unverified:
+			rejected++
+			fmt.Fprintf(out, "audit: the store's receipt for %s does NOT verify (kept in %s)\n", path, filepath.Join(sp.Dir(), "sent"))
+		default:
+			pending++
 		}
 	}
+	if st.EnrollRefused != "" {
+		fmt.Fprintf(out, "audit: enrollment refused: %s\n", st.EnrollRefused)
+	}
+	if pending > 0 {
+		why := st.LastError
+		if why == "" {
+			why = st.EnrollRefused
+		}
+		fmt.Fprintf(out, "audit: %d certificate(s) still waiting in %s (%s); run `lethe audit flush --spool %s --url URL` later\n",
+			pending, filepath.Join(sp.Dir(), "pending"), why, sp.Dir())
+	}
+	if rejected > 0 {
+		return failed("%d certificate(s) rejected by the audit store", rejected)
+	}
+	return nil
+}
+
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }

@@ -1,8 +1,10 @@
-// Package agent holds the parts of the boot image's unattended wipe agent
-// (`lethe agent`) that are not command-line glue: its configuration (kernel
-// command line and signed configuration files), the decision which disks
-// are the boot medium, the console screen, the network bring-up, and the
-// uploader that delivers certificates to the audit store.
+// Package agent is the boot image's unattended wipe (`lethe agent`, Run):
+// its configuration (kernel command line and signed configuration files),
+// the decision which disks are the boot medium, the console screen, the
+// network bring-up, and the run itself, which wipes through the same
+// pipeline as lethe wipe (package station) and delivers the certificates
+// to the audit store before it powers off. The code that runs inside the
+// boot image lives here and below (kmod, power, tpmkey).
 package agent
 
 import (
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -463,4 +466,22 @@ func parseBool(v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("want 1 or 0")
+}
+
+// Options are the wipe pipeline's options for this configuration: lethe
+// wipe's defaults (station.DefaultOptions) with the agent's settings
+// applied, so that the agent wipes exactly as lethe wipe would with the
+// same settings.
+func (c Config) Options() station.Options {
+	o := station.DefaultOptions()
+	o.Policy = c.Policy
+	o.Method = c.Method
+	if c.Verify != "" {
+		o.Verify = c.Verify
+	}
+	if c.SamplePercent != 0 {
+		o.SamplePercent = c.SamplePercent
+	}
+	o.AllowUnfreeze = c.Unfreeze
+	return o
 }

@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 func TestSplitCmdline(t *testing.T) {
@@ -349,4 +353,43 @@ func mustSignOther(t *testing.T, priv ed25519.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The agent wipes exactly as lethe wipe does with the same settings: its
+// options are the pipeline's defaults with the configuration applied.
+func TestConfigOptionsAreWipeDefaults(t *testing.T) {
+	cfg, err := ParseCmdline(`lethe.policy=purge-or-fail lethe.verify=sample lethe.sample=25 lethe.operator="A Tech" lethe.job=J1 lethe.site=S`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Options()
+	want := station.DefaultOptions()
+	want.Policy, want.Verify, want.SamplePercent = "purge-or-fail", "sample", 25
+	if !reflect.DeepEqual(o, want) {
+		t.Fatalf("options %+v, want %+v", o, want)
+	}
+	c, err := o.Parse()
+	if err != nil || c.Verify != wipe.VerifySample || c.Request.Policy != wipe.PolicyPurgeOrFail || c.Request.MethodExplicit {
+		t.Fatalf("parsed %+v, %v", c, err)
+	}
+	cfg, _ = ParseCmdline("lethe.policy=clear lethe.method=dod")
+	c, err = cfg.Options().Parse()
+	if err != nil || !c.Request.MethodExplicit || c.Request.Method.Name != "dod" {
+		t.Fatalf("method dod: %+v %v", c, err)
+	}
+}
+
+func TestShortTechnique(t *testing.T) {
+	m, _ := wipe.ResolveMethod("random", nil, false)
+	for _, tc := range []struct {
+		p    wipe.Plan
+		want string
+	}{
+		{wipe.Plan{Technique: wipe.Technique{ID: wipe.TechOverwrite}, Method: m}, "overwrite random"},
+		{wipe.Plan{Technique: wipe.Technique{ID: wipe.TechNVMeSanitizeCrypto}}, "nvme-san-crypto"},
+	} {
+		if got := shortTechnique(tc.p); got != tc.want {
+			t.Errorf("shortTechnique(%s) = %q, want %q", tc.p.Technique.ID, got, tc.want)
+		}
+	}
 }

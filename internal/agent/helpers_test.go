@@ -3,9 +3,9 @@ package agent
 import (
 	"crypto/ed25519"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func signPayloadForTest(typ string, payload []byte, priv ed25519.PrivateKey) ([]byte, error) {
-	return attest.SignPayload(typ, payload, attest.KeySigner{Key: priv})
+	return sign.SignPayload(typ, payload, sign.KeySigner{Key: priv})
 }

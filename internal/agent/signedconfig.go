@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // ConfigPayloadType is the DSSE payload type of a signed agent
@@ -75,7 +75,7 @@ func ParseKeyPin(s string) (KeyPin, error) {
 
 // KeyPins returns both pin forms of a public key, for printing.
 func KeyPins(pub ed25519.PublicKey) (key, hash string) {
-	return "ed25519:" + base64.StdEncoding.EncodeToString(pub), "sha256:" + attest.KeyID(pub)
+	return "ed25519:" + base64.StdEncoding.EncodeToString(pub), "sha256:" + sign.KeyID(pub)
 }
 
 // Matches reports whether pub is the pinned key.
@@ -83,7 +83,7 @@ func (p KeyPin) Matches(pub ed25519.PublicKey) bool {
 	if p.Key != nil {
 		return p.Key.Equal(pub)
 	}
-	return p.Hash != "" && attest.KeyID(pub) == p.Hash
+	return p.Hash != "" && sign.KeyID(pub) == p.Hash
 }
 
 // SignConfig signs a configuration payload (the JSON object described
@@ -93,11 +93,11 @@ func SignConfig(payload []byte, key ed25519.PrivateKey) ([]byte, error) {
 	if _, err := ParseConfigPayload(payload, time.Time{}); err != nil {
 		return nil, err
 	}
-	env, err := attest.SignPayload(ConfigPayloadType, payload, attest.KeySigner{Key: key})
+	env, err := sign.SignPayload(ConfigPayloadType, payload, sign.KeySigner{Key: key})
 	if err != nil {
 		return nil, err
 	}
-	b := signedBundle{PublicKey: string(attest.MarshalPublicKey(key.Public().(ed25519.PublicKey))), Envelope: env}
+	b := signedBundle{PublicKey: string(sign.MarshalPublicKey(key.Public().(ed25519.PublicKey))), Envelope: env}
 	out, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {
 		return nil, err
@@ -121,12 +121,12 @@ func VerifyConfig(data []byte, pin KeyPin) ([]byte, string, error) {
 	}
 	var pub ed25519.PublicKey
 	if b.PublicKey != "" {
-		k, err := attest.ParsePublicKey([]byte(b.PublicKey))
+		k, err := sign.ParsePublicKey([]byte(b.PublicKey))
 		if err != nil {
 			return nil, "", fmt.Errorf("signed configuration: publicKey: %w", err)
 		}
 		if !pin.Matches(k) {
-			return nil, "", fmt.Errorf("signed configuration: signed by key %.16s, not the pinned lethe.configkey", attest.KeyID(k))
+			return nil, "", fmt.Errorf("signed configuration: signed by key %.16s, not the pinned lethe.configkey", sign.KeyID(k))
 		}
 		pub = k
 	}
@@ -136,11 +136,11 @@ func VerifyConfig(data []byte, pin KeyPin) ([]byte, string, error) {
 		}
 		pub = pin.Key
 	}
-	payload, keyID, err := attest.VerifyPayload(b.Envelope, ConfigPayloadType, pub)
+	o, err := sign.Open(b.Envelope, ConfigPayloadType, pub)
 	if err != nil {
 		return nil, "", fmt.Errorf("signed configuration: %w", err)
 	}
-	return payload, keyID, nil
+	return o.Payload, o.KeyID, nil
 }
 
 // FileConfig is a parsed configuration payload: settings in a fixed order.

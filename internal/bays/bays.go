@@ -18,8 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/hotplug"
+	"github.com/lethe-project/lethe/internal/humanize"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
@@ -141,7 +141,7 @@ func (s *Station) Slots() []Slot {
 	for _, k := range s.keys {
 		out = append(out, *s.slot[k])
 	}
-	slices.SortStableFunc(out, func(a, b Slot) int { return devices.NaturalCompare(a.Label, b.Label) })
+	slices.SortStableFunc(out, func(a, b Slot) int { return humanize.NaturalCompare(a.Label, b.Label) })
 	return out
 }
 
@@ -400,4 +400,4 @@ func dash(s string) string {
 	return s
 }
 
-func humanSize(n int64) string { return devices.HumanBytes(n) }
+func humanSize(n int64) string { return humanize.Bytes(n) }

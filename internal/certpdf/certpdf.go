@@ -11,14 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/cert"
+
 	"github.com/signintech/gopdf"
 	"github.com/skip2/go-qrcode"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/gomono"
 	"golang.org/x/image/font/gofont/goregular"
 
-	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/humanize"
 )
 
 // Options add what the certificate itself does not say.
@@ -97,7 +98,7 @@ func (d *doc) row(label, value string) {
 }
 
 // Render writes the PDF of a certificate statement.
-func Render(w io.Writer, st *attest.Statement, o Options) error {
+func Render(w io.Writer, st *cert.Statement, o Options) error {
 	pdf := &gopdf.GoPdf{}
 	pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4})
 	p := st.Predicate
@@ -160,7 +161,7 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 	d.row("WWN", m.WWN)
 	d.row("Firmware", m.Firmware)
 	d.row("Type / interface", fmt.Sprintf("%s over %s", m.Type, m.Transport))
-	d.row("Capacity", fmt.Sprintf("%s (%d bytes, %d-byte sectors)", devices.HumanBytes(m.CapacityBytes), m.CapacityBytes, m.LogicalSectorSize))
+	d.row("Capacity", fmt.Sprintf("%s (%d bytes, %d-byte sectors)", humanize.Bytes(m.CapacityBytes), m.CapacityBytes, m.LogicalSectorSize))
 	d.row("Device path", m.Path)
 	d.row("Backing file", m.BackingFile)
 	if len(st.Subject) > 0 {
@@ -174,7 +175,7 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 	d.row("Reference", s.Reference)
 	d.row("Method", fmt.Sprintf("%s: %s", s.Method.Name, s.Method.Description))
 	for _, ps := range s.Passes {
-		d.row(fmt.Sprintf("Pass %d", ps.Index), fmt.Sprintf("%s, %s written", ps.Pattern.Name, devices.HumanBytes(ps.BytesWritten)))
+		d.row(fmt.Sprintf("Pass %d", ps.Index), fmt.Sprintf("%s, %s written", ps.Pattern.Name, humanize.Bytes(ps.BytesWritten)))
 	}
 	for i, dec := range s.Decision {
 		d.row(fmt.Sprintf("Decision %d", i+1), dec)
@@ -195,7 +196,7 @@ func Render(w io.Writer, st *attest.Statement, o Options) error {
 	d.heading("Verification")
 	d.row("Result", fmt.Sprintf("%s (%s read-back)", strings.ToUpper(string(v.Result)), v.Scope))
 	if v.Scope != "none" && v.Scope != "" {
-		d.row("Coverage", fmt.Sprintf("%.2f%% (%s read, page cache bypassed: %v)", v.Coverage, devices.HumanBytes(v.Bytes), v.Direct))
+		d.row("Coverage", fmt.Sprintf("%.2f%% (%s read, page cache bypassed: %v)", v.Coverage, humanize.Bytes(v.Bytes), v.Direct))
 		d.row("Expected pattern", v.Expected.Name)
 		d.row("Mismatched sectors", fmt.Sprint(v.MismatchedSectors))
 		if v.Sample != nil {

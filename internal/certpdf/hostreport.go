@@ -13,8 +13,8 @@ import (
 	"golang.org/x/image/font/gofont/gomono"
 	"golang.org/x/image/font/gofont/goregular"
 
-	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/humanize"
 )
 
 // ReportDrive is one drive of a host report: a certificate for a drive
@@ -23,7 +23,7 @@ import (
 // kept as the boot medium, excluded).
 type ReportDrive struct {
 	// Cert is the certificate (nil for a drive that was not wiped).
-	Cert *attest.Statement
+	Cert *cert.Statement
 	// File is the certificate's file name, printed so the PDF leads back
 	// to the JSON.
 	File string
@@ -69,7 +69,7 @@ func Counts(ds []ReportDrive) HostCounts {
 
 // HostKey is what identifies a server across its certificates: SMBIOS
 // system UUID and serial (hostname when neither is known).
-func HostKey(h devices.HostIdentity) string {
+func HostKey(h cert.Host) string {
 	if h.SystemUUID == "" && h.SystemSerial == "" {
 		return "hostname " + h.Hostname
 	}
@@ -85,8 +85,8 @@ var ErrManyHosts = errors.New("the certificates come from more than one host")
 // drive, and a page per certificate's key facts. Every certificate must
 // come from the same host (SMBIOS system UUID and serial).
 func RenderHostReport(w io.Writer, ds []ReportDrive, o ReportOptions) error {
-	var host *devices.HostIdentity
-	var people attest.Personnel
+	var host *cert.Host
+	var people cert.Personnel
 	var started, ended time.Time
 	for _, d := range ds {
 		if d.Cert == nil {
@@ -117,7 +117,7 @@ func RenderHostReport(w io.Writer, ds []ReportDrive, o ReportOptions) error {
 	}
 	ds = slices.Clone(ds)
 	slices.SortStableFunc(ds, func(a, b ReportDrive) int {
-		return devices.NaturalCompare(a.name(), b.name())
+		return humanize.NaturalCompare(a.name(), b.name())
 	})
 
 	pdf := &gopdf.GoPdf{}
@@ -202,11 +202,11 @@ func RenderHostReport(w io.Writer, ds []ReportDrive, o ReportOptions) error {
 	tableRow("bold", titles...)
 	for _, dr := range ds {
 		if dr.Cert == nil {
-			tableRow("regular", dr.Device, dr.Serial, dr.Model, devices.HumanBytes(dr.SizeBytes), "not wiped", "-")
+			tableRow("regular", dr.Device, dr.Serial, dr.Model, humanize.Bytes(dr.SizeBytes), "not wiped", "-")
 			continue
 		}
 		p := dr.Cert.Predicate
-		tableRow("regular", p.Media.Path, p.Media.Serial, p.Media.Model, devices.HumanBytes(p.Media.CapacityBytes),
+		tableRow("regular", p.Media.Path, p.Media.Serial, p.Media.Model, humanize.Bytes(p.Media.CapacityBytes),
 			fmt.Sprintf("%s (%s)", p.Sanitization.Technique, p.Sanitization.Category), string(p.Status))
 	}
 
@@ -224,7 +224,7 @@ func RenderHostReport(w io.Writer, ds []ReportDrive, o ReportOptions) error {
 		d.row("Certificate", p.CertificateID)
 		d.row("File", dr.File)
 		d.row("Signature", dr.Signature)
-		d.row("Media", strings.TrimSpace(fmt.Sprintf("%s %s, serial %s, %s", p.Media.Vendor, p.Media.Model, p.Media.Serial, devices.HumanBytes(p.Media.CapacityBytes))))
+		d.row("Media", strings.TrimSpace(fmt.Sprintf("%s %s, serial %s, %s", p.Media.Vendor, p.Media.Model, p.Media.Serial, humanize.Bytes(p.Media.CapacityBytes))))
 		d.row("Category", strings.ToUpper(string(p.Sanitization.Category)))
 		d.row("Technique", fmt.Sprintf("%s (%s)", p.Sanitization.TechniqueName, p.Sanitization.Technique))
 		v := p.Verification

@@ -4,8 +4,10 @@
 package devices
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/humanize"
 )
 
 // Kind says what a path names.
@@ -18,37 +20,38 @@ const (
 	KindFile      Kind = "file"      // a regular file, e.g. a disk image
 )
 
-// Transport is how the host talks to the medium.
-type Transport string
-
-// Transports lethe distinguishes. The firmware techniques that apply depend on
-// it (NVMe admin commands, ATA or SCSI pass-through).
-const (
-	TransportNVMe    Transport = "nvme"
-	TransportSATA    Transport = "sata"
-	TransportSAS     Transport = "sas"
-	TransportSCSI    Transport = "scsi" // SCSI, but neither SAS nor SATA behind it
-	TransportVirtio  Transport = "virtio"
-	TransportUSB     Transport = "usb"
-	TransportMMC     Transport = "mmc"
-	TransportLoop    Transport = "loop"
-	TransportVirtual Transport = "virtual" // zram, dm, md, nbd, ...
-	TransportOptical Transport = "optical"
-	TransportFile    Transport = "file"
-	TransportUnknown Transport = "unknown"
+// Transport and MediaType are defined by the certificate schema, which
+// records them (cert.Transport, cert.MediaType).
+type (
+	Transport = cert.Transport
+	MediaType = cert.MediaType
 )
 
-// MediaType is the storage medium as far as the host can tell.
-type MediaType string
+// Transports lethe distinguishes. The firmware techniques that apply depend
+// on it (NVMe admin commands, ATA or SCSI pass-through).
+const (
+	TransportNVMe    = cert.TransportNVMe
+	TransportSATA    = cert.TransportSATA
+	TransportSAS     = cert.TransportSAS
+	TransportSCSI    = cert.TransportSCSI
+	TransportVirtio  = cert.TransportVirtio
+	TransportUSB     = cert.TransportUSB
+	TransportMMC     = cert.TransportMMC
+	TransportLoop    = cert.TransportLoop
+	TransportVirtual = cert.TransportVirtual
+	TransportOptical = cert.TransportOptical
+	TransportFile    = cert.TransportFile
+	TransportUnknown = cert.TransportUnknown
+)
 
 // Media types. Flash and rotating media differ in what an overwrite proves
 // (NIST SP 800-88 Rev. 2: overwrite is Clear on both, never Purge on flash).
 const (
-	MediaHDD     MediaType = "hdd"
-	MediaSSD     MediaType = "ssd"
-	MediaFile    MediaType = "file"
-	MediaVirtual MediaType = "virtual"
-	MediaUnknown MediaType = "unknown"
+	MediaHDD     = cert.MediaHDD
+	MediaSSD     = cert.MediaSSD
+	MediaFile    = cert.MediaFile
+	MediaVirtual = cert.MediaVirtual
+	MediaUnknown = cert.MediaUnknown
 )
 
 // Device describes one block device or image file.
@@ -126,24 +129,10 @@ type Mount struct {
 	Via string `json:"via,omitempty"`
 }
 
-// Identity is the canonical identity of a drive, the part of a Device that
-// names the physical medium rather than how it is attached today. The
-// certificate's subject digest is computed over it.
-type Identity struct {
-	Vendor    string    `json:"vendor"`
-	Model     string    `json:"model"`
-	Serial    string    `json:"serial"`
-	WWN       string    `json:"wwn"`
-	Firmware  string    `json:"firmware"`
-	Transport Transport `json:"transport"`
-	SizeBytes int64     `json:"sizeBytes"`
-	// RawIdentify is the drive's raw IDENTIFY / INQUIRY data when lethe
-	// could read it, so an auditor can check the fields above against it.
-	RawIdentify []byte `json:"rawIdentify,omitempty"`
-	// BackingFile identifies loop devices and image files, which have no
-	// serial number.
-	BackingFile string `json:"backingFile,omitempty"`
-}
+// Identity is the canonical identity of a drive (the certificate's
+// cert.Identity), the part of a Device that names the physical medium
+// rather than how it is attached today.
+type Identity = cert.Identity
 
 // Identity returns the canonical identity of d.
 func (d *Device) Identity() Identity {
@@ -184,15 +173,4 @@ func (d *Device) Label() string {
 }
 
 // HumanBytes formats n bytes with binary units, as operators read sizes.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func HumanBytes(n int64) string { return humanize.Bytes(n) }

@@ -2,6 +2,7 @@ package devices
 
 import (
 	"errors"
+	"github.com/lethe-project/lethe/internal/humanize"
 	"os"
 	"path/filepath"
 	"slices"
@@ -345,7 +346,7 @@ func TestDescribeBadInput(t *testing.T) {
 
 func TestNaturalCompare(t *testing.T) {
 	names := []string{"loop10", "sda", "loop2", "nvme10n1", "nvme2n1", "loop1", "nvme2n10", "nvme2n2", "sdaa", "sdb", "loop02"}
-	slices.SortFunc(names, NaturalCompare)
+	slices.SortFunc(names, humanize.NaturalCompare)
 	want := []string{"loop1", "loop2", "loop02", "loop10", "nvme2n1", "nvme2n2", "nvme2n10", "nvme10n1", "sda", "sdaa", "sdb"}
 	if !slices.Equal(names, want) {
 		t.Errorf("got %v\nwant %v", names, want)

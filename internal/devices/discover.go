@@ -1,12 +1,13 @@
 package devices
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/jaypipes/ghw"
+
+	"github.com/lethe-project/lethe/internal/humanize"
 )
 
 // Discover lists the block devices of the machine: every disk ghw finds,
@@ -42,7 +43,7 @@ func (e Env) Discover() ([]*Device, error) {
 		}
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b *Device) int { return NaturalCompare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *Device) int { return humanize.NaturalCompare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -64,39 +65,4 @@ func (d *Device) Matches(sel string) bool {
 	return sel == d.Path || sel == d.Name || "/dev/"+sel == d.Path ||
 		(d.Serial != "" && sel == d.Serial) ||
 		(d.WWN != "" && (strings.EqualFold(sel, d.WWN) || strings.EqualFold("naa."+strings.TrimPrefix(strings.ToLower(sel), "0x"), d.WWN)))
-}
-
-// NaturalCompare orders names the way people count: runs of digits compare
-// by value, so loop2 comes before loop10 and nvme2n1 before nvme10n1.
-func NaturalCompare(a, b string) int {
-	for a != "" && b != "" {
-		da, db := digitRun(a), digitRun(b)
-		if da > 0 && db > 0 {
-			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
-			if c := cmp.Compare(len(na), len(nb)); c != 0 {
-				return c
-			}
-			if c := strings.Compare(na, nb); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(da, db); c != 0 {
-				return c // fewer leading zeros first
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return cmp.Compare(a[0], b[0])
-		}
-		a, b = a[1:], b[1:]
-	}
-	return cmp.Compare(len(a), len(b))
-}
-
-func digitRun(s string) int {
-	n := 0
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		n++
-	}
-	return n
 }

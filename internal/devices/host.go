@@ -3,31 +3,13 @@ package devices
 import (
 	"os"
 	"strings"
+
+	"github.com/lethe-project/lethe/cert"
 )
 
-// HostIdentity identifies the machine the drives sit in, from SMBIOS as the
-// kernel exposes it in /sys/class/dmi/id (DMTF DSP0134 types 1-3). NIST SP
-// 800-88 Rev. 2 Appendix G asks for the media's location; for a returned
-// server that is the server itself.
-type HostIdentity struct {
-	Hostname        string `json:"hostname,omitempty"`
-	MachineID       string `json:"machineId,omitempty"`
-	SystemVendor    string `json:"systemVendor,omitempty"`
-	SystemProduct   string `json:"systemProduct,omitempty"`
-	SystemSerial    string `json:"systemSerial,omitempty"`
-	SystemUUID      string `json:"systemUUID,omitempty"`
-	BoardVendor     string `json:"boardVendor,omitempty"`
-	BoardProduct    string `json:"boardProduct,omitempty"`
-	BoardSerial     string `json:"boardSerial,omitempty"`
-	ChassisSerial   string `json:"chassisSerial,omitempty"`
-	ChassisAssetTag string `json:"chassisAssetTag,omitempty"`
-	BIOSVersion     string `json:"biosVersion,omitempty"`
-	Kernel          string `json:"kernel,omitempty"`
-	// TPMKey is the public key (PKIX PEM) of the host's TPM-resident key
-	// that co-signed the certificate (lethe agent on a host with a TPM):
-	// the same TPM gives the same key on every boot.
-	TPMKey string `json:"tpmKey,omitempty"`
-}
+// HostIdentity identifies the machine the drives sit in (the certificate's
+// cert.Host), from SMBIOS as the kernel exposes it in /sys/class/dmi/id.
+type HostIdentity = cert.Host
 
 // Host returns the identity of the machine described by e. Fields the
 // firmware leaves empty or fills with placeholders stay empty.

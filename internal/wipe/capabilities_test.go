@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/devices/ata"
 	"github.com/lethe-project/lethe/internal/devices/nvme"
@@ -158,10 +159,10 @@ func TestJobKeyIsFileSafe(t *testing.T) {
 func TestObservationsBounded(t *testing.T) {
 	r := &FirmwareRecord{}
 	for i := range 5000 {
-		r.observe("in progress", float64(i)/5000, []string{"a", "b"}[i%2])
+		r.Observe("in progress", float64(i)/5000, []string{"a", "b"}[i%2])
 	}
-	r.observe("completed", 0, "")
-	if len(r.Observations) > maxObservations || r.Observations[len(r.Observations)-1].State != "completed" || r.Polls != 5001 {
+	r.Observe("completed", 0, "")
+	if len(r.Observations) > cert.MaxObservations || r.Observations[len(r.Observations)-1].State != "completed" || r.Polls != 5001 {
 		t.Fatalf("%d observations, last %+v, polls %d", len(r.Observations), r.Observations[len(r.Observations)-1], r.Polls)
 	}
 }

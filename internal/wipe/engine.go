@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lethe-project/lethe/cert"
 )
 
 // IOOptions tune the engine. The zero value means the defaults.
@@ -48,12 +50,9 @@ func (o IOOptions) withDefaults() IOOptions {
 	return o
 }
 
-// Range is a run of logical blocks (LBAs of the target's logical sector size).
-type Range struct {
-	LBA   int64  `json:"lba"`
-	Count int64  `json:"count"`
-	Error string `json:"error,omitempty"`
-}
+// Range is a run of logical blocks (LBAs of the target's logical sector
+// size), as the certificate records it.
+type Range = cert.Range
 
 // extent is one I/O job: Len bytes at Off.
 type extent struct {
@@ -333,4 +332,16 @@ func inRanges(rs []Range, lba int64) bool {
 		}
 	}
 	return false
+}
+
+// sampleExtents turns the sampled units into read jobs.
+type sampleExtents struct {
+	offs []int64
+	s    *cert.Sample
+}
+
+func (e sampleExtents) Len() int { return len(e.offs) }
+func (e sampleExtents) At(i int) extent {
+	off := e.offs[i]
+	return extent{Off: off, Len: int(min(e.s.UnitBytes, e.s.SizeBytes-off))}
 }

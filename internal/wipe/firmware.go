@@ -237,7 +237,7 @@ func (r *fwRun) persist(phase string) error {
 
 func (r *fwRun) forgetJob() {
 	if err := removeJob(r.dir, r.d); err != nil {
-		r.rec.note("could not remove the job file: %v", err)
+		r.rec.Note("could not remove the job file: %v", err)
 	}
 }
 
@@ -313,7 +313,7 @@ func (r *fwRun) poll(what string, timeout time.Duration, step pollStep) fwResult
 		switch {
 		case err != nil:
 			fails++
-			r.rec.observe("no answer", 0, err.Error())
+			r.rec.Observe("no answer", 0, err.Error())
 			if fails >= 5 {
 				r.notify("%s: lost contact with the drive while it was %s (%v); the job is recorded in %s: run lethe again to resume", r.d.Path, what, err, r.dir)
 				return fwResult{out: outLost, why: fmt.Sprintf("lost contact with the drive while it was %s (%v): the operation may continue inside it", what, err)}
@@ -350,17 +350,17 @@ func (r *fwRun) prepareProof() error {
 	if r.failureBlocksIO {
 		switch {
 		case r.ev != nil:
-			r.rec.note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
+			r.rec.Note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
 		case r.job != nil && r.job.Evidence != nil:
 			r.ev = r.job.Evidence
-			r.rec.note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
+			r.rec.Note("the drive refuses I/O in its sanitize failure mode: the proof planted before the failed attempt (job %s) is reused", r.job.ID)
 		default:
-			r.rec.note("the drive refuses I/O in its sanitize failure mode and no earlier proof is recorded: no before/after proof is possible")
+			r.rec.Note("the drive refuses I/O in its sanitize failure mode and no earlier proof is recorded: no before/after proof is possible")
 		}
 		return nil
 	}
 	if r.ev != nil {
-		r.rec.note("a new erase command: the proof of the earlier attempt is replaced by a fresh one")
+		r.rec.Note("a new erase command: the proof of the earlier attempt is replaced by a fresh one")
 		r.ev = nil
 	}
 	seed := r.fo.ProofSeed
@@ -372,7 +372,7 @@ func (r *fwRun) prepareProof() error {
 	}
 	ev, err := PrepareProof(r.t, seed, r.fo.Proof)
 	if err != nil {
-		r.rec.note("no before/after proof: %v", err)
+		r.rec.Note("no before/after proof: %v", err)
 		return nil
 	}
 	r.ev = ev
@@ -452,7 +452,7 @@ func (r *fwRun) finish(res fwResult) *Report {
 			phase = phaseStarted
 		}
 		if err := r.persist(phase); err != nil {
-			rec.note("%v", err)
+			rec.Note("%v", err)
 		}
 	} else {
 		r.forgetJob()
@@ -467,7 +467,7 @@ func (r *fwRun) judge(res fwResult, op string) (Status, string) {
 	ev := r.ev
 	if ev != nil {
 		if err := CheckProof(r.t, ev, res.expect); err != nil {
-			rec.note("proof check: %v", err)
+			rec.Note("proof check: %v", err)
 			ev.Result = "failed"
 			ev.Problems = append(ev.Problems, err.Error())
 		}
@@ -521,7 +521,7 @@ func (r *fwRun) readBack(e Expectation, op string) VerifyReport {
 	case "pattern":
 		p, err := PatternFromSpec(*e.Pattern)
 		if err != nil {
-			r.rec.note("read-back pattern: %v", err)
+			r.rec.Note("read-back pattern: %v", err)
 			return none
 		}
 		pat = p
@@ -546,7 +546,7 @@ func (r *fwRun) readBack(e Expectation, op string) VerifyReport {
 	}
 	v, err := Verify(r.ctx, j)
 	if err != nil {
-		r.rec.note("read-back: %v", err)
+		r.rec.Note("read-back: %v", err)
 		return none
 	}
 	return *v
@@ -562,3 +562,5 @@ func expectFromDealloc(zero, ones bool) Expectation {
 	}
 	return Expectation{Kind: "changed"}
 }
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

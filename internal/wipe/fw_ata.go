@@ -35,13 +35,13 @@ func (r *fwRun) ataIdentify(dev *ata.Device, why string) (*ata.Identify, error) 
 		var err error
 		id, err = dev.Identify(ctx)
 		if errors.Is(err, ata.ErrChecksum) && id != nil {
-			r.rec.note("IDENTIFY: %v", err)
+			r.rec.Note("IDENTIFY: %v", err)
 			err = nil
 		}
 		return err
 	})
 	if err == nil {
-		r.rec.observe("security "+id.Security.State(), 0, why)
+		r.rec.Observe("security "+id.Security.State(), 0, why)
 	}
 	return id, err
 }
@@ -59,7 +59,7 @@ func (r *fwRun) ataRecoverPassword(dev *ata.Device, id *ata.Identify) (*ata.Iden
 	}
 	sec := id.Security
 	if !sec.Enabled {
-		r.rec.note("the temporary password of an interrupted lethe run is no longer set on the drive")
+		r.rec.Note("the temporary password of an interrupted lethe run is no longer set on the drive")
 		r.job.Password = ""
 		return id, nil
 	}
@@ -90,7 +90,7 @@ func (r *fwRun) ataRecoverPassword(dev *ata.Device, id *ata.Identify) (*ata.Iden
 	if id.Security.Enabled {
 		return nil, refused(r.d, "the drive still reports a user password after DISABLE PASSWORD")
 	}
-	r.rec.note("recovered the drive from an interrupted lethe run: it was %s with lethe's temporary password, which is now unlocked and disabled", map[bool]string{true: "locked", false: "left"}[sec.Locked])
+	r.rec.Note("recovered the drive from an interrupted lethe run: it was %s with lethe's temporary password, which is now unlocked and disabled", map[bool]string{true: "locked", false: "left"}[sec.Locked])
 	r.decide("recovered the password left by an interrupted lethe run before erasing")
 	r.job.Password = ""
 	return id, r.persist(r.job.Phase)
@@ -281,7 +281,7 @@ func (r *fwRun) ataSecurity(dev *ata.Device, enhanced bool) (fwResult, error) {
 		return fwResult{}, err
 	}
 	if _, err := r.ataIdentify(dev, "after SECURITY SET PASSWORD"); err != nil {
-		r.rec.note("IDENTIFY after SET PASSWORD: %v", err)
+		r.rec.Note("IDENTIFY after SET PASSWORD: %v", err)
 	}
 	if err := r.persist(phaseSending); err != nil {
 		r.ataClearPassword(dev, pw)
@@ -352,7 +352,7 @@ func (r *fwRun) ataStatus(dev *ata.Device, record bool, why string) (*ata.Saniti
 		err = get(context.WithoutCancel(r.ctx))
 	}
 	if err == nil {
-		r.rec.observe(ataSanitizeState(st), st.Progress, "")
+		r.rec.Observe(ataSanitizeState(st), st.Progress, "")
 	}
 	return st, err
 }
@@ -422,12 +422,12 @@ func (r *fwRun) ataSanitize(dev *ata.Device, f ata.SanitizeFeature) (fwResult, e
 	r.rec.TimeoutSeconds = timeout.Seconds()
 	if st0.InProgress {
 		if cont && r.job.ATAFeature == uint16(f) {
-			r.rec.note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, st0.Progress*100)
+			r.rec.Note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, st0.Progress*100)
 			r.rec.InProgressSeen = true
 			return r.ataFollow(dev, f, opts, r.job.CompletedBefore, timeout), nil
 		}
 		r.notify("%s: a sanitize lethe did not start is running; waiting for it to end before starting lethe's own", r.d.Path)
-		r.rec.note("a sanitize lethe did not start was running: lethe waited for it and does not count it")
+		r.rec.Note("a sanitize lethe did not start was running: lethe waited for it and does not count it")
 		wait := r.poll("sanitizing (an operation lethe did not start)", timeout, func() (bool, fwResult, error) {
 			st, err := r.ataStatus(dev, false, "")
 			if err != nil {
@@ -453,7 +453,7 @@ func (r *fwRun) ataSanitize(dev *ata.Device, f ata.SanitizeFeature) (fwResult, e
 	}
 	if st0.Failed {
 		r.failureBlocksIO = true
-		r.rec.note("the drive is in the sanitize failure state (SD3) after an earlier sanitize: it refuses I/O until a sanitize succeeds, so lethe starts a new one")
+		r.rec.Note("the drive is in the sanitize failure state (SD3) after an earlier sanitize: it refuses I/O until a sanitize succeeds, so lethe starts a new one")
 	} else if id, err = r.ataHidden(dev, id); err != nil {
 		return fwResult{}, err
 	}
@@ -493,7 +493,7 @@ func (r *fwRun) ataSanitize(dev *ata.Device, f ata.SanitizeFeature) (fwResult, e
 		return fwResult{out: outRefused, why: why}, nil
 	}
 	if err := r.persist(phaseStarted); err != nil {
-		r.rec.note("%v", err)
+		r.rec.Note("%v", err)
 	}
 	return r.ataFollow(dev, f, opts, stb.CompletedWithoutError, timeout), nil
 }

@@ -36,7 +36,7 @@ func (r *fwRun) nvmeLog(record bool, why string) (*nvme.SanitizeLog, error) {
 	if record {
 		err := r.cmd("Get Log Page 0x81 (Sanitize Status)", why, get)
 		if err == nil {
-			r.rec.observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
+			r.rec.Observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
 		}
 		return l, err
 	}
@@ -99,18 +99,18 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 
 	if l0.Status == nvme.SanitizeInProgress {
 		if cont && l0.SCDW10 == r.job.NVMeCDW10 {
-			r.rec.note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, l0.Progress*100)
+			r.rec.Note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, l0.Progress*100)
 			r.rec.InProgressSeen = true
 			return r.nvmeFollow(req, r.job.NVMeCDW10, r.job.GDEBefore, l0, timeout), nil
 		}
 		r.notify("%s: a sanitize lethe did not start (SCDW10 0x%08x) is running; waiting for it to end before starting lethe's own", r.d.Path, l0.SCDW10)
-		r.rec.note("a sanitize lethe did not start (SCDW10 0x%08x) was running: lethe waited for it and does not count it", l0.SCDW10)
+		r.rec.Note("a sanitize lethe did not start (SCDW10 0x%08x) was running: lethe waited for it and does not count it", l0.SCDW10)
 		wait := r.poll("sanitizing (an operation lethe did not start)", timeout, func() (bool, fwResult, error) {
 			l, err := r.nvmeLog(false, "")
 			if err != nil {
 				return false, fwResult{}, err
 			}
-			r.rec.observe("foreign: "+l.Status.String(), l.Progress, nvmeLogDetail(l))
+			r.rec.Observe("foreign: "+l.Status.String(), l.Progress, nvmeLogDetail(l))
 			return l.Status != nvme.SanitizeInProgress, fwResult{}, nil
 		})
 		if wait.out == outInterrupted || wait.out == outLost {
@@ -131,7 +131,7 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 	}
 	if l0.Status == nvme.SanitizeFailed {
 		r.failureBlocksIO = true
-		r.rec.note("the controller is in sanitize failure mode after an earlier sanitize (SCDW10 0x%08x): it refuses I/O until a sanitize succeeds, so lethe starts a new one", l0.SCDW10)
+		r.rec.Note("the controller is in sanitize failure mode after an earlier sanitize (SCDW10 0x%08x): it refuses I/O until a sanitize succeeds, so lethe starts a new one", l0.SCDW10)
 	}
 	if err := nvme.SanitizeCheck(ctrl, req); err != nil {
 		return fwResult{}, refused(r.d, "%v", err)
@@ -146,7 +146,7 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 		}
 	}
 	if lb.GlobalDataErased && r.ev != nil && !r.failureBlocksIO {
-		r.rec.note("Global Data Erased is still set after the canary writes: the controller does not track it, so only an in-progress state seen by lethe attributes a completion")
+		r.rec.Note("Global Data Erased is still set after the canary writes: the controller does not track it, so only an in-progress state seen by lethe attributes a completion")
 	}
 	cmd, err := nvme.SanitizeCmd(req)
 	if err != nil {
@@ -168,7 +168,7 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 		return fwResult{out: outRefused, why: fmt.Sprintf("the controller refused Sanitize: %v", err)}, nil
 	}
 	if err := r.persist(phaseStarted); err != nil {
-		r.rec.note("%v", err)
+		r.rec.Note("%v", err)
 	}
 	return r.nvmeFollow(req, cmd.CDW10, lb.GlobalDataErased, lb, timeout), nil
 }
@@ -184,7 +184,7 @@ func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore boo
 		if err != nil {
 			return false, fwResult{}, err
 		}
-		r.rec.observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
+		r.rec.Observe(l.Status.String(), l.Progress, nvmeLogDetail(l))
 		ours := l.SCDW10 == cdw10
 		switch l.Status {
 		case nvme.SanitizeInProgress:
@@ -226,7 +226,7 @@ func (r *fwRun) nvmeDone(req nvme.SanitizeRequest, l *nvme.SanitizeLog) fwResult
 		res.deallocNote = "the sanitize ran with no-deallocate (NDAS) and the log confirms it (SSTAT 4): reads come from the medium, not from deallocated blocks"
 		switch {
 		case sc.NODMMAS == 2:
-			r.rec.note("SANICAP NODMMAS=2: the controller modifies the medium after a no-deallocate sanitize, so no content can be predicted")
+			r.rec.Note("SANICAP NODMMAS=2: the controller modifies the medium after a no-deallocate sanitize, so no content can be predicted")
 		case req.Action == nvme.SanitizeOverwrite:
 			res.expect = patternExpect(req.Pattern)
 		}
@@ -299,7 +299,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 	log, err := r.nvmeLog(true, "a running sanitize would refuse the format")
 	switch {
 	case err != nil:
-		r.rec.note("no Sanitize Status log (%v): the format timeout comes from the capacity", err)
+		r.rec.Note("no Sanitize Status log (%v): the format timeout comes from the capacity", err)
 		log = nil
 	case log.Status == nvme.SanitizeInProgress:
 		return fwResult{}, refused(r.d, "a sanitize is running (%.1f%%): run lethe again when it has ended", log.Progress*100)
@@ -317,7 +317,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 	r.rec.Parameters = []string{fmt.Sprintf("NSID=0x%x", target), fmt.Sprintf("LBAF=%d (kept)", req.LBAF), fmt.Sprintf("SES=%d", ses),
 		fmt.Sprintf("MSET=%d", b2i(req.MSET)), fmt.Sprintf("PI=%d", req.PI), fmt.Sprintf("PIL=%d", b2i(req.PIL))}
 	if target == nvme.BroadcastNSID {
-		r.rec.note("FNA 0x%02x: format and secure erase apply to all namespaces, so lethe sends the broadcast NSID (the controller has one namespace)", ctrl.FNA)
+		r.rec.Note("FNA 0x%02x: format and secure erase apply to all namespaces, so lethe sends the broadcast NSID (the controller has one namespace)", ctrl.FNA)
 	}
 	r.rec.TimeoutSeconds = req.Timeout.Seconds()
 	if err := r.prepareProof(); err != nil {
@@ -348,7 +348,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 		after = ns
 	}
 	if after.FormatIndex() != ns.FormatIndex() || after.NSZE != ns.NSZE {
-		r.rec.note("the namespace changed: LBA format %d -> %d, NSZE %d -> %d", ns.FormatIndex(), after.FormatIndex(), ns.NSZE, after.NSZE)
+		r.rec.Note("the namespace changed: LBA format %d -> %d, NSZE %d -> %d", ns.FormatIndex(), after.FormatIndex(), ns.NSZE, after.NSZE)
 	}
 	return fwResult{out: outCompleted, deallocated: true, expect: expectFromDealloc(after.DeallocReadsZero(), after.DeallocReadsOnes()),
 		deallocNote: fmt.Sprintf("Format NVM leaves the namespace deallocated: reads return what deallocated blocks read as (DLFEAT %d), not the medium", after.DLFEAT&7)}, nil

@@ -48,7 +48,7 @@ func (r *fwRun) scsiStatus(record bool, why string) (*scsi.OperationStatus, erro
 		err = get(context.WithoutCancel(r.ctx))
 	}
 	if err == nil {
-		r.rec.observe(scsiState(st), st.Progress, fmt.Sprintf("%s, %s", st.Sense.Key, st.Sense.ASC))
+		r.rec.Observe(scsiState(st), st.Progress, fmt.Sprintf("%s, %s", st.Sense.Key, st.Sense.ASC))
 	}
 	return st, err
 }
@@ -111,12 +111,12 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 	}
 	if st0.InProgress {
 		if cont && r.job.SCSIAction == uint8(sa) {
-			r.rec.note("the device is still sanitizing for job %s: lethe follows it", r.job.ID)
+			r.rec.Note("the device is still sanitizing for job %s: lethe follows it", r.job.ID)
 			r.rec.InProgressSeen = true
 			return r.scsiFollow(req, pattern, timeout), nil
 		}
 		r.notify("%s: an operation lethe did not start is running; waiting for it to end", r.d.Path)
-		r.rec.note("an operation lethe did not start was running (%s): lethe waited for it and does not count it", st0.Sense)
+		r.rec.Note("an operation lethe did not start was running (%s): lethe waited for it and does not count it", st0.Sense)
 		wait := r.poll("busy with an operation lethe did not start", timeout, func() (bool, fwResult, error) {
 			st, err := r.scsiStatus(false, "")
 			if err != nil {
@@ -140,7 +140,7 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 	}
 	if st0.Failed {
 		r.failureBlocksIO = true
-		r.rec.note("the device is in the sanitize failure state after an earlier sanitize: it refuses medium access until a sanitize succeeds, so lethe starts a new one")
+		r.rec.Note("the device is in the sanitize failure state after an earlier sanitize: it refuses medium access until a sanitize succeeds, so lethe starts a new one")
 	}
 	if err := r.prepareProof(); err != nil {
 		return fwResult{}, err
@@ -168,7 +168,7 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 		return fwResult{out: outRefused, why: fmt.Sprintf("the device refused SANITIZE: %v", err)}, nil
 	}
 	if err := r.persist(phaseStarted); err != nil {
-		r.rec.note("%v", err)
+		r.rec.Note("%v", err)
 	}
 	return r.scsiFollow(req, pattern, timeout), nil
 }
@@ -262,7 +262,7 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 		return fwResult{out: outRefused, why: fmt.Sprintf("the device refused FORMAT UNIT: %v", err)}, nil
 	}
 	if err := r.persist(phaseStarted); err != nil {
-		r.rec.note("%v", err)
+		r.rec.Note("%v", err)
 	}
 	var sup *scsi.SanitizeSupport
 	if r.info.SCSI != nil {
@@ -284,8 +284,8 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 // from, so an auditor can tell a drive's own figure from lethe's estimate.
 func (r *fwRun) noteTimeoutSource(recommended time.Duration) {
 	if recommended > 0 {
-		r.rec.note("timeout from the device's recommended command timeout (%s, REPORT SUPPORTED OPERATION CODES with RCTD): twice that plus 10 minutes, and for an erase that scales with capacity no less than the capacity at 50 MB/s plus 30 minutes", recommended)
+		r.rec.Note("timeout from the device's recommended command timeout (%s, REPORT SUPPORTED OPERATION CODES with RCTD): twice that plus 10 minutes, and for an erase that scales with capacity no less than the capacity at 50 MB/s plus 30 minutes", recommended)
 		return
 	}
-	r.rec.note("the device reported no command timeout: timeout from the capacity at 50 MB/s plus 30 minutes")
+	r.rec.Note("the device reported no command timeout: timeout from the capacity at 50 MB/s plus 30 minutes")
 }

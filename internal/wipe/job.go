@@ -272,7 +272,7 @@ func verifyPhase(ctx context.Context, t Target, p Pattern, pass int, sample *Sam
 	var jobs extents = chunked{t.Size(), opt.ChunkBytes}
 	total := t.Size()
 	if sample != nil {
-		jobs = sampleExtents{sample}
+		jobs = sampleExtents{sample.Offsets(), sample}
 		total = sample.Bytes
 		v.Scope = "sample"
 		v.Sample = sample

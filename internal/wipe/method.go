@@ -4,23 +4,22 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/lethe-project/lethe/cert"
 )
 
-// Method is a named host-overwrite scheme: the patterns of its passes.
-type Method struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Passes      []string `json:"passes"`
-}
+// Method is a host-overwrite scheme: the patterns of its passes
+// (defined by the certificate schema).
+type Method = cert.Method
 
 // methods are the named schemes. One pass is enough for NIST Clear on
 // modern media (SP 800-88 Rev. 2 §3.1); multi-pass schemes exist because
 // contracts and older policies still name them.
 var methods = []Method{
-	{"random", "one pass of AES-128-CTR pseudorandom data", []string{"random"}},
-	{"zero", "one pass of zeros", []string{"zero"}},
-	{"one", "one pass of 0xFF", []string{"one"}},
-	{"dod", "DoD 5220.22-M 3-pass: a character (0x00), its complement (0xFF), random", []string{"zero", "one", "random"}},
+	{Name: "random", Description: "one pass of AES-128-CTR pseudorandom data", Passes: []string{"random"}},
+	{Name: "zero", Description: "one pass of zeros", Passes: []string{"zero"}},
+	{Name: "one", Description: "one pass of 0xFF", Passes: []string{"one"}},
+	{Name: "dod", Description: "DoD 5220.22-M 3-pass: a character (0x00), its complement (0xFF), random", Passes: []string{"zero", "one", "random"}},
 }
 
 // DefaultMethod is used when the operator names none: a single random pass

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/lethe-project/lethe/cert"
 )
 
 // Pattern is what one overwrite pass writes. Every pattern is a pure function
@@ -29,24 +31,9 @@ type Pattern interface {
 	Spec() PatternSpec
 }
 
-// PatternSpec describes a pattern completely enough to regenerate it.
-type PatternSpec struct {
-	// Kind is "bytes" (a repeated byte sequence) or "aes-128-ctr".
-	Kind string `json:"kind"`
-	// Name is how the operator named it: zero, one, random, 0xAA55, ...
-	Name string `json:"name"`
-	// Bytes (hex) is the repeated sequence for Kind "bytes"; the byte at
-	// device offset o is Bytes[o mod len(Bytes)].
-	Bytes string `json:"bytes,omitempty"`
-	// Key and IV (hex) define the AES-128-CTR keystream for Kind
-	// "aes-128-ctr": the 16 bytes at device offset 16*i are
-	// AES-128(Key, IV + i), with IV+i a 128-bit big-endian sum (NIST SP
-	// 800-38A §6.5), i.e. the output of
-	//   openssl enc -aes-128-ctr -K KEY -iv IV < /dev/zero
-	// The key protects nothing: it is disclosed so the pass can be checked.
-	Key string `json:"key,omitempty"`
-	IV  string `json:"iv,omitempty"`
-}
+// PatternSpec describes a pattern completely enough to regenerate it
+// (defined by the certificate schema).
+type PatternSpec = cert.PatternSpec
 
 // ParsePattern parses an operator's pattern name: zero, one, random, or a hex
 // byte sequence such as 0xAA or 0x55AA55 (at most 512 bytes).

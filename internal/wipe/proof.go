@@ -7,6 +7,8 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
+
+	"github.com/lethe-project/lethe/cert"
 )
 
 // A firmware erase is a black box: the drive says it succeeded. Proof makes
@@ -19,28 +21,13 @@ import (
 // recognizable even where it was not planted (remapped, or misread).
 var canaryMagic = []byte("LETHE-CANARY-v1\x00")
 
-// Expectation is what a sanitized block should read back as.
-type Expectation struct {
-	// Kind is "zero", "pattern" (Pattern set), "ones", or "changed"
-	// (crypto erase: anything but the old data).
-	Kind    string       `json:"kind"`
-	Pattern *PatternSpec `json:"pattern,omitempty"`
-}
+// Expectation is what a sanitized block should read back as (defined by
+// the certificate schema).
+type Expectation = cert.Expectation
 
-// ProofBlock is one block the proof looks at.
-type ProofBlock struct {
-	Offset int64 `json:"offset"`
-	// Before is the SHA-256 of the block before the erase (fingerprints)
-	// or of the planted content (canaries).
-	Before string `json:"sha256Before"`
-	// Uniform marks a fingerprint whose pre-image was a single repeated
-	// byte (a new or zeroed drive): it cannot show that anything changed.
-	Uniform bool   `json:"uniform,omitempty"`
-	After   string `json:"sha256After,omitempty"`
-	// Outcome: "changed", "unchanged", "unreadable", "expected",
-	// "unexpected" (changed, but not to what the technique implies).
-	Outcome string `json:"outcome,omitempty"`
-}
+// ProofBlock is one block the proof looks at (defined by the certificate
+// schema).
+type ProofBlock = cert.ProofBlock
 
 // Evidence is the before/after proof of a firmware erase, recorded in the
 // certificate.
@@ -292,43 +279,13 @@ func isUniform(b []byte) bool {
 	return true
 }
 
-// maxProofFailures bounds the failing probes a certificate lists.
-const maxProofFailures = 32
-
 // ProofRecord is the certificate's form of the evidence. The pre-images are
 // gone with the erase, so per-block hashes would prove nothing more to an
 // auditor than a commitment to them does; they stay in the job state, and
-// the certificate carries where lethe looked (the offsets), a digest over
-// what it saw before and after, the counts, and every probe that did not
-// check out (the first maxProofFailures). This keeps a certificate well
-// under the audit store's envelope limit.
-type ProofRecord struct {
-	Seed       string `json:"seed"`
-	BlockBytes int    `json:"blockBytes"`
-	// CanaryOffsets and FingerprintOffsets are byte offsets of the probes.
-	CanaryOffsets      []int64 `json:"canaryOffsets"`
-	FingerprintOffsets []int64 `json:"fingerprintOffsets"`
-	// BeforeDigest and AfterDigest are the SHA-256 of the concatenated
-	// hex SHA-256 of every probe block (canaries, then fingerprints, in
-	// offset order) before and after the erase; unreadable blocks count as
-	// an empty string.
-	BeforeDigest       string      `json:"beforeDigest"`
-	AfterDigest        string      `json:"afterDigest,omitempty"`
-	Expect             Expectation `json:"expect"`
-	CanariesPlanted    int         `json:"canariesPlanted"`
-	FingerprintsTaken  int         `json:"fingerprintsTaken"`
-	InformativeSamples int         `json:"informativeSamples"`
-	CanariesSurvived   int         `json:"canariesSurvived"`
-	UnchangedBlocks    int         `json:"unchangedBlocks"`
-	UnexpectedBlocks   int         `json:"unexpectedBlocks"`
-	UnreadableBlocks   int         `json:"unreadableBlocks"`
-	Deallocated        bool        `json:"readsFromDeallocated"`
-	DeallocatedNote    string      `json:"deallocatedNote,omitempty"`
-	Result             string      `json:"result"`
-	Problems           []string    `json:"problems,omitempty"`
-	// Failures are probes whose outcome was not the expected one.
-	Failures []ProofBlock `json:"failures,omitempty"`
-}
+// the certificate carries where lethe looked, a digest over what it saw
+// before and after, the counts, and every probe that did not check out.
+// This keeps a certificate well under the audit store's envelope limit.
+type ProofRecord = cert.ProofRecord
 
 // Record returns the certificate's compact form of the evidence.
 func (ev *Evidence) Record() *ProofRecord {
@@ -349,7 +306,7 @@ func (ev *Evidence) Record() *ProofRecord {
 			before.Write([]byte(p.Before))
 			after.Write([]byte(p.After))
 			checked = checked || p.Outcome != ""
-			if p.Outcome != "" && p.Outcome != "expected" && len(r.Failures) < maxProofFailures {
+			if p.Outcome != "" && p.Outcome != "expected" && len(r.Failures) < cert.MaxProofFailures {
 				r.Failures = append(r.Failures, p)
 			}
 		}

@@ -23,9 +23,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -36,7 +33,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // DevicePaths are tried in order by Open: the kernel's resource manager
@@ -75,7 +72,7 @@ func Template() tpm2.TPMTPublic {
 	}
 }
 
-// Signer is a TPM-resident signing key; it implements attest.Signer.
+// Signer is a TPM-resident signing key; it implements sign.Signer.
 type Signer struct {
 	mu        sync.Mutex
 	tpm       transport.TPMCloser
@@ -159,7 +156,7 @@ func flush(t transport.TPM, h tpm2.TPMHandle) {
 	_, _ = tpm2.FlushContext{FlushHandle: h}.Execute(t)
 }
 
-// Sign implements attest.Signer: an ECDSA P-256 signature (ASN.1 DER) over
+// Sign implements sign.Signer: an ECDSA P-256 signature (ASN.1 DER) over
 // SHA-256(pae), made by the TPM.
 func (s *Signer) Sign(pae []byte) ([]byte, error) {
 	digest := sha256.Sum256(pae)
@@ -197,10 +194,10 @@ func (s *Signer) Sign(pae []byte) ([]byte, error) {
 	return der, nil
 }
 
-// KeyID implements attest.Signer.
+// KeyID implements sign.Signer.
 func (s *Signer) KeyID() string { return s.keyID }
 
-// Public implements attest.Signer.
+// Public implements sign.Signer.
 func (s *Signer) Public() crypto.PublicKey { return s.pub }
 
 // Hierarchy names the TPM hierarchy the key was created in.
@@ -226,14 +223,7 @@ func (s *Signer) Close() error {
 }
 
 // KeyID is the hex SHA-256 of the PKIX DER encoding of pub.
-func KeyID(pub *ecdsa.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:]), nil
-}
+func KeyID(pub *ecdsa.PublicKey) (string, error) { return sign.KeyID(pub), nil }
 
 // ParsePublicKey reads a PKIX PEM ECDSA public key (as PublicPEM writes).
 func ParsePublicKey(data []byte) (*ecdsa.PublicKey, error) {
@@ -256,31 +246,5 @@ func ParsePublicKey(data []byte) (*ecdsa.PublicKey, error) {
 // a valid signature by pub, the TPM key. It returns an error if no
 // signature names pub's key ID, or if that signature does not verify.
 func VerifyEnvelope(envelope []byte, pub *ecdsa.PublicKey) error {
-	var env dsse.Envelope
-	if err := json.Unmarshal(envelope, &env); err != nil {
-		return fmt.Errorf("not a DSSE envelope: %w", err)
-	}
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		return fmt.Errorf("payload: %w", err)
-	}
-	id, err := KeyID(pub)
-	if err != nil {
-		return err
-	}
-	digest := sha256.Sum256(dsse.PAE(env.PayloadType, payload))
-	for _, sig := range env.Signatures {
-		if sig.KeyID != id {
-			continue
-		}
-		raw, err := base64.StdEncoding.DecodeString(sig.Sig)
-		if err != nil {
-			return fmt.Errorf("signature by %.16s: %w", id, err)
-		}
-		if !ecdsa.VerifyASN1(pub, digest[:], raw) {
-			return fmt.Errorf("TPM signature by %.16s does not verify: the certificate was altered after signing", id)
-		}
-		return nil
-	}
-	return fmt.Errorf("no signature by TPM key %.16s", id)
+	return sign.VerifyECDSA(envelope, pub)
 }

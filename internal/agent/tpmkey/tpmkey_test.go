@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/swtpm"
 )
 
@@ -49,7 +51,7 @@ func TestSignWithSwtpm(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := []byte(`{"hello":"world"}`)
-	env, err := attest.SignPayload(attest.PayloadType, payload, attest.KeySigner{Key: boot}, s)
+	env, err := sign.SignPayload(cert.PayloadType, payload, sign.KeySigner{Key: boot}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestSignWithSwtpm(t *testing.T) {
 	}
 	// The ed25519 signature verifies too: a verifier that only knows the
 	// per-boot key skips the TPM's signature.
-	if _, _, err := attest.VerifyPayload(env, attest.PayloadType, boot.Public().(ed25519.PublicKey)); err != nil {
+	if _, err := sign.Open(env, cert.PayloadType, boot.Public().(ed25519.PublicKey)); err != nil {
 		t.Errorf("ed25519 signature next to the TPM's: %v", err)
 	}
 	// Tampering: change the payload, keep the signatures.

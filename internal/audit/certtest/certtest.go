@@ -1,5 +1,5 @@
 // Package certtest makes signed certificates for the audit store's tests,
-// through attest.NewStatement and attest.Sign as lethe wipe does, from a
+// through station.NewStatement and attest.Sign as lethe wipe does, from a
 // described drive instead of a real wipe.
 package certtest
 
@@ -7,6 +7,10 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"time"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/devices"
@@ -21,7 +25,7 @@ type Drive struct {
 }
 
 // Statement builds a certificate statement for d.
-func Statement(d Drive) (*attest.Statement, error) {
+func Statement(d Drive) (*cert.Statement, error) {
 	if d.Model == "" {
 		d.Model = "TESTDISK 1TB"
 	}
@@ -43,14 +47,15 @@ func Statement(d Drive) (*attest.Statement, error) {
 		Status: d.Status, StatusReason: "every sector read back as written", Technique: wipe.TechOverwrite, Category: wipe.CategoryClear,
 		Method:    wipe.Method{Name: "random", Description: "one pseudorandom pass", Passes: []string{"random"}},
 		SizeBytes: 1 << 30, SectorSize: 512, Started: started, Ended: d.Ended,
-		Verification: wipe.VerifyReport{Scope: "full", Pass: 1, Started: started, Ended: d.Ended, Bytes: 1 << 30, Coverage: 100, Result: "pass"},
+		Passes: []wipe.PassReport{{Index: 1, Pattern: wipe.PatternSpec{Kind: "bytes", Name: "zero", Bytes: "00"}, Started: started, Ended: d.Ended, BytesWritten: 1 << 30}},
+		Verification: wipe.VerifyReport{Scope: "full", Pass: 1, Expected: wipe.PatternSpec{Kind: "bytes", Name: "zero", Bytes: "00"},
+			Started: started, Ended: d.Ended, Bytes: 1 << 30, Coverage: 100, Result: wipe.VerifyPassed},
 	}
-	return attest.NewStatement(attest.Input{
+	return station.NewStatement(station.CertInput{
 		Device: dev, Report: rep,
-		Personnel:   attest.Personnel{Operator: d.Operator, Organization: "Example Org", Site: "DC1", Job: d.Job},
-		Host:        devices.HostIdentity{Hostname: "host-" + d.HostSerial, SystemSerial: d.HostSerial, SystemVendor: "Example", SystemProduct: "Server 1"},
-		Tool:        attest.Tool{Name: "lethe", Version: "test"},
-		HiddenAreas: attest.HiddenAreas{Inspected: false, Note: "not inspected"},
+		Personnel: cert.Personnel{Operator: d.Operator, Organization: "Example Org", Site: "DC1", Job: d.Job},
+		Host:      devices.HostIdentity{Hostname: "host-" + d.HostSerial, SystemSerial: d.HostSerial, SystemVendor: "Example", SystemProduct: "Server 1"},
+		Tool:      cert.Tool{Name: "lethe", Version: "test"},
 	})
 }
 
@@ -60,7 +65,7 @@ func Sign(key ed25519.PrivateKey, d Drive) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attest.Sign(st, attest.KeySigner{Key: key})
+	return attest.Sign(st, sign.KeySigner{Key: key})
 }
 
 // MustSign is Sign for tests that cannot fail here.

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 )
@@ -27,7 +28,7 @@ func TestKillMidIngest(t *testing.T) {
 	work := t.TempDir()
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	pubFile := filepath.Join(work, "station.pub")
-	os.WriteFile(pubFile, attest.MarshalPublicKey(pub), 0o644)
+	os.WriteFile(pubFile, sign.MarshalPublicKey(pub), 0o644)
 	data := filepath.Join(work, "audit")
 	srv := startServer(t, data, "--trust-key", pubFile, "--backup-interval", "0")
 	addr := strings.TrimPrefix(srv.URL, "https://")
@@ -77,7 +78,7 @@ func TestKillMidIngest(t *testing.T) {
 	keys := receipt.Keys{}
 	vk, _ := os.ReadFile(filepath.Join(data, "keys", "log.vkey"))
 	keys.LogKey = string(vk)
-	keys.ServerKey, _ = attest.LoadPublicKey(filepath.Join(data, "keys", "server.pub"))
+	keys.ServerKey, _ = sign.LoadPublicKey(filepath.Join(data, "keys", "server.pub"))
 	for _, a := range acks {
 		// Resubmitting an acknowledged certificate returns its receipt:
 		// it is in the log and in the index.

@@ -12,7 +12,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // PayloadType is the DSSE payload type of a log entry.
@@ -90,7 +91,7 @@ const Standard = "NIST SP 800-88 Rev. 2 validation"
 // no whitespace), so the same envelope always has the same digest however
 // it was pretty-printed.
 func Canonical(envelope []byte) ([]byte, error) {
-	var env attest.Envelope
+	var env sign.Envelope
 	if err := json.Unmarshal(envelope, &env); err != nil {
 		return nil, fmt.Errorf("not a DSSE envelope: %w", err)
 	}
@@ -104,7 +105,7 @@ func Digest(data []byte) string {
 }
 
 // Sign encodes and countersigns an entry; the bytes are the log leaf.
-func Sign(e *Entry, signer attest.Signer) ([]byte, error) {
+func Sign(e *Entry, signer sign.Signer) ([]byte, error) {
 	if e.Version == 0 {
 		e.Version = 1
 	}
@@ -112,17 +113,17 @@ func Sign(e *Entry, signer attest.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attest.SignPayload(PayloadType, payload, signer)
+	return sign.SignPayload(PayloadType, payload, signer)
 }
 
 // Open verifies a log leaf's server signature and decodes it.
 func Open(leaf []byte, server ed25519.PublicKey) (*Entry, error) {
-	payload, _, err := attest.VerifyPayload(leaf, PayloadType, server)
+	o, err := sign.Open(leaf, PayloadType, server)
 	if err != nil {
 		return nil, fmt.Errorf("log entry: %w", err)
 	}
 	var e Entry
-	if err := json.Unmarshal(payload, &e); err != nil {
+	if err := cert.UnmarshalStrict(o.Payload, &e); err != nil {
 		return nil, fmt.Errorf("log entry: %w", err)
 	}
 	return &e, nil

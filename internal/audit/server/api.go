@@ -10,13 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/api/layout"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 	"github.com/lethe-project/lethe/internal/certpdf"
 )
 
@@ -76,7 +78,7 @@ func (s *Server) apiEnroll(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
-	pub, err := attest.ParsePublicKey([]byte(req.PublicKey))
+	pub, err := sign.ParsePublicKey([]byte(req.PublicKey))
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "malformed", err.Error())
 		return
@@ -382,8 +384,8 @@ type LogKeys struct {
 }
 
 func (s *Server) apiLogKey(w http.ResponseWriter, r *http.Request) {
-	v, _ := tlog.NoteVerifier(s.st.LogKey())
-	writeJSON(w, http.StatusOK, LogKeys{Origin: v.Name(), LogKey: s.st.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.st.ServerKey()))})
+	v, _ := logverify.NoteVerifier(s.st.LogKey())
+	writeJSON(w, http.StatusOK, LogKeys{Origin: v.Name(), LogKey: s.st.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.st.ServerKey()))})
 }
 
 // ConsistencyResponse proves that the tree of size To extends that of From.
@@ -409,7 +411,7 @@ func (s *Server) apiConsistency(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "malformed", fmt.Sprintf("from %d is beyond the log's size %d", from, cp.Size))
 		return
 	}
-	p, err := tlog.ConsistencyProof(r.Context(), s.st.Log().Reader(), from, cp.Size)
+	p, err := logverify.ConsistencyProof(r.Context(), s.st.Log().Reader(), from, cp.Size)
 	if err != nil {
 		internalError(w, err)
 		return
@@ -650,7 +652,7 @@ func (s *Server) apiAddStationKey(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
-	pub, err := attest.ParsePublicKey([]byte(req.PublicKey))
+	pub, err := sign.ParsePublicKey([]byte(req.PublicKey))
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "malformed", err.Error())
 		return

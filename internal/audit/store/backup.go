@@ -16,12 +16,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 // Backup writes a consistent snapshot of an embedded (POSIX + SQLite)
@@ -32,7 +35,7 @@ import (
 // already in a checkpoint; then the checkpoint is read; then the log files
 // are copied, with the tree state pinned to that checkpoint. A restored
 // store indexes any later entries from the log itself.
-func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, error) {
+func (s *Store) Backup(ctx context.Context, w io.Writer) (*logverify.Checkpoint, error) {
 	if s.cfg.MySQLDSN != "" {
 		return nil, errors.New("backup: this store keeps its log and index in MySQL; back up the database with mariadb-backup or mariadb-dump, and the data directory's keys/")
 	}
@@ -44,7 +47,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, erro
 	if _, err := s.DB.ExecContext(ctx, `VACUUM INTO ?`, filepath.Join(stage, indexFile)); err != nil {
 		return nil, fmt.Errorf("backup: snapshot index: %w", err)
 	}
-	var cp *tlog.Checkpoint
+	var cp *logverify.Checkpoint
 	for attempt := 0; ; attempt++ {
 		if cp, err = s.log.Checkpoint(ctx); err != nil {
 			return nil, err
@@ -59,7 +62,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, erro
 		}
 		// Tessera may replace a partial tile by a full one while we copy;
 		// check the copy is complete and try again if not.
-		err = tlog.Entries(ctx, client.FileFetcher{Root: logStage}, cp.Size, cp.Hash, nil)
+		err = logverify.Entries(ctx, client.FileFetcher{Root: logStage}, cp.Size, cp.Hash, nil)
 		if err == nil {
 			break
 		}
@@ -76,7 +79,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (*tlog.Checkpoint, erro
 }
 
 // pinLog makes a copied log directory describe exactly the tree of cp.
-func pinLog(dir string, cp *tlog.Checkpoint) error {
+func pinLog(dir string, cp *logverify.Checkpoint) error {
 	if err := os.WriteFile(filepath.Join(dir, "checkpoint"), cp.Raw, 0o644); err != nil {
 		return err
 	}
@@ -148,7 +151,7 @@ func Restore(ctx context.Context, r io.Reader, dir string) (*VerifyReport, error
 
 // VerifyReport is the outcome of a whole-log verification.
 type VerifyReport struct {
-	Checkpoint   *tlog.Checkpoint
+	Checkpoint   *logverify.Checkpoint
 	Entries      uint64
 	Certificates int
 	Validations  int
@@ -163,7 +166,7 @@ type VerifyReport struct {
 // countersignature, every certificate's signature against the key it was
 // accepted under, and that validations refer to logged certificates.
 func VerifyDir(ctx context.Context, dir string) (*VerifyReport, error) {
-	pub, err := attest.LoadPublicKey(filepath.Join(dir, pubFile))
+	pub, err := sign.LoadPublicKey(filepath.Join(dir, pubFile))
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +179,7 @@ func VerifyDir(ctx context.Context, dir string) (*VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	cp, err := tlog.ParseCheckpoint(raw, string(vkey))
+	cp, err := logverify.ParseCheckpoint(raw, string(vkey))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +200,7 @@ func VerifyDir(ctx context.Context, dir string) (*VerifyReport, error) {
 				rows.Close()
 				return nil, err
 			}
-			k, err := attest.ParsePublicKey([]byte(pem))
+			k, err := sign.ParsePublicKey([]byte(pem))
 			if err != nil {
 				rows.Close()
 				return nil, err
@@ -208,7 +211,7 @@ func VerifyDir(ctx context.Context, dir string) (*VerifyReport, error) {
 	}
 	rep := &VerifyReport{Checkpoint: cp, Entries: cp.Size}
 	certs := map[string]uint64{}
-	err = tlog.Entries(ctx, f, cp.Size, cp.Hash, func(i uint64, leaf []byte) error {
+	err = logverify.Entries(ctx, f, cp.Size, cp.Hash, func(i uint64, leaf []byte) error {
 		e, err := entry.Open(leaf, pub)
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)

@@ -10,13 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/audit/tlog"
 )
 
 type execer interface {
@@ -70,7 +74,7 @@ func (s *Store) indexCertificate(ctx context.Context, x execer, idx uint64, e *e
 	return err
 }
 
-func hostSerial(st *attest.Statement) string {
+func hostSerial(st *cert.Statement) string {
 	h := st.Predicate.Host
 	for _, v := range []string{h.SystemSerial, h.ChassisSerial, h.BoardSerial} {
 		if v != "" {
@@ -120,13 +124,13 @@ func (s *Store) reconcile(ctx context.Context) error {
 		}
 		var rc *receipt.Receipt
 		if e.Certificate != nil {
-			proof, err := tlog.InclusionProof(ctx, s.log.Reader(), i, cp.Size)
+			proof, err := logverify.InclusionProof(ctx, s.log.Reader(), i, cp.Size)
 			if err != nil {
 				return err
 			}
 			rc = &receipt.Receipt{Version: 1, CertificateID: e.Certificate.CertificateID, EnvelopeSHA256: e.Certificate.EnvelopeSHA256,
 				Received: e.Time, LogIndex: i, Entry: leaf, Checkpoint: string(cp.Raw), InclusionProof: proof,
-				LogKey: s.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.ServerKey()))}
+				LogKey: s.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.ServerKey()))}
 		}
 		return s.indexEntry(ctx, s.DB, i, e, leaf, rc)
 	}); err != nil {
@@ -265,7 +269,7 @@ var ErrNotFound = errors.New("no such certificate")
 type Certificate struct {
 	Row
 	Envelope    []byte             `json:"envelope"`
-	Statement   *attest.Statement  `json:"statement"`
+	Statement   *cert.Statement    `json:"statement"`
 	Receipt     *receipt.Receipt   `json:"receipt"`
 	Validations []ValidationRecord `json:"validations"`
 }
@@ -352,9 +356,9 @@ func (s *Store) Check(ctx context.Context, c *Certificate) Status {
 		return st
 	}
 	st.CheckpointSize = cp.Size
-	proof, err := tlog.InclusionProof(ctx, s.log.Reader(), c.LogIndex, cp.Size)
+	proof, err := logverify.InclusionProof(ctx, s.log.Reader(), c.LogIndex, cp.Size)
 	if err == nil {
-		err = tlog.VerifyInclusion(cp, c.LogIndex, c.Receipt.Entry, proof)
+		err = logverify.VerifyInclusion(cp, c.LogIndex, c.Receipt.Entry, proof)
 	}
 	if err == nil {
 		_, err = c.Receipt.Verify(c.Envelope, receipt.Keys{LogKey: s.LogKey(), ServerKey: s.ServerKey()})

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/entry"
-	"github.com/lethe-project/lethe/internal/wipe"
 )
 
 // MaxEnvelope is the largest certificate envelope accepted (the log entry
@@ -68,7 +69,12 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	if rc, err := s.receiptByDigest(ctx, digest); err != nil || rc != nil {
 		return rc, rc != nil, err
 	}
-	ids, _ := attest.SignatureKeyIDs(canon)
+	var ids []string
+	if env, _, err := sign.Decode(canon); err == nil {
+		for _, sg := range env.Signatures {
+			ids = append(ids, sg.KeyID)
+		}
+	}
 	if len(ids) == 0 {
 		return nil, false, reject(RejectUnsigned, "envelope has no signature: certificates must be signed by a station or agent key")
 	}
@@ -91,7 +97,7 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	}
 	var trusted []*trustedKey
 	for _, k := range keys {
-		if _, _, err := attest.VerifyPayload(canon, attest.PayloadType, k.pub); err == nil {
+		if _, err := sign.Open(canon, cert.PayloadType, k.pub); err == nil {
 			trusted = append(trusted, k)
 		}
 	}
@@ -113,9 +119,6 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 			return nil, false, reject(RejectSchema, ve.Problems...)
 		}
 		return nil, false, reject(RejectSchema, err.Error())
-	}
-	if probs := checkSchema(v.Statement); len(probs) > 0 {
-		return nil, false, reject(RejectSchema, probs...)
 	}
 	p := v.Statement.Predicate
 	if k.kind == "agent" && k.job != "" && p.Personnel.Job != k.job {
@@ -157,7 +160,7 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	rc = &receipt.Receipt{
 		Version: 1, CertificateID: p.CertificateID, EnvelopeSHA256: digest, Received: e.Time, LogIndex: a.Index,
 		Entry: leaf, Checkpoint: string(a.Checkpoint.Raw), InclusionProof: a.Proof,
-		LogKey: s.LogKey(), ServerKey: string(attest.MarshalPublicKey(s.ServerKey())),
+		LogKey: s.LogKey(), ServerKey: string(sign.MarshalPublicKey(s.ServerKey())),
 	}
 	if err := s.indexEntry(ctx, s.DB, a.Index, e, leaf, rc); err != nil {
 		// The entry is durable in the log; the index catches up on the
@@ -182,42 +185,4 @@ func (s *Store) receiptByDigest(ctx context.Context, digest string) (*receipt.Re
 		return nil, fmt.Errorf("stored receipt: %w", err)
 	}
 	return &rc, nil
-}
-
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// checkSchema validates what attest.Verify leaves to the reader: the
-// fields an auditor and the index rely on.
-func checkSchema(st *attest.Statement) []string {
-	p := st.Predicate
-	var probs []string
-	if !uuidRE.MatchString(p.CertificateID) {
-		probs = append(probs, fmt.Sprintf("certificateId %q is not a UUID", p.CertificateID))
-	}
-	switch p.Status {
-	case wipe.StatusErased, wipe.StatusPartial, wipe.StatusFailed, wipe.StatusAborted:
-	default:
-		probs = append(probs, fmt.Sprintf("status %q is not one of ERASED, PARTIAL, FAILED, ABORTED", p.Status))
-	}
-	switch p.Sanitization.Category {
-	case wipe.CategoryNone, wipe.CategoryClear, wipe.CategoryPurge:
-	default:
-		probs = append(probs, fmt.Sprintf("sanitization category %q is not none, clear or purge", p.Sanitization.Category))
-	}
-	if p.Status == wipe.StatusErased && p.Sanitization.Category == wipe.CategoryNone {
-		probs = append(probs, "status ERASED with sanitization category none claims more than was done")
-	}
-	if p.Started.IsZero() || p.Ended.IsZero() || p.Ended.Before(p.Started) {
-		probs = append(probs, "started/ended times missing or out of order")
-	}
-	if p.Media.Serial == "" && p.Media.WWN == "" && p.Media.Path == "" {
-		probs = append(probs, "media has no serial, WWN or path")
-	}
-	if p.Tool.Name == "" {
-		probs = append(probs, "tool name missing")
-	}
-	if p.Sanitization.Technique == "" {
-		probs = append(probs, "sanitization technique missing")
-	}
-	return probs
 }

@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
@@ -30,9 +31,9 @@ type StationKey struct {
 
 // AddStationKey trusts a station's public key.
 func (s *Store) AddStationKey(ctx context.Context, name string, pub ed25519.PublicKey, who Actor) (string, error) {
-	id := attest.KeyID(pub)
+	id := sign.KeyID(pub)
 	_, err := s.DB.ExecContext(ctx, `INSERT INTO station_keys (key_id, name, public_key, added_by, added_at, revoked_at) VALUES (?, ?, ?, ?, ?, 0)`,
-		id, name, string(attest.MarshalPublicKey(pub)), who.Name, s.now().Unix())
+		id, name, string(sign.MarshalPublicKey(pub)), who.Name, s.now().Unix())
 	if db.IsDuplicate(err) {
 		return id, nil // already trusted
 	}
@@ -118,7 +119,7 @@ type AgentKey struct {
 // token is good for its number of uses and only until it expires.
 func (s *Store) Enroll(ctx context.Context, token string, pub ed25519.PublicKey, remote string) (*AgentKey, error) {
 	now := s.now()
-	id := attest.KeyID(pub)
+	id := sign.KeyID(pub)
 	var tid, job string
 	var exp int64
 	var maxUses, uses int
@@ -150,7 +151,7 @@ func (s *Store) Enroll(ctx context.Context, token string, pub ed25519.PublicKey,
 	}
 	k := &AgentKey{KeyID: id, Job: job, Expires: now.Add(s.cfg.AgentKeyTTL).UTC()}
 	_, err = s.DB.ExecContext(ctx, `INSERT INTO agent_keys (key_id, public_key, job, token_id, registered_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, string(attest.MarshalPublicKey(pub)), job, tid, now.Unix(), k.Expires.Unix())
+		id, string(sign.MarshalPublicKey(pub)), job, tid, now.Unix(), k.Expires.Unix())
 	if db.IsDuplicate(err) {
 		return fail(errors.New("this key is already registered"), "key:"+id)
 	}
@@ -176,7 +177,7 @@ func (s *Store) lookupKey(ctx context.Context, id string) (*trustedKey, error) {
 	var rev int64
 	err := s.DB.QueryRowContext(ctx, `SELECT public_key, name, revoked_at FROM station_keys WHERE key_id = ?`, id).Scan(&pem, &name, &rev)
 	if err == nil {
-		pub, err := attest.ParsePublicKey([]byte(pem))
+		pub, err := sign.ParsePublicKey([]byte(pem))
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +195,7 @@ func (s *Store) lookupKey(ctx context.Context, id string) (*trustedKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := attest.ParsePublicKey([]byte(pem))
+	pub, err := sign.ParsePublicKey([]byte(pem))
 	if err != nil {
 		return nil, err
 	}

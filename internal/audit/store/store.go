@@ -16,9 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lethe-project/lethe/sign"
+
 	"github.com/transparency-dev/tessera"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/db"
 	"github.com/lethe-project/lethe/internal/audit/entry"
@@ -52,7 +53,7 @@ type Store struct {
 	log      *tlog.Log
 	Accounts *accounts.Accounts
 	key      ed25519.PrivateKey
-	signer   attest.Signer
+	signer   sign.Signer
 	origin   string
 	now      func() time.Time
 
@@ -95,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, key: key, signer: attest.KeySigner{Key: key}, origin: origin, now: time.Now}
+	s := &Store{cfg: cfg, key: key, signer: sign.KeySigner{Key: key}, origin: origin, now: time.Now}
 
 	var driver tessera.Driver
 	interval := cfg.CheckpointInterval
@@ -146,20 +147,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func loadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
 	p := filepath.Join(dir, keyFile)
 	if _, err := os.Stat(p); err == nil {
-		return attest.LoadPrivateKey(p)
+		return sign.LoadPrivateKey(p)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	pem, err := attest.MarshalPrivateKey(priv)
+	pem, err := sign.MarshalPrivateKey(priv)
 	if err != nil {
 		return nil, err
 	}
 	if err := writeFileSync(p, pem, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(dir, pubFile), attest.MarshalPublicKey(pub), 0o644); err != nil {
+	if err := writeFileSync(filepath.Join(dir, pubFile), sign.MarshalPublicKey(pub), 0o644); err != nil {
 		return nil, err
 	}
 	return priv, nil

@@ -1,7 +1,7 @@
 // Package tlog is the audit store's append-only transparency log: a
-// Trillian Tessera log (POSIX directory or MySQL/MariaDB) with signed
-// checkpoints, inclusion and consistency proofs, and the offline checks
-// that verify them.
+// Trillian Tessera log (POSIX directory or MySQL/MariaDB) that publishes
+// signed checkpoints and inclusion proofs. The offline checks that verify
+// them are in audit/logverify.
 package tlog
 
 import (
@@ -13,9 +13,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/mysql"
-	"github.com/transparency-dev/tessera/storage/posix"
 )
 
 // Options configure a log.
@@ -44,15 +45,6 @@ type Log struct {
 	vkey     string
 }
 
-// NewPOSIXDriver stores the log as files under dir (c2sp.org/tlog-tiles
-// layout), which can be served and backed up as plain files.
-func NewPOSIXDriver(ctx context.Context, dir string) (tessera.Driver, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("log directory: %w", err)
-	}
-	return posix.New(ctx, posix.Config{Path: dir})
-}
-
 // NewMySQLDriver stores the log in a MySQL or MariaDB database, creating
 // Tessera's tables if they do not exist. Several servers may share it.
 func NewMySQLDriver(ctx context.Context, db *sql.DB) (tessera.Driver, error) {
@@ -64,11 +56,11 @@ func NewMySQLDriver(ctx context.Context, db *sql.DB) (tessera.Driver, error) {
 
 // Open starts appending to the log stored by driver.
 func Open(ctx context.Context, driver tessera.Driver, o Options) (*Log, error) {
-	signer, err := NoteSigner(o.Origin, o.Key)
+	signer, err := logverify.NoteSigner(o.Origin, o.Key)
 	if err != nil {
 		return nil, err
 	}
-	vkey, err := VerifierKey(o.Origin, o.Key.Public().(ed25519.PublicKey))
+	vkey, err := logverify.VerifierKey(o.Origin, o.Key.Public().(ed25519.PublicKey))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +110,7 @@ func (l *Log) Reader() tessera.LogReader { return l.reader }
 // to it and its inclusion proof against that checkpoint.
 type Appended struct {
 	Index      uint64
-	Checkpoint *Checkpoint
+	Checkpoint *logverify.Checkpoint
 	Proof      [][]byte
 }
 
@@ -130,11 +122,11 @@ func (l *Log) Append(ctx context.Context, data []byte) (*Appended, error) {
 	if err != nil {
 		return nil, fmt.Errorf("append to log: %w", err)
 	}
-	cp, err := ParseCheckpoint(raw, l.vkey)
+	cp, err := logverify.ParseCheckpoint(raw, l.vkey)
 	if err != nil {
 		return nil, err
 	}
-	p, err := InclusionProof(ctx, l.reader, idx.Index, cp.Size)
+	p, err := logverify.InclusionProof(ctx, l.reader, idx.Index, cp.Size)
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof for entry %d: %w", idx.Index, err)
 	}
@@ -142,7 +134,7 @@ func (l *Log) Append(ctx context.Context, data []byte) (*Appended, error) {
 }
 
 // Checkpoint is the latest published checkpoint, verified.
-func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+func (l *Log) Checkpoint(ctx context.Context) (*logverify.Checkpoint, error) {
 	raw, err := l.reader.ReadCheckpoint(ctx)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -150,12 +142,12 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 		}
 		return nil, err
 	}
-	return ParseCheckpoint(raw, l.vkey)
+	return logverify.ParseCheckpoint(raw, l.vkey)
 }
 
 // WaitCheckpoint waits until a checkpoint has been published (a new log
 // publishes its empty tree's first).
-func (l *Log) WaitCheckpoint(ctx context.Context) (*Checkpoint, error) {
+func (l *Log) WaitCheckpoint(ctx context.Context) (*logverify.Checkpoint, error) {
 	for {
 		cp, err := l.Checkpoint(ctx)
 		if err == nil {

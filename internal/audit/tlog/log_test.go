@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/logverify"
+
 	"github.com/transparency-dev/tessera"
 
 	"github.com/lethe-project/lethe/internal/audit/mariadbtest"
@@ -84,10 +86,10 @@ func testLog(t *testing.T, d tessera.Driver, interval time.Duration) {
 			t.Fatalf("index %d assigned twice", a.Index)
 		}
 		seen[a.Index] = true
-		if err := VerifyInclusion(a.Checkpoint, a.Index, fmt.Appendf(nil, "entry %d", i), a.Proof); err != nil {
+		if err := logverify.VerifyInclusion(a.Checkpoint, a.Index, fmt.Appendf(nil, "entry %d", i), a.Proof); err != nil {
 			t.Fatal(err)
 		}
-		if VerifyInclusion(a.Checkpoint, a.Index, []byte("forged"), a.Proof) == nil {
+		if logverify.VerifyInclusion(a.Checkpoint, a.Index, []byte("forged"), a.Proof) == nil {
 			t.Fatal("inclusion proof accepted for other data")
 		}
 	}
@@ -104,22 +106,22 @@ func testLog(t *testing.T, d tessera.Driver, interval time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ConsistencyProof(ctx, l.Reader(), mid.Size, last.Size)
+	p, err := logverify.ConsistencyProof(ctx, l.Reader(), mid.Size, last.Size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyConsistency(mid, last, p); err != nil {
+	if err := logverify.VerifyConsistency(mid, last, p); err != nil {
 		t.Fatal(err)
 	}
 	forged := *mid
 	forged.Hash = append([]byte{}, mid.Hash...)
 	forged.Hash[0] ^= 1
-	if err := VerifyConsistency(&forged, last, p); !errors.Is(err, ErrInconsistent) {
+	if err := logverify.VerifyConsistency(&forged, last, p); !errors.Is(err, logverify.ErrInconsistent) {
 		t.Fatalf("rewritten history not detected: %v", err)
 	}
 	// The whole log re-verifies from its entries.
 	count := 0
-	if err := Entries(ctx, l.Reader(), last.Size, last.Hash, func(uint64, []byte) error { count++; return nil }); err != nil {
+	if err := logverify.Entries(ctx, l.Reader(), last.Size, last.Hash, func(uint64, []byte) error { count++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if count != n+5 {
@@ -127,13 +129,13 @@ func testLog(t *testing.T, d tessera.Driver, interval time.Duration) {
 	}
 	bad := append([]byte{}, last.Hash...)
 	bad[1] ^= 1
-	if Entries(ctx, l.Reader(), last.Size, bad, nil) == nil {
+	if logverify.Entries(ctx, l.Reader(), last.Size, bad, nil) == nil {
 		t.Fatal("wrong root accepted")
 	}
 	// A checkpoint signed by another key is refused.
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	vk, _ := VerifierKey("test.lethe/log", other.Public().(ed25519.PublicKey))
-	if _, err := ParseCheckpoint(last.Raw, vk); err == nil {
+	vk, _ := logverify.VerifierKey("test.lethe/log", other.Public().(ed25519.PublicKey))
+	if _, err := logverify.ParseCheckpoint(last.Raw, vk); err == nil {
 		t.Fatal("checkpoint verified with the wrong key")
 	}
 }

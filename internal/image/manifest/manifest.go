@@ -11,7 +11,7 @@
 // The image digest is the sha256 of the body segment's bytes. A file
 // cannot hold its own hash, so the header, which is outside the hashed
 // range, carries it: the agent reads /etc/lethe/image.json and records the
-// digest in every certificate (attest.Tool.ImageDigest), and anyone holding
+// digest in every certificate (cert.Tool.ImageDigest), and anyone holding
 // the file recomputes it with Inspect (`lethe image digest FILE`). The body
 // holds etc/lethe/build.json, so the digest also covers the build inputs:
 // lethe's version, the Go toolchain, and the kernel package and vmlinuz

@@ -1,7 +1,7 @@
-// Package golden reads devices/testdata/golden: the command bytes hdparm,
-// sg3_utils and nvme-cli send (tools.txt, captured by
-// devices/testdata/capture/capture.sh) and bytes derived from the specs
-// where no tool can send a command (spec.txt).
+// Package golden reads internal/devices/testdata/golden: the command bytes
+// hdparm, sg3_utils and nvme-cli send (tools.txt, captured by
+// internal/devices/testdata/capture/capture.sh) and bytes derived from the
+// specs where no tool can send a command (spec.txt).
 package golden
 
 import (

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-project/lethe/internal/station"
+)
+
+// lethe wipe's flag defaults are the pipeline's defaults, which the agent
+// starts from too (agent.Config.Options).
+func TestWipeFlagDefaultsAreThePipelines(t *testing.T) {
+	var f wipeFlags
+	cmd := &cobra.Command{}
+	f.addWipeFlags(cmd)
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f.opts, station.DefaultOptions()) {
+		t.Fatalf("lethe wipe defaults %+v differ from station.DefaultOptions %+v", f.opts, station.DefaultOptions())
+	}
+	var p wipeFlags
+	cmd = &cobra.Command{}
+	p.addPlanFlags(cmd)
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p.opts, station.DefaultOptions()) {
+		t.Fatalf("lethe plan defaults %+v differ from station.DefaultOptions %+v", p.opts, station.DefaultOptions())
+	}
+}
