@@ -90,9 +90,9 @@ environment overrides the file and flags override both. Example file:
     url: https://audit.example:8443
     ca: /etc/lethe/audit-ca.pem
     token: lapi_...          # the file must then be chmod 600
+  pdf: true                 # a PDF beside each certificate
   station:
     exclude: [S3R14L, 0x5000c500a1b2c3d4]
-    pdf: true
 
 Unknown or repeated settings and control characters are errors.`,
 	}

@@ -111,7 +111,7 @@ func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
 	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
 		return usageErr("cert-dir: %v", err)
 	}
-	w := &stationWiper{cfg: cfg, exclude: s.Exclude, pdf: s.PDF, only: o.only, plans: map[string]station.Drive{},
+	w := &stationWiper{cfg: cfg, logger: logger, exclude: s.Exclude, pdf: s.PDF, only: o.only, plans: map[string]station.Drive{},
 		cert: station.Certifier{Dir: f.certDir, Signers: []sign.Signer{sign.KeySigner{Key: key}}, Personnel: f.personnel,
 			Host: devices.Host.Host(), Tool: toolInfo()}}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +35,7 @@ type stationWiper struct {
 	dlv      *station.Deliverer // nil without an audit store
 	spoolDir string
 	log      func(format string, args ...any)
+	logger   *slog.Logger
 
 	mu    sync.Mutex
 	plans map[string]station.Drive // by name and disk sequence
@@ -87,7 +88,10 @@ func (w *stationWiper) Identify(ctx context.Context, m hotplug.Medium) bays.Deci
 	return dec
 }
 
-// Wipe implements bays.Wiper.
+// Wipe implements bays.Wiper: station.Run on one drive. Its context is
+// cancelled with bays.ErrRemoved when the drive is pulled (the station saw
+// the uevent, or an I/O error found the medium gone first), which makes
+// the certificate ABORTED with that reason.
 func (w *stationWiper) Wipe(ctx context.Context, m hotplug.Medium, progress func(wipe.Progress)) bays.Outcome {
 	w.mu.Lock()
 	dr, ok := w.plans[mediumKey(m)]
@@ -100,45 +104,62 @@ func (w *stationWiper) Wipe(ctx context.Context, m hotplug.Medium, progress func
 	if err != nil {
 		return bays.Outcome{Status: string(wipe.StatusFailed), Note: "not opened, nothing written: " + err.Error()}
 	}
-	t := targets[0]
-	fo := w.cfg.Firmware
-	fo.Notify = func(msg string) { w.log("%s: %s", m.Name, msg) }
-	rep, err := wipe.Execute(ctx, dr.Device, t, dr.Plan, wipe.ExecOptions{
-		Verify: w.cfg.Verify, SamplePercent: w.cfg.SamplePercent, SampleSeed: w.cfg.SampleSeed,
-		IO: w.cfg.IO, Progress: progress, Firmware: fo,
-	})
-	t.Close()
-	if err != nil {
-		return bays.Outcome{Status: string(wipe.StatusFailed), Note: err.Error()}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	t := &pullWatch{Target: targets[0], m: m, cancel: cancel}
+	res := station.Run(ctx, []station.Drive{dr}, []wipe.Target{t}, w.cfg, w.cert, oneDrive(progress), w.logger)[0]
+	out := bays.Outcome{Status: string(res.Status())}
+	switch {
+	case res.Report == nil:
+		out.Note = fmt.Sprint(res.Err)
+		return out
+	case res.Report.Status != wipe.StatusErased:
+		out.Note = res.Report.StatusReason
 	}
-	// A drive pulled out during its wipe was not erased, whatever the I/O
-	// errors it left behind say: the certificate says ABORTED (re-sanitize).
-	if errors.Is(context.Cause(ctx), bays.ErrRemoved) || !stillThere(m) {
-		rep.Status = wipe.StatusAborted
-		rep.StatusReason = bays.ErrRemoved.Error() + "; " + strings.Replace(rep.StatusReason, "stopped by the operator", "stopped", 1)
-	}
-	out := bays.Outcome{Status: string(rep.Status)}
-	if rep.Status != wipe.StatusErased {
-		out.Note = rep.StatusReason
-	}
-	st, err := station.NewStatement(station.CertInput{Device: dr.Device, Report: rep, Personnel: w.cert.Personnel, Host: w.cert.Host, Tool: w.cert.Tool})
-	var path string
-	var data []byte
-	if err == nil {
-		path, data, err = station.WriteCertificate(w.cert.Dir, dr.Device, st, w.cert.Signers...)
-	}
-	if err != nil {
-		out.Note = "certificate NOT written: " + err.Error()
+	if res.CertPath == "" {
+		out.Note = fmt.Sprintf("certificate NOT written: %v", res.Err)
 		return out
 	}
-	out.Cert = path
+	out.Cert = res.CertPath
 	if w.pdf {
-		if err := writeCertPDF(path, data); err != nil {
+		if err := writeCertPDF(res.CertPath, res.Certificate); err != nil {
 			w.log("%s: PDF not written: %v", m.Name, err)
 		}
 	}
-	out.Delivery = w.deliver(ctx, path, data)
+	out.Delivery = w.deliver(ctx, res.CertPath, res.Certificate)
 	return out
+}
+
+// oneDrive is a station.Observer for one drive's progress.
+type oneDrive func(wipe.Progress)
+
+func (o oneDrive) Progress(string) func(wipe.Progress) { return o }
+func (o oneDrive) Finished(station.Result)             {}
+
+// pullWatch notices a drive that was pulled before its removal event
+// arrived: an I/O error on a medium that is gone cancels the wipe with
+// bays.ErrRemoved.
+type pullWatch struct {
+	wipe.Target
+	m      hotplug.Medium
+	cancel context.CancelCauseFunc
+}
+
+func (p *pullWatch) check(err error) error {
+	if err != nil && !stillThere(p.m) {
+		p.cancel(bays.ErrRemoved)
+	}
+	return err
+}
+
+func (p *pullWatch) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.Target.ReadAt(b, off)
+	return n, p.check(err)
+}
+
+func (p *pullWatch) WriteAt(b []byte, off int64) (int, error) {
+	n, err := p.Target.WriteAt(b, off)
+	return n, p.check(err)
 }
 
 func stillThere(m hotplug.Medium) bool {

@@ -47,7 +47,7 @@ const (
 	KeyAuditCA      = "audit.ca"
 	KeyAuditToken   = "audit.token"
 	KeyStationExcl  = "station.exclude"
-	KeyStationPDF   = "station.pdf"
+	KeyPDF          = "pdf"
 )
 
 // Spec describes one setting.
@@ -91,7 +91,7 @@ var Specs = []Spec{
 	{Key: KeyAuditCA, Flag: "audit-ca", Env: "LETHE_AUDIT_CA", Path: true, Help: "PEM certificate to trust for the audit store"},
 	{Key: KeyAuditToken, Flag: "audit-token", Env: "LETHE_AUDIT_TOKEN", Secret: true, Check: token, Help: "enrollment (lenr_) or API (lapi_) token"},
 	{Key: KeyStationExcl, Flag: "exclude", List: true, Help: "lethe station: serials or WWNs never to touch"},
-	{Key: KeyStationPDF, Flag: "pdf", Default: "true", Check: boolean, Help: "write a PDF beside each certificate"},
+	{Key: KeyPDF, Flag: "pdf", Default: "true", Check: boolean, Help: "write a PDF beside each certificate"},
 }
 
 func lookupSpec(key string) (Spec, bool) {
@@ -458,7 +458,7 @@ func (c *Config) Settings() Settings {
 		Verify:       c.Get(KeyVerify),
 		Audit:        Audit{URL: c.Get(KeyAuditURL), CA: c.Get(KeyAuditCA), Token: c.Get(KeyAuditToken)},
 		Exclude:      c.List(KeyStationExcl),
-		PDF:          c.Bool(KeyStationPDF),
+		PDF:          c.Bool(KeyPDF),
 	}
 }
 

@@ -29,9 +29,9 @@ policy: clear
 audit:
   url: https://audit.example:8443
   ca: ca.pem
+pdf: false
 station:
   exclude: [S3R14L, "0x5000c500a1b2c3d4"]
-  pdf: false
 `, 0o644)
 	c, err := Load(p)
 	if err != nil {

@@ -29,6 +29,8 @@ type Drive struct {
 	OverallDone, OverallTotal int64
 	// Rate is the current phase's average speed in bytes per second.
 	Rate float64
+	// Size is the drive's size (the largest phase total seen: one pass).
+	Size int64
 	// Firmware is set while the drive itself erases (sanitize, format):
 	// Done/Total then is the drive's own progress.
 	Firmware bool
@@ -130,6 +132,7 @@ func (b *Board) Update(name string, p wipe.Progress) {
 	}
 	d.Phase, d.Pass, d.Passes = p.Phase, p.Pass, p.Passes
 	d.Done, d.Total, d.Rate = p.Done, p.Total, p.Rate()
+	d.Size = max(d.Size, p.Total)
 	d.Firmware = p.Phase != wipe.PhaseOverwrite && p.Phase != wipe.PhaseVerify
 	if p.OverallTotal > 0 {
 		d.OverallDone, d.OverallTotal = p.OverallDone, p.OverallTotal
@@ -188,7 +191,7 @@ func (b *Board) Render(width int) []string {
 func Line(d *Drive, now time.Time, nameW, width int) string {
 	name := padCut(d.Name, nameW)
 	if d.Status != "" {
-		s := fmt.Sprintf("%s  %-7s %s in %s, average %s", name, d.Status, size(d.OverallDone), clock(d.Elapsed(now)), rate(d.AverageRate(now)))
+		s := fmt.Sprintf("%s  %-7s %s in %s (%s moved, %s average)", name, d.Status, size(d.Size), clock(d.Elapsed(now)), size(d.OverallDone), rate(d.AverageRate(now)))
 		if d.Note != "" {
 			s += ": " + d.Note
 		}
@@ -216,23 +219,28 @@ func Line(d *Drive, now time.Time, nameW, width int) string {
 		bytes = "drive reports"
 	}
 	fields := []string{name, fmt.Sprintf("%-15s", phase), fmt.Sprintf("%5.1f%%", pct), bytes, speed, clock(d.Elapsed(now)) + " elapsed", left}
-	line := strings.Join(fields, "  ")
+	line := join(fields)
 	// A bar where there is room for a useful one (120 columns and up).
 	if room := width - utf8.RuneCountInString(line) - 2; room >= 22 {
 		barW := min(room, 40) - 2
 		fill := int(float64(barW) * pct / 100)
 		bar := "[" + strings.Repeat("=", fill) + strings.Repeat(" ", barW-fill) + "]"
 		fields = append(fields[:3], append([]string{bar}, fields[3:]...)...)
-		return strings.Join(fields, "  ")
+		return join(fields)
 	}
 	for _, drop := range []int{3, 5} { // the byte counts, then "elapsed"
 		if utf8.RuneCountInString(line) <= width {
 			break
 		}
 		fields[drop] = ""
-		line = strings.Join(nonEmpty(fields), "  ")
+		line = join(nonEmpty(fields))
 	}
 	return cutTo(line, width)
+}
+
+// join puts two spaces after the name and one between the figures.
+func join(fields []string) string {
+	return fields[0] + "  " + strings.Join(fields[1:], " ")
 }
 
 func nonEmpty(ss []string) []string {

@@ -46,7 +46,7 @@ func TestLines(t *testing.T) {
 	b.Update("loop2", wipe.Progress{Phase: wipe.PhaseVerify, Pass: 1, Passes: 1, Done: 64 << 20, Total: 64 << 20, Took: 20 * time.Second, Final: true, OverallDone: 128 << 20, OverallTotal: 128 << 20})
 	b.Finish("loop2", "ERASED", "")
 	got := b.Render(79)[0]
-	if !strings.Contains(got, "ERASED  128.0 MiB in 1:00, average 2.2 MB/s") {
+	if !strings.Contains(got, "ERASED  64.0 MiB in 1:00 (128.0 MiB moved, 2.2 MB/s average)") {
 		t.Errorf("final line %q", got)
 	}
 }

@@ -33,7 +33,7 @@ func TestWipeToAuditStore(t *testing.T) {
 	l1 := testutil.NewLoop(t, 8<<20, testutil.LoopOptions{})
 	l2 := testutil.NewLoop(t, 8<<20, testutil.LoopOptions{SectorSize: 4096})
 	out := mustRun(t, "wipe", "--yes", "--progress", "none", "--key", filepath.Join(keys, "lethe.key"), "--cert-dir", certs,
-		"--job", "JOB-E2E", "--operator", "e2e", "--audit", srv.URL, "--audit-token", enr.Token, "--audit-ca", srv.CA, l1.Path, l2.Path)
+		"--job", "JOB-E2E", "--operator", "e2e", "--organization", "e2e-org", "--audit", srv.URL, "--audit-token", enr.Token, "--audit-ca", srv.CA, l1.Path, l2.Path)
 	if n := strings.Count(out, "logged as entry"); n != 2 {
 		t.Fatalf("want 2 certificates logged:\n%s", out)
 	}
@@ -81,7 +81,7 @@ func TestWipeToAuditStore(t *testing.T) {
 	srv.stop(t)
 	l3 := testutil.NewLoop(t, 4<<20, testutil.LoopOptions{})
 	out = mustRun(t, "wipe", "--yes", "--progress", "none", "--key", filepath.Join(keys, "lethe.key"), "--cert-dir", certs,
-		"--job", "JOB-E2E", "--audit", srv.URL, "--audit-ca", srv.CA, "--audit-wait", "2s", l3.Path)
+		"--job", "JOB-E2E", "--operator", "e2e", "--organization", "e2e-org", "--audit", srv.URL, "--audit-ca", srv.CA, "--audit-wait", "2s", l3.Path)
 	if !strings.Contains(out, "1 certificate(s) still waiting") {
 		t.Fatalf("spooling while the store is down:\n%s", out)
 	}
