@@ -343,7 +343,7 @@ func TestAgentDirectBoot(t *testing.T) {
 	cmdline := strings.Join([]string{
 		"lethe.policy=purge", "lethe.exclude=LETHEVBLK0001",
 		fmt.Sprintf("lethe.audit=https://10.0.2.2:%d", port), "lethe.auditca=" + pin,
-		"lethe.token=" + tok.Token, "lethe.job=J-DIRECT", `lethe.operator="E2E Tester"`, "lethe.site=qemu-direct",
+		"lethe.token=" + tok.Token, "lethe.job=J-DIRECT", "lethe.enrollfirst=0", `lethe.operator="E2E Tester"`, "lethe.site=qemu-direct",
 		"lethe.end=poweroff",
 	}, " ")
 	res := qemutest.Boot(t, img, qemutest.Options{

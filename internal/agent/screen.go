@@ -50,9 +50,26 @@ type DriveView struct {
 	Cert string
 }
 
-// Final is the end-of-run verdict.
+// Final is the end-of-run verdict: PASS only when every drive is erased
+// AND its certificate delivered; HOLD when the drives are erased but
+// certificates are not delivered (they exist only in RAM: do not power
+// off, see the status lines); FAIL otherwise.
 type Final struct {
 	Pass bool
+	// Undelivered marks a passing wipe whose certificates did not reach
+	// the audit store: the banner says HOLD, not PASS.
+	Undelivered bool
+}
+
+// Word is the banner's word.
+func (f Final) Word() string {
+	switch {
+	case !f.Pass:
+		return "FAIL"
+	case f.Undelivered:
+		return "HOLD"
+	}
+	return "PASS"
 }
 
 // Render lays the view out in at most w columns and h lines of plain
@@ -75,7 +92,7 @@ func Render(v View, w, h int) []string {
 	add(fmt.Sprintf("%-8s %-20s %8s %-14s %-11s %-7s %s", "DRIVE", "SERIAL", "SIZE", "METHOD", "PROGRESS", "RESULT", "CERT"))
 	var banner []string
 	if v.Final != nil {
-		banner = Banner(v.Final.Pass, w)
+		banner = BannerWord(v.Final.Word(), w)
 	}
 	var status []string
 	for i, l := range v.Status {
@@ -239,6 +256,9 @@ var glyphs = map[rune][5]string{
 	'F': {"#####", "#    ", "#### ", "#    ", "#    "},
 	'I': {"#####", "  #  ", "  #  ", "  #  ", "#####"},
 	'L': {"#    ", "#    ", "#    ", "#    ", "#####"},
+	'H': {"#   #", "#   #", "#####", "#   #", "#   #"},
+	'O': {" ### ", "#   #", "#   #", "#   #", " ### "},
+	'D': {"#### ", "#   #", "#   #", "#   #", "#### "},
 }
 
 // Banner is the verdict in letters five lines high and two columns per
@@ -248,6 +268,11 @@ func Banner(pass bool, w int) []string {
 	if pass {
 		word = "PASS"
 	}
+	return BannerWord(word, w)
+}
+
+// BannerWord is a four-letter word (PASS, FAIL, HOLD) in block letters.
+func BannerWord(word string, w int) []string {
 	lines := make([]string, 5)
 	for row := range 5 {
 		var b strings.Builder

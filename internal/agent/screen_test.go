@@ -70,7 +70,16 @@ func views() map[string]View {
 	}
 	refused.Status = []string{"! 2 CERTIFICATE(S) NOT DELIVERED to the audit store; printed above; in RAM only (/run/lethe/spool) - do not power off",
 		"per-boot key sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
-	return map[string]View{"running": running, "pass": pass, "fail": fail, "many": many, "refused": refused}
+	hold := pass
+	hold.Drives = []DriveView{
+		{Name: "nvme0n1", Serial: "LETHENVME0001", Size: "96.0 MiB", Method: "overwrite", Result: "ERASED", Cert: "UNSENT"},
+		{Name: "sda", Serial: "LETHESATA0001", Size: "80.0 MiB", Method: "overwrite", Result: "ERASED", Cert: "UNSENT"},
+	}
+	hold.Final = &Final{Pass: true, Undelivered: true}
+	hold.Status = []string{"HOLD: 2 drive(s) ERASED and verified, but 2 certificate(s) NOT DELIVERED",
+		"! delivery cannot succeed (enrollment token expired). DO NOT POWER OFF: the certificates are in RAM only (/run/lethe/spool) and printed above; fix the store or token, then lethe audit flush --spool /run/lethe/spool",
+		"staying on: the rescue shell follows (certificates in /run/lethe)"}
+	return map[string]View{"running": running, "pass": pass, "fail": fail, "many": many, "refused": refused, "hold": hold}
 }
 
 func TestRenderGolden(t *testing.T) {
