@@ -1,7 +1,11 @@
 package cert
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -80,6 +84,7 @@ func (v *validator) statement(st *Statement) {
 		v.addf("tool name is missing")
 	}
 	v.personnel(p)
+	v.bootKey(p)
 	v.media(p)
 	v.sanitization(p)
 	v.verification("verification", &p.Verification)
@@ -154,6 +159,38 @@ func (v *validator) personnel(p *Predicate) {
 	if strings.TrimSpace(p.Personnel.Operator) != "" && strings.TrimSpace(p.Personnel.Organization) != "" {
 		v.addf("personnel.anonymous is set but operator and organization are both named")
 	}
+}
+
+// bootKey: host.bootKey (schema 2) must be one PEM "PUBLIC KEY" block
+// holding an ed25519 key.
+func (v *validator) bootKey(p *Predicate) {
+	if p.Host.BootKey == "" {
+		return
+	}
+	if p.SchemaVersion == "1" {
+		v.addf("host.bootKey is not a field of schema version 1")
+	}
+	if _, err := ParseBootKey(p.Host.BootKey); err != nil {
+		v.addf("host.bootKey: %v", err)
+	}
+}
+
+// ParseBootKey decodes host.bootKey: exactly one PEM "PUBLIC KEY" block
+// (PKIX) holding an ed25519 key, nothing around it.
+func ParseBootKey(s string) (ed25519.PublicKey, error) {
+	block, rest := pem.Decode([]byte(s))
+	if block == nil || block.Type != "PUBLIC KEY" || len(strings.TrimSpace(string(rest))) > 0 {
+		return nil, errors.New("not one PEM PUBLIC KEY block")
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T, not an ed25519 key", k)
+	}
+	return pub, nil
 }
 
 func (v *validator) media(p *Predicate) {

@@ -136,3 +136,23 @@ func TestValidateAnonymous(t *testing.T) {
 		t.Errorf("anonymous with both named: %v", err)
 	}
 }
+
+func TestValidateBootKey(t *testing.T) {
+	// An ed25519 PKIX key (RFC 8410 §10.1 example public key).
+	const key = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"
+	st := validStatement(t, "v1/overwrite-random-loop.cert.json")
+	st.Predicate.Host.BootKey = key
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "not a field of schema version 1") {
+		t.Errorf("bootKey in schema 1: %v", err)
+	}
+	st.Predicate.SchemaVersion = "2"
+	if err := st.Validate(); err != nil {
+		t.Errorf("bootKey in schema 2: %v", err)
+	}
+	for _, bad := range []string{"x", key + key, strings.Replace(key, "PUBLIC KEY", "PRIVATE KEY", 2)} {
+		st.Predicate.Host.BootKey = bad
+		if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "host.bootKey") {
+			t.Errorf("bootKey %q: %v", bad, err)
+		}
+	}
+}

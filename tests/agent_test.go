@@ -395,6 +395,20 @@ func TestAgentDirectBoot(t *testing.T) {
 			t.Errorf("certificate %s does not verify with the per-boot key: %v", c.st.Predicate.Media.Serial, err)
 		}
 		checkCert(t, c, img, "J-DIRECT")
+		// Offline, as an auditor: the certificate and its receipt, no key
+		// file (the certificate names its per-boot key, the receipt
+		// vouches for it).
+		if c.st.Predicate.Host.BootKey == "" {
+			t.Errorf("%s: no host.bootKey", c.st.Predicate.Media.Serial)
+		}
+		dir := t.TempDir()
+		base := filepath.Join(dir, c.st.Predicate.Media.Serial)
+		rcJSON, _ := json.Marshal(c.receipt)
+		os.WriteFile(base+".cert.json", c.envelope, 0o644)
+		os.WriteFile(base+".receipt.json", rcJSON, 0o644)
+		if r := lethe(t, "cert", "verify", base+".cert.json"); r.code != 0 || !strings.Contains(r.stdout, "host.bootKey") || !strings.Contains(r.stdout, "inclusion proof verifies") {
+			t.Errorf("offline verification without a key file: %s", r)
+		}
 		if p := c.st.Predicate.Personnel; p.Operator != "E2E Tester" || p.Site != "qemu-direct" {
 			t.Errorf("personnel %+v", p)
 		}

@@ -94,3 +94,22 @@ func TestCertPDFMany(t *testing.T) {
 		}
 	}
 }
+
+// Without --key, a certificate needs its receipt beside it (the key a
+// certificate names proves nothing alone), and a certificate that names
+// no key (not made by the boot agent) is a failure, not a pass.
+func TestCertVerifyWithoutKey(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "S1.cert.json")
+	os.WriteFile(p, certtest.MustSign(key, certtest.Drive{Serial: "S1", HostSerial: "H"}), 0o644)
+	_, err := runCLI(t, "cert", "verify", p)
+	if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "no receipt beside it") {
+		t.Errorf("no key, no receipt: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "S1.receipt.json"), []byte("{}"), 0o644)
+	out, err := runCLI(t, "cert", "verify", p)
+	if exitCode(err) != exitFailed || !strings.Contains(out, "names no signing key") {
+		t.Errorf("no key, no host.bootKey: %v\n%s", err, out)
+	}
+}

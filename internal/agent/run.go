@@ -208,6 +208,11 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	r.keyID = sign.KeyID(bootKey.Public().(ed25519.PublicKey))
 	r.event("per-boot signing key ed25519:%s (key ID %s)", base64.StdEncoding.EncodeToString(bootKey.Public().(ed25519.PublicKey)), r.keyID)
 	host := devices.Host.Host()
+	// The certificates carry the per-boot public key (host.bootKey), so
+	// an auditor checks them offline with the store's receipt, without
+	// building a key file from the console.
+	host.BootKey = string(sign.MarshalPublicKey(bootKey.Public().(ed25519.PublicKey)))
+	r.con.Print("lethe: per-boot public key (also in every certificate as host.bootKey):\n" + strings.TrimSpace(host.BootKey))
 	if tk, err := tpmkey.Open(); err == nil {
 		defer tk.Close()
 		signers = append(signers, tk)
