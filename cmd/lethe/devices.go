@@ -82,7 +82,7 @@ func newDevicesCmd() *cobra.Command {
 			}
 			var views []deviceView
 			for _, d := range list {
-				if d.Virtual && !all {
+				if d.Virtual && d.Transport != devices.TransportLoop && !all {
 					continue
 				}
 				views = append(views, viewOf(cmd.Context(), d, fo))

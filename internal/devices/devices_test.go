@@ -250,7 +250,8 @@ func TestDiscoverServer(t *testing.T) {
 		t.Errorf("vda = %+v", vda)
 	}
 	loop := byName(t, list, "loop1")
-	if loop.Transport != TransportLoop || loop.BackingFile != "/srv/images/customer.img" || loop.Virtual {
+	if loop.Transport != TransportLoop || loop.BackingFile != "/srv/images/customer.img" || !loop.Virtual || loop.Rotational || loop.Media != MediaVirtual ||
+		slices.Contains(reasons(loop), ReasonVirtual) {
 		t.Errorf("loop1 = %+v", loop)
 	}
 	for _, name := range []string{"zram0", "dm-0"} {
