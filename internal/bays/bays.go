@@ -119,7 +119,6 @@ type Station struct {
 	// cancel stops the wipe running in a slot.
 	cancel   map[string]context.CancelCauseFunc
 	finished int
-	events   []string
 }
 
 // New returns a station that wipes with w.

@@ -70,11 +70,7 @@ func State(s Slot, now time.Time) string {
 // on indented lines below, never cut), and the newest events.
 func Render(header []string, slots []Slot, events []string, now time.Time, w, h int) []string {
 	var out []string
-	add := func(s string) {
-		for _, l := range wrap(s, w, "    ") {
-			out = append(out, l)
-		}
-	}
+	add := func(s string) { out = append(out, wrap(s, w, "    ")...) }
 	for _, l := range header {
 		add(l)
 	}
