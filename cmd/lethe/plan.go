@@ -23,6 +23,13 @@ with the reason it was or was not chosen, and the verification. Writes
 nothing. Exit status 2 when a guard refuses a drive, 1 when the policy
 refuses one (purge-or-fail with no Purge technique).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The configuration's default policy and verification apply
+			// here as in lethe wipe (flags override them).
+			c, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			f.opts.Policy, f.opts.Verify = c.Settings().Policy, c.Settings().Verify
 			cfg, err := f.opts.Parse()
 			if err != nil {
 				return err

@@ -146,9 +146,19 @@ func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
 	if err != nil {
 		return err
 	}
+	rl, err := startRunLog(f.certDir)
+	if err != nil {
+		return usageErr("cert-dir: %v", err)
+	}
+	defer rl.Close()
 	var ui stationUI
 	if useScreen {
 		ui = newStationScreen(out, header)
+		// The screen owns the terminal: the log file gets everything,
+		// the screen's event area warnings and errors.
+		rl.Quiet()
+		prev := logOutput.Set(lineFunc(func(l string) { ui.logf("%s", l) }))
+		defer logOutput.Set(prev)
 	} else {
 		ui = &stationLines{w: out}
 	}
@@ -184,6 +194,16 @@ func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
 	}
 	fmt.Fprintf(out, "station stopped: %d drive(s) wiped and removed\n", st.Finished())
 	return nil
+}
+
+// lineFunc is an io.Writer that hands each complete line to f.
+type lineFunc func(string)
+
+func (f lineFunc) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		f(l)
+	}
+	return len(p), nil
 }
 
 // stationUI shows the station: a full screen on a terminal, or one line
