@@ -371,3 +371,18 @@ func fold(k string) string {
 	}
 	return b.String()
 }
+
+// SignerKeyIDs lists the key IDs an envelope's signatures name, without
+// verifying anything, so that a verifier can look up which keys to try.
+// A document that is not a valid envelope names none.
+func SignerKeyIDs(data []byte) []string {
+	env, _, err := Decode(data)
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(env.Signatures))
+	for _, s := range env.Signatures {
+		ids = append(ids, s.KeyID)
+	}
+	return ids
+}

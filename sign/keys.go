@@ -2,6 +2,7 @@ package sign
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -160,3 +161,21 @@ func (s KeySigner) KeyID() string { return KeyID(s.Key.Public().(ed25519.PublicK
 
 // Public implements Signer.
 func (s KeySigner) Public() crypto.PublicKey { return s.Key.Public() }
+
+// ParseECDSAPublicKey decodes a PKIX PEM ECDSA public key: the TPM
+// co-signer's key as certificates record it (host.tpmKey).
+func ParseECDSAPublicKey(data []byte) (*ecdsa.PublicKey, error) {
+	b, _ := pem.Decode(data)
+	if b == nil || b.Type != "PUBLIC KEY" {
+		return nil, errors.New("not a PKIX PEM public key")
+	}
+	k, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := k.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("public key is %T, want ECDSA", k)
+	}
+	return pub, nil
+}

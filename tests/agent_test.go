@@ -134,15 +134,24 @@ func (s *auditServer) pin(t *testing.T) string {
 	return agent.CertPin(blk.Bytes)
 }
 
+// initialAdmins holds, per data directory, the first admin's credentials
+// after the first login changed the password (the store then removes
+// initial-admin.json).
+var initialAdmins sync.Map
+
 func (s *auditServer) admin(t *testing.T) *client.Client {
 	t.Helper()
 	var ia store.InitialAdmin
-	b, err := os.ReadFile(filepath.Join(s.data, store.InitialAdminFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &ia); err != nil {
-		t.Fatal(err)
+	if v, ok := initialAdmins.Load(s.data); ok {
+		ia = v.(store.InitialAdmin)
+	} else {
+		b, err := os.ReadFile(filepath.Join(s.data, store.InitialAdminFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &ia); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := client.New(s.url, client.Options{CAFile: filepath.Join(s.data, "tls", "cert.pem")})
 	if err != nil {
@@ -152,6 +161,14 @@ func (s *auditServer) admin(t *testing.T) *client.Client {
 	ac, err := c.Login(context.Background(), ia.User, ia.Password, code)
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
+	}
+	if _, ok := initialAdmins.Load(s.data); !ok {
+		changed := ia
+		changed.Password = ia.Password + "-Own1"
+		if err := ac.Do(context.Background(), "POST", "/v1/account/password", map[string]string{"old": ia.Password, "new": changed.Password}, nil); err != nil {
+			t.Fatalf("first admin login: change the initial password: %v", err)
+		}
+		initialAdmins.Store(s.data, changed)
 	}
 	return ac
 }

@@ -32,7 +32,8 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "The audit store: serve it, back it up, verify its log, flush a spool",
 	}
-	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd())
+	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd(),
+		newAuditVerifyValidationCmd())
 	return cmd
 }
 
@@ -60,6 +61,7 @@ days.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			quietTessera(cmd.ErrOrStderr())
 			st, err := store.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -81,11 +83,11 @@ days.`,
 			if ia, err := st.Bootstrap(ctx); err != nil {
 				return err
 			} else if ia != nil {
-				logger.Warn("created the first admin account: its password and TOTP secret are in the file; change the password, then delete the file",
+				logger.Info("created the first admin account: its password and TOTP secret are in the file; log in and choose your own password (the file is then removed)",
 					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			}
 			host, _, _ := net.SplitHostPort(listen)
-			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host})
+			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host, "localhost"})
 			if err != nil {
 				return err
 			}
@@ -94,7 +96,7 @@ days.`,
 				return usageErr("--listen: %v", err)
 			}
 			if baseURL == "" {
-				baseURL = "https://" + ln.Addr().String()
+				baseURL = defaultBaseURL(ln.Addr())
 			}
 			srv := &http.Server{Handler: server.New(server.Config{Store: st, BaseURL: baseURL}), TLSConfig: tlsCfg,
 				ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
@@ -102,7 +104,7 @@ days.`,
 			if backupEvery > 0 {
 				go dailyBackups(ctx, st, backupEvery, backupKeep)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lethe audit store listening on https://%s (TLS certificate %s, log key %s)\n", ln.Addr(), certPath, st.LogKey())
+			fmt.Fprintf(cmd.OutOrStdout(), "lethe audit store listening on https://%s (web UI %s/, TLS certificate %s, log key %s)\n", ln.Addr(), baseURL, certPath, st.LogKey())
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ServeTLS(ln, "", "") }()
 			select {
@@ -120,7 +122,7 @@ days.`,
 	fl.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on")
 	fl.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: self-signed in DATA/tls")
 	fl.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
-	fl.StringVar(&baseURL, "url", "", "public URL of this server, for links and QR codes (default https://LISTEN)")
+	fl.StringVar(&baseURL, "url", "", "public URL of this server (https://HOSTNAME:PORT), for links, QR codes and passkeys, which need a host name (default https://localhost:PORT on loopback, else https://LISTEN)")
 	fl.StringVar(&cfg.MySQLDSN, "mysql", "", "keep the log and index in MySQL/MariaDB (DSN user:pass@tcp(host:3306)/db) for scale-out")
 	fl.StringVar(&cfg.Origin, "origin", "", "log origin name in checkpoints (set once, at first start; default lethe-audit/HOSTNAME)")
 	fl.StringSliceVar(&trust, "trust-key", nil, "trust a station's public key (PKIX PEM; repeatable)")
@@ -392,4 +394,14 @@ func reportFlush(cmd *cobra.Command, sp *client.Spool, res client.FlushResult) e
 		return failed("%d certificate(s) rejected by the audit store", len(res.Rejected))
 	}
 	return nil
+}
+
+// defaultBaseURL is the store's URL when --url is not given: on a
+// loopback address https://localhost:PORT, because passkeys (WebAuthn)
+// need a host name, not an IP address.
+func defaultBaseURL(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return fmt.Sprintf("https://localhost:%d", ta.Port)
+	}
+	return "https://" + a.String()
 }

@@ -226,21 +226,7 @@ func (s *Signer) Close() error {
 func KeyID(pub *ecdsa.PublicKey) (string, error) { return sign.KeyID(pub), nil }
 
 // ParsePublicKey reads a PKIX PEM ECDSA public key (as PublicPEM writes).
-func ParsePublicKey(data []byte) (*ecdsa.PublicKey, error) {
-	b, _ := pem.Decode(data)
-	if b == nil || b.Type != "PUBLIC KEY" {
-		return nil, errors.New("not a PKIX PEM public key")
-	}
-	k, err := x509.ParsePKIXPublicKey(b.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	pub, ok := k.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("public key is %T, want ECDSA", k)
-	}
-	return pub, nil
-}
+func ParsePublicKey(data []byte) (*ecdsa.PublicKey, error) { return sign.ParseECDSAPublicKey(data) }
 
 // VerifyEnvelope checks that a DSSE envelope (a certificate file) carries
 // a valid signature by pub, the TPM key. It returns an error if no

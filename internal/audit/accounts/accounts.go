@@ -246,6 +246,12 @@ type LoginResult struct {
 // code. Failures count towards the lockout; a locked account is refused
 // even with the right password. A TOTP code is accepted once only.
 func (a *Accounts) Authenticate(ctx context.Context, name, password, code string) (LoginResult, error) {
+	return a.authenticate(ctx, name, password, code, nil)
+}
+
+// authenticate is Authenticate; a non-nil passkey replaces the TOTP code
+// as the second factor (see AuthenticatePasskey).
+func (a *Accounts) authenticate(ctx context.Context, name, password, code string, passkey func(*User) error) (LoginResult, error) {
 	now := a.now()
 	u, hash, lastStep, err := a.get(ctx, name)
 	if errors.Is(err, ErrNotFound) {
@@ -287,7 +293,11 @@ func (a *Accounts) Authenticate(ctx context.Context, name, password, code string
 		return fail("wrong password")
 	}
 	step := lastStep
-	if u.Role.NeedsTOTP() {
+	if u.Role.NeedsTOTP() && passkey != nil {
+		if err := passkey(u); err != nil {
+			return fail("passkey: " + err.Error())
+		}
+	} else if u.Role.NeedsTOTP() {
 		if code == "" {
 			return fail("no one-time code")
 		}

@@ -20,13 +20,18 @@ import (
 // Drive describes the certificate to make.
 type Drive struct {
 	Serial, WWN, Model, HostSerial, Job, Operator string
-	Status                                        wipe.Status
-	Ended                                         time.Time
+	// Loop makes the drive a loop device backed by this file: no model,
+	// no serial, like lethe wipe of a loop device.
+	Loop string
+	// AssetTag is the organization's property number.
+	AssetTag string
+	Status   wipe.Status
+	Ended    time.Time
 }
 
 // Statement builds a certificate statement for d.
 func Statement(d Drive) (*cert.Statement, error) {
-	if d.Model == "" {
+	if d.Model == "" && d.Loop == "" {
 		d.Model = "TESTDISK 1TB"
 	}
 	if d.Status == "" {
@@ -42,6 +47,9 @@ func Statement(d Drive) (*cert.Statement, error) {
 		Path: "/dev/sdz", Name: "sdz", Kind: devices.KindDisk, Transport: devices.TransportSATA, Media: devices.MediaSSD, // a described drive, never opened
 		SizeBytes: 1 << 30, LogicalSectorSize: 512, PhysicalSectorSize: 4096, Vendor: "ATA", Model: d.Model, Serial: d.Serial, WWN: d.WWN, Firmware: "1.0",
 	}
+	if d.Loop != "" {
+		dev.Path, dev.Name, dev.Kind, dev.Transport, dev.Vendor, dev.Firmware, dev.BackingFile = "/dev/loop7", "loop7", devices.KindDisk, devices.TransportLoop, "", "", d.Loop
+	}
 	started := d.Ended.Add(-time.Minute)
 	rep := &wipe.Report{
 		Status: d.Status, StatusReason: "every sector read back as written", Technique: wipe.TechOverwrite, Category: wipe.CategoryClear,
@@ -53,7 +61,7 @@ func Statement(d Drive) (*cert.Statement, error) {
 	}
 	return station.NewStatement(station.CertInput{
 		Device: dev, Report: rep,
-		Personnel: cert.Personnel{Operator: d.Operator, Organization: "Example Org", Site: "DC1", Job: d.Job},
+		Personnel: cert.Personnel{Operator: d.Operator, Organization: "Example Org", Site: "DC1", Job: d.Job, AssetTag: d.AssetTag},
 		Host:      devices.HostIdentity{Hostname: "host-" + d.HostSerial, SystemSerial: d.HostSerial, SystemVendor: "Example", SystemProduct: "Server 1"},
 		Tool:      cert.Tool{Name: "lethe", Version: "test"},
 	})

@@ -143,6 +143,21 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS sessions (
 		token_hash $KEY NOT NULL PRIMARY KEY, user_name $KEY NOT NULL, csrf $KEY NOT NULL,
 		created_at $INT NOT NULL, expires_at $INT NOT NULL)`,
+	// passkeys are auditors' and admins' WebAuthn credentials, derived from
+	// their passkey.registered / passkey.revoked log entries.
+	`CREATE TABLE IF NOT EXISTS passkeys (
+		credential_id $KEY NOT NULL PRIMARY KEY, user_name $KEY NOT NULL, name $KEY NOT NULL,
+		public_key $BLOB NOT NULL, sign_count $INT NOT NULL, aaguid $KEY NOT NULL, flags $INT NOT NULL,
+		log_index $INT NOT NULL, created_at $INT NOT NULL, revoked_at $INT NOT NULL)`,
+	// webauthn_ceremonies hold a started WebAuthn ceremony (its challenge)
+	// until the browser answers, so any server behind one database can
+	// finish it.
+	`CREATE TABLE IF NOT EXISTS webauthn_ceremonies (
+		id $KEY NOT NULL PRIMARY KEY, user_name $KEY NOT NULL, kind $KEY NOT NULL,
+		data $BLOB NOT NULL, expires_at $INT NOT NULL)`,
+	// must_change_password lists accounts whose password an admin (or the
+	// first start) set: they must choose their own before doing anything.
+	`CREATE TABLE IF NOT EXISTS must_change_password (user_name $KEY NOT NULL PRIMARY KEY)`,
 }
 
 var indexes = []string{
@@ -153,6 +168,8 @@ var indexes = []string{
 	`CREATE INDEX IF NOT EXISTS cert_ended ON certificates (ended)`,
 	`CREATE INDEX IF NOT EXISTS val_cert ON validations (certificate_id)`,
 	`CREATE INDEX IF NOT EXISTS ev_at ON events (at)`,
+	`CREATE INDEX IF NOT EXISTS passkey_user ON passkeys (user_name)`,
+	`CREATE INDEX IF NOT EXISTS cert_site ON certificates (site)`,
 }
 
 // GetMeta reads a meta value ("" if unset).

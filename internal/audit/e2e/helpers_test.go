@@ -55,10 +55,12 @@ type server struct {
 	cmd  *exec.Cmd
 	URL  string
 	Data string
-	CA   string
-	done chan struct{}
-	log  *bytes.Buffer
-	mu   sync.Mutex
+	// startLine is what the server printed when it started listening.
+	startLine string
+	CA        string
+	done      chan struct{}
+	log       *bytes.Buffer
+	mu        sync.Mutex
 }
 
 var listenRE = regexp.MustCompile(`listening on (https://\S+)`)
@@ -89,13 +91,14 @@ func startServerAt(t *testing.T, data, listen string, extra ...string) *server {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				lines <- m[1]
+			if listenRE.MatchString(sc.Text()) {
+				lines <- sc.Text()
 			}
 		}
 	}()
 	select {
-	case s.URL = <-lines:
+	case s.startLine = <-lines:
+		s.URL = listenRE.FindStringSubmatch(s.startLine)[1]
 	case <-s.done:
 		t.Fatalf("audit server exited: %s", s.stderr())
 	case <-time.After(60 * time.Second):
@@ -144,19 +147,37 @@ func (s *server) client(t *testing.T, token string) *client.Client {
 	return c
 }
 
-// admin logs in as the initial admin.
+// initialAdmins holds, per data directory, the first admin's credentials
+// after the first login changed the password (the store then removes
+// initial-admin.json).
+var initialAdmins sync.Map
+
+// admin logs in as the initial admin; the first time, it chooses a new
+// password as the store requires.
 func (s *server) admin(t *testing.T) *client.Client {
 	t.Helper()
 	var ia store.InitialAdmin
-	b, err := os.ReadFile(filepath.Join(s.Data, store.InitialAdminFile))
-	if err != nil {
-		t.Fatal(err)
+	if v, ok := initialAdmins.Load(s.Data); ok {
+		ia = v.(store.InitialAdmin)
+	} else {
+		b, err := os.ReadFile(filepath.Join(s.Data, store.InitialAdminFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(b, &ia)
 	}
-	json.Unmarshal(b, &ia)
 	code, _ := totp.Code(ia.TOTPSecret, time.Now())
 	c, err := s.client(t, "").Login(context.Background(), ia.User, ia.Password, code)
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
+	}
+	if _, ok := initialAdmins.Load(s.Data); !ok {
+		changed := ia
+		changed.Password = ia.Password + "-Own1"
+		if err := c.Do(context.Background(), "POST", "/v1/account/password", map[string]string{"old": ia.Password, "new": changed.Password}, nil); err != nil {
+			t.Fatalf("first admin login: change the initial password: %v", err)
+		}
+		initialAdmins.Store(s.Data, changed)
 	}
 	return c
 }

@@ -55,6 +55,8 @@ type Entry struct {
 
 	Certificate *Certificate `json:"certificate,omitempty"`
 	Validation  *Validation  `json:"validation,omitempty"`
+	// Passkey is a registered or revoked WebAuthn credential (passkey.go).
+	Passkey *Passkey `json:"passkey,omitempty"`
 }
 
 // Certificate is an accepted certificate.
@@ -82,6 +84,10 @@ type Validation struct {
 	Decision         string `json:"decision"` // approved | rejected
 	Comment          string `json:"comment,omitempty"`
 	Standard         string `json:"standard"`
+	// Signed is the auditor's own signature over the decision: the
+	// statement and the WebAuthn assertion whose challenge is its digest
+	// (passkey.go). Validations before passkeys have none.
+	Signed *SignedValidation `json:"signed,omitempty"`
 }
 
 // Standard names what a validation is against.

@@ -53,6 +53,7 @@ func (s *Server) apiIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc, dup, err := s.st.Ingest(r.Context(), store.Submission{Envelope: body, Submitter: submitter, Remote: remote(r)})
+	s.recordRejection(r, err, body) // export.go: refusals show in the audit events
 	var re *store.RejectError
 	switch {
 	case errors.As(err, &re):
@@ -148,7 +149,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
 
 func parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
-	q := store.Query{Serial: v.Get("serial"), WWN: v.Get("wwn"), HostSerial: v.Get("host"), Job: v.Get("job"),
+	q := store.Query{Serial: v.Get("serial"), WWN: v.Get("wwn"), HostSerial: v.Get("host"), Job: v.Get("job"), Site: v.Get("site"),
 		Status: v.Get("status"), Validation: v.Get("validation"), Text: v.Get("q")}
 	var err error
 	day := func(s string) (time.Time, error) {
@@ -204,27 +205,13 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="lethe-certificates.csv"`)
-		writeCSV(w, rows)
+		s.writeExportCSV(r.Context(), w, rows) // export.go: every Appendix G field
 	case "json":
 		w.Header().Set("Content-Disposition", `attachment; filename="lethe-certificates.json"`)
-		writeJSON(w, http.StatusOK, SearchResult{Total: total, Certificates: rows})
+		writeJSON(w, http.StatusOK, map[string]any{"total": total, "certificates": s.exportJSON(r.Context(), rows)})
 	default:
 		writeJSON(w, http.StatusOK, SearchResult{Total: total, Certificates: rows})
 	}
-}
-
-func writeCSV(w io.Writer, rows []store.Row) {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"log_index", "certificate_id", "status", "category", "technique", "drive_serial", "drive_model", "wwn",
-		"host_serial", "hostname", "job", "operator", "organization", "site", "started", "ended", "received", "signer_key_id",
-		"signer_kind", "validation", "validated_by"})
-	for _, r := range rows {
-		_ = cw.Write([]string{fmt.Sprint(r.LogIndex), r.CertificateID, r.Status, r.Category, r.Technique, csvSafe(r.DriveSerial), csvSafe(r.DriveModel),
-			csvSafe(r.WWN), csvSafe(r.HostSerial), csvSafe(r.Hostname), csvSafe(r.Job), csvSafe(r.Operator), csvSafe(r.Organization), csvSafe(r.Site),
-			r.Started.Format(time.RFC3339), r.Ended.Format(time.RFC3339), r.Received.Format(time.RFC3339Nano), r.SignerKeyID,
-			r.SignerKind, r.Validation, csvSafe(r.ValidatedBy)})
-	}
-	cw.Flush()
 }
 
 // csvSafe defuses spreadsheet formulas in fields that come from
@@ -327,34 +314,18 @@ func (s *Server) pageURL(r *http.Request, id string) string {
 	return base + "/certificates/" + id
 }
 
-// ValidationRequest is an auditor's decision.
-type ValidationRequest struct {
-	Decision string `json:"decision"` // approved | rejected
-	Comment  string `json:"comment"`
-}
-
-func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request) {
-	var req ValidationRequest
-	if err := decodeJSON(r, &req); err != nil {
+func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
+	q, err := parseEventQuery(r) // type, user, result, from, to (web.go)
+	if err != nil {
 		apiError(w, http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
-	v, err := s.st.Validate(r.Context(), r.PathValue("id"), req.Decision, req.Comment, who(r).actor(r))
-	switch {
-	case isNotFound(err):
-		apiError(w, http.StatusNotFound, "not-found", err.Error())
-	case err != nil && (strings.Contains(err.Error(), "decision") || strings.Contains(err.Error(), "rejection")):
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-	case err != nil:
-		internalError(w, err)
-	default:
-		writeJSON(w, http.StatusCreated, v)
+	q.Limit, _ = strconv.Atoi(r.URL.Query().Get("limit"))
+	q.Offset, _ = strconv.Atoi(r.URL.Query().Get("offset"))
+	if q.Limit == 0 && r.URL.Query().Get("format") == "csv" {
+		q.Limit = 100000
 	}
-}
-
-func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
-	n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	ev, err := s.st.Events(r.Context(), r.URL.Query().Get("type"), n)
+	ev, _, err := s.st.SearchEvents(r.Context(), q)
 	if err != nil {
 		internalError(w, err)
 		return

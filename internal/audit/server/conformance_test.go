@@ -24,6 +24,8 @@ import (
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/audit/passkey"
+	"github.com/lethe-project/lethe/internal/audit/passkey/passkeytest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
@@ -221,16 +223,59 @@ func conformance(t *testing.T, e *env) {
 		t.Fatalf("pdf: %v", err)
 	}
 
-	// Validation is an auditor's, recorded as a second signed entry.
-	if err := operator.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
+	// Validation is an auditor's, signed with their passkey (WebAuthn):
+	// register a key, ask for the statement's challenge, answer it.
+	soft := passkeytest.New(e.base)
+	var begin struct {
+		Ceremony string          `json:"ceremony"`
+		Options  json.RawMessage `json:"options"`
+	}
+	if err := operator.Do(ctx, "POST", "/v1/account/passkeys/begin", struct{}{}, &begin); !client.IsPermanent(err) {
+		t.Fatalf("an operator registered a passkey: %v", err)
+	}
+	if err := auditor.Do(ctx, "POST", "/v1/account/passkeys/begin", struct{}{}, &begin); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := soft.Register(begin.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auditor.Do(ctx, "POST", "/v1/account/passkeys/finish", map[string]any{"ceremony": begin.Ceremony, "name": "soft", "credential": json.RawMessage(cred)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	challenge := "/v1/certificates/" + rc.CertificateID + "/validations/challenge"
+	if err := operator.Do(ctx, "POST", challenge, ValidationChallengeRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
 		t.Fatalf("operator validated: %v", err)
 	}
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
+	if err := auditor.Do(ctx, "POST", challenge, ValidationChallengeRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
 		t.Fatal("rejection without a comment accepted")
 	}
-	var v store.ValidationRecord
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Decision: "approved", Comment: "evidence reviewed"}, &v); err != nil {
+	if err := auditor.Do(ctx, "POST", challenge, ValidationChallengeRequest{}, nil); !client.IsPermanent(err) {
+		t.Fatal("validation without a decision accepted")
+	}
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", map[string]string{"decision": "approved"}, nil); !client.IsPermanent(err) {
+		t.Fatal("an unsigned validation was accepted")
+	}
+	if err := auditor.Do(ctx, "POST", challenge, ValidationChallengeRequest{Decision: "approved", Comment: "evidence reviewed"}, &begin); err != nil {
 		t.Fatal(err)
+	}
+	if cred, err = soft.Assert(begin.Options); err != nil {
+		t.Fatal(err)
+	}
+	var v store.ValidationRecord
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Ceremony: begin.Ceremony, Credential: cred}, &v); err != nil {
+		t.Fatal(err)
+	}
+	// A ceremony answers once.
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Ceremony: begin.Ceremony, Credential: cred}, nil); !client.IsPermanent(err) {
+		t.Fatal("a validation ceremony was answered twice")
+	}
+	var proof passkey.Proof
+	if err := operator.Do(ctx, "GET", "/v1/validations/"+strconv.FormatUint(v.LogIndex, 10)+"/proof", nil, &proof); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := proof.Verify(passkey.VerifyOptions{Keys: pinned, Certificate: cert}); err != nil {
+		t.Fatalf("validation proof: %v", err)
 	}
 	var detail CertificateResponse
 	if err := operator.Do(ctx, "GET", "/v1/certificates/"+rc.CertificateID, nil, &detail); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"net"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,6 +34,8 @@ type env struct {
 	anon  *client.Client
 	admin *client.Client
 	ia    *store.InitialAdmin
+	srv   *Server
+	base  string // the server's own URL (https://localhost:PORT)
 }
 
 func newEnv(t *testing.T, cfg store.Config) *env {
@@ -45,7 +49,13 @@ func newEnv(t *testing.T, cfg store.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewTLSServer(New(Config{Store: st}))
+	// Passkeys need a host name: the server calls itself localhost (the
+	// listener is 127.0.0.1 either way).
+	ts := httptest.NewUnstartedServer(nil)
+	base := "https://localhost:" + strconv.Itoa(ts.Listener.Addr().(*net.TCPAddr).Port)
+	srv := New(Config{Store: st, BaseURL: base})
+	ts.Config.Handler = srv
+	ts.StartTLS()
 	t.Cleanup(func() {
 		ts.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -56,8 +66,14 @@ func newEnv(t *testing.T, cfg store.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, ts: ts, anon: anon, ia: ia}
+	e := &env{st: st, ts: ts, anon: anon, ia: ia, srv: srv, base: base}
 	e.admin = e.login(t, ia.User, ia.Password, ia.TOTPSecret)
+	// The first admin must choose their own password before anything else.
+	own := ia.Password + "-Own1"
+	if err := e.admin.Do(ctx, "POST", "/v1/account/password", PasswordChangeRequest{Old: ia.Password, New: own}, nil); err != nil {
+		t.Fatalf("change the initial admin password: %v", err)
+	}
+	ia.Password = own
 	return e
 }
 

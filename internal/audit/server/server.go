@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/internal/audit/accounts"
+	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/store"
 )
 
@@ -29,11 +30,13 @@ type Server struct {
 	st      *store.Store
 	baseURL string
 	mux     *http.ServeMux
+	rp      *passkey.RP // nil when BaseURL names no host (passkeys off)
 }
 
 // New builds the handler.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, baseURL: strings.TrimRight(cfg.BaseURL, "/"), mux: http.NewServeMux()}
+	s.rp, _ = passkey.NewRP(s.baseURL) // WebAuthn wants a host name, not an IP address
 	s.routes()
 	return s
 }
@@ -156,6 +159,10 @@ func (s *Server) need(ok roleCheck, h http.HandlerFunc) http.HandlerFunc {
 		}
 		if p.via == "cookie" && r.Method == http.MethodPost && r.Header.Get("X-CSRF-Token") != p.csrf && r.FormValue("csrf") != p.csrf {
 			apiError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
+			return
+		}
+		if p.via != "token" && !s.passwordChangeAllowed(r, p) {
+			apiError(w, http.StatusForbidden, "password-change-required", "your password was set by an admin: choose your own first (web UI /account, or POST /v1/account/password)")
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))

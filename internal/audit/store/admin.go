@@ -42,6 +42,9 @@ func (s *Store) Bootstrap(ctx context.Context) (*InitialAdmin, error) {
 	if err := writeFileSync(filepath.Join(s.cfg.Dir, InitialAdminFile), append(b, '\n'), 0o600); err != nil {
 		return nil, err
 	}
+	if err := s.Accounts.SetMustChangePassword(ctx, u.Name, true); err != nil {
+		return nil, err
+	}
 	return ia, s.event(ctx, entry.TypeAdmin+".user.create", Actor{Name: "server"}, "user:admin", entry.ResultSuccess, "initial admin account (role admin)")
 }
 

@@ -37,6 +37,8 @@ func (s *Store) indexEntry(ctx context.Context, x execer, idx uint64, e *entry.E
 		err = s.indexCertificate(ctx, x, idx, e, rc)
 	case e.Validation != nil:
 		err = s.indexValidation(ctx, x, idx, e)
+	case e.Passkey != nil:
+		err = s.indexPasskey(ctx, x, idx, e) // passkeys.go
 	}
 	if err != nil {
 		return err
@@ -158,7 +160,11 @@ func (s *Store) scan(ctx context.Context, from, to uint64, visit func(uint64, []
 
 // Query selects certificates. Empty fields do not filter.
 type Query struct {
-	Serial, WWN, HostSerial, Job, Status, Validation, Text string
+	Serial, WWN, HostSerial, Job, Site, Status, Validation, Text string
+	// Sort names a column (SortColumns, views.go); newest first by default,
+	// Asc reverses.
+	Sort string
+	Asc  bool
 	// From and To bound the wipe's end time.
 	From, To      time.Time
 	Limit, Offset int
@@ -187,6 +193,9 @@ type Row struct {
 	SignerKind    string    `json:"signerKind"`
 	Validation    string    `json:"validation"`
 	ValidatedBy   string    `json:"validatedBy,omitempty"`
+	// Subject is the certificate's subject name, set where the drive
+	// reports no model or serial (views.go).
+	Subject string `json:"subject,omitempty"`
 }
 
 const rowCols = `log_index, certificate_id, status, category, technique, drive_serial, drive_model, wwn, host_serial, hostname,
@@ -219,6 +228,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 	eq("wwn", q.WWN)
 	eq("host_serial", q.HostSerial)
 	eq("job", q.Job)
+	eq("site", q.Site)
 	eq("status", strings.ToUpper(q.Status))
 	eq("validation", strings.ToLower(q.Validation))
 	if q.Text != "" {
@@ -245,7 +255,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 	if q.Limit <= 0 || q.Limit > 100000 {
 		q.Limit = 100
 	}
-	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+" ORDER BY log_index DESC LIMIT ? OFFSET ?",
+	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+q.orderBy()+" LIMIT ? OFFSET ?",
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -259,7 +269,12 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
 		}
 		out = append(out, *r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	rows.Close()
+	s.fillSubjects(ctx, out) // views.go
+	return out, total, nil
 }
 
 // ErrNotFound is returned for an unknown certificate.
@@ -370,33 +385,6 @@ func (s *Store) Check(ctx context.Context, c *Certificate) Status {
 	st.InclusionOK = true
 	st.InclusionNote = fmt.Sprintf("entry %d is included in the log's current checkpoint (size %d); receipt verifies", c.LogIndex, cp.Size)
 	return st
-}
-
-// Validate records an auditor's decision as a new signed log entry.
-func (s *Store) Validate(ctx context.Context, certID, decision, comment string, who Actor) (*ValidationRecord, error) {
-	switch decision {
-	case entry.ResultApproved, entry.ResultRejected:
-	default:
-		return nil, fmt.Errorf("decision %q: want approved or rejected", decision)
-	}
-	if decision == entry.ResultRejected && strings.TrimSpace(comment) == "" {
-		return nil, errors.New("a rejection needs a comment saying why")
-	}
-	c, err := s.Certificate(ctx, certID)
-	if err != nil {
-		return nil, err
-	}
-	e := &entry.Entry{
-		Time: s.now().UTC(), Type: entry.TypeValidation, Subject: who.Name, Object: "certificate:" + certID, Result: decision,
-		Detail: comment, Remote: who.Remote,
-		Validation: &entry.Validation{CertificateID: certID, CertificateIndex: c.LogIndex, EnvelopeSHA256: c.Receipt.EnvelopeSHA256,
-			Decision: decision, Comment: comment, Standard: entry.Standard},
-	}
-	idx, err := s.Record(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	return &ValidationRecord{LogIndex: idx, Decision: decision, Auditor: who.Name, Comment: comment, Time: e.Time}, nil
 }
 
 // EventRow is an audit event.

@@ -69,12 +69,7 @@ func (s *Store) Ingest(ctx context.Context, sub Submission) (rc *receipt.Receipt
 	if rc, err := s.receiptByDigest(ctx, digest); err != nil || rc != nil {
 		return rc, rc != nil, err
 	}
-	var ids []string
-	if env, _, err := sign.Decode(canon); err == nil {
-		for _, sg := range env.Signatures {
-			ids = append(ids, sg.KeyID)
-		}
-	}
+	ids := sign.SignerKeyIDs(canon)
 	if len(ids) == 0 {
 		return nil, false, reject(RejectUnsigned, "envelope has no signature: certificates must be signed by a station or agent key")
 	}

@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/internal/audit/entry"
+)
+
+// sortColumns are the columns a search may be sorted by (by name in the
+// URL, so no SQL comes from the request).
+var sortColumns = map[string]string{
+	"received": "log_index", "ended": "ended", "status": "status", "serial": "drive_serial", "model": "drive_model",
+	"host": "host_serial", "job": "job", "site": "site", "validation": "validation", "category": "category",
+}
+
+// SortColumns lists the names Query.Sort accepts.
+func SortColumns() []string {
+	return []string{"received", "ended", "status", "serial", "model", "host", "job", "site", "validation", "category"}
+}
+
+// orderBy turns a query's sort into SQL; the log index breaks ties so
+// paging is stable.
+func (q Query) orderBy() string {
+	col, ok := sortColumns[q.Sort]
+	if !ok {
+		col = "log_index"
+	}
+	dir := " DESC"
+	if q.Asc {
+		dir = " ASC"
+	}
+	if col == "log_index" {
+		return " ORDER BY log_index" + dir
+	}
+	return " ORDER BY " + col + dir + ", log_index DESC"
+}
+
+// fillSubjects gives rows whose drive reports no model or serial the
+// certificate's subject name (e.g. "loop:/srv/disk.img"), so every row
+// names its drive.
+func (s *Store) fillSubjects(ctx context.Context, rows []Row) {
+	for i := range rows {
+		if rows[i].DriveModel != "" && rows[i].DriveSerial != "" {
+			continue
+		}
+		var env []byte
+		if err := s.DB.QueryRowContext(ctx, `SELECT envelope FROM certificates WHERE log_index = ?`, rows[i].LogIndex).Scan(&env); err != nil {
+			continue
+		}
+		if st, err := attest.Decode(env); err == nil && len(st.Subject) == 1 {
+			rows[i].Subject = st.Subject[0].Name
+		}
+	}
+}
+
+// HostRow summarizes the certificates of one server (by its SMBIOS
+// serial, or the chassis or board serial where the system serial is
+// blank).
+type HostRow struct {
+	HostSerial   string    `json:"hostSerial"`
+	Hostname     string    `json:"hostname"`
+	Certificates int       `json:"certificates"`
+	Drives       int       `json:"drives"`
+	Erased       int       `json:"erased"`
+	NotErased    int       `json:"notErased"`
+	Pending      int       `json:"pending"`
+	Approved     int       `json:"approved"`
+	Rejected     int       `json:"rejected"`
+	Jobs         string    `json:"jobs"`
+	LastReceived time.Time `json:"lastReceived"`
+}
+
+// Hosts lists servers with how many certificates arrived for each, the
+// most recently seen first; text filters by host serial, hostname or job.
+func (s *Store) Hosts(ctx context.Context, text string, limit, offset int) ([]HostRow, int, error) {
+	where, args := "", []any{}
+	if text != "" {
+		where = " WHERE host_serial LIKE ? OR hostname LIKE ? OR job LIKE ?"
+		like := "%" + text + "%"
+		args = append(args, like, like, like)
+	}
+	var total int
+	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(DISTINCT host_serial) FROM certificates"+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT host_serial, MAX(hostname), COUNT(*),
+		COUNT(DISTINCT CASE WHEN drive_serial <> '' THEN drive_serial ELSE certificate_id END),
+		SUM(CASE WHEN status = 'ERASED' THEN 1 ELSE 0 END), SUM(CASE WHEN status <> 'ERASED' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN validation = 'pending' THEN 1 ELSE 0 END), SUM(CASE WHEN validation = 'approved' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN validation = 'rejected' THEN 1 ELSE 0 END), MIN(job), MAX(job), MAX(received)
+		FROM certificates`+where+` GROUP BY host_serial ORDER BY MAX(received) DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []HostRow
+	for rows.Next() {
+		var h HostRow
+		var minJob, maxJob string
+		var last int64
+		if err := rows.Scan(&h.HostSerial, &h.Hostname, &h.Certificates, &h.Drives, &h.Erased, &h.NotErased, &h.Pending, &h.Approved,
+			&h.Rejected, &minJob, &maxJob, &last); err != nil {
+			return nil, 0, err
+		}
+		h.Jobs = minJob
+		if maxJob != minJob {
+			h.Jobs = minJob + " … " + maxJob
+		}
+		h.LastReceived = time.Unix(0, last).UTC()
+		out = append(out, h)
+	}
+	return out, total, rows.Err()
+}
+
+// EventQuery selects audit events. Empty fields do not filter.
+type EventQuery struct {
+	Type   string // prefix, e.g. "login" or "admin."
+	User   string // the subject (who acted) or the object's user
+	Result string
+	From   time.Time
+	To     time.Time
+	Limit  int
+	Offset int
+}
+
+// SearchEvents lists audit events, newest first, and counts all matches.
+func (s *Store) SearchEvents(ctx context.Context, q EventQuery) ([]EventRow, int, error) {
+	var where []string
+	var args []any
+	if q.Type != "" {
+		where = append(where, "type LIKE ?")
+		args = append(args, q.Type+"%")
+	}
+	if q.User != "" {
+		where = append(where, "(subject = ? OR object = ?)")
+		args = append(args, q.User, "user:"+q.User)
+	}
+	if q.Result != "" {
+		where = append(where, "result = ?")
+		args = append(args, q.Result)
+	}
+	if !q.From.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, q.From.UnixNano())
+	}
+	if !q.To.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, q.To.UnixNano())
+	}
+	w := ""
+	if len(where) > 0 {
+		w = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM events"+w, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if q.Limit <= 0 || q.Limit > 100000 {
+		q.Limit = 200
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT log_index, at, type, subject, object, result, detail, remote FROM events`+w+
+		` ORDER BY log_index DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []EventRow
+	for rows.Next() {
+		var e EventRow
+		var at int64
+		if err := rows.Scan(&e.LogIndex, &at, &e.Type, &e.Subject, &e.Object, &e.Result, &e.Detail, &e.Remote); err != nil {
+			return nil, 0, err
+		}
+		e.Time = time.Unix(0, at).UTC()
+		out = append(out, e)
+	}
+	return out, total, rows.Err()
+}
+
+// EventTypes lists the event types seen, for the filter's choices.
+func (s *Store) EventTypes(ctx context.Context) ([]string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT type FROM events ORDER BY type`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RecordRejection logs a refused submission (who tried, which key, why)
+// as a security event. Fields that come from the request are bounded so a
+// stranger cannot make large entries.
+func (s *Store) RecordRejection(ctx context.Context, kind string, status int, problems []string, keyIDs []string, remote string) error {
+	subject := "unknown signer"
+	if len(keyIDs) > 0 {
+		subject = "key:" + clip(keyIDs[0], 16)
+	}
+	detail := fmt.Sprintf("%d %s: %s", status, kind, strings.Join(problems, "; "))
+	return s.event(ctx, entry.TypeCertificate[:len("certificate.")]+"rejected", Actor{Name: subject, Remote: remote}, "certificate", entry.ResultRejected, clip(detail, 400))
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// EnrollmentTokens lists the enrollment tokens (never their secrets),
+// newest first.
+func (s *Store) EnrollmentTokens(ctx context.Context) ([]EnrollmentToken, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, job, created_by, created_at, expires_at, max_uses, uses FROM enrollment_tokens ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []EnrollmentToken
+	for rows.Next() {
+		var t EnrollmentToken
+		var c, e int64
+		if err := rows.Scan(&t.ID, &t.Job, &t.CreatedBy, &c, &e, &t.MaxUses, &t.Uses); err != nil {
+			return nil, err
+		}
+		t.Created, t.Expires = time.Unix(c, 0).UTC(), time.Unix(e, 0).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeEnrollmentToken ends a token's remaining uses now (its expiry is
+// set to the present); keys it already enrolled stay registered.
+func (s *Store) RevokeEnrollmentToken(ctx context.Context, id string, who Actor) error {
+	res, err := s.DB.ExecContext(ctx, `UPDATE enrollment_tokens SET expires_at = ? WHERE id = ? AND expires_at > ?`, s.now().Unix(), id, s.now().Unix())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		err = fmt.Errorf("no live enrollment token %s", id)
+	}
+	return s.admin(ctx, "enrollment-token.revoke", who, "enrollment-token:"+id, err, "")
+}
