@@ -514,6 +514,11 @@ func TestAgentPXEWithTPM(t *testing.T) {
 		Timeout: 12 * time.Minute,
 	})
 	con := res.Console
+	// lethe.enrollfirst (the default): the store accepted the per-boot key
+	// before the first write reached a disk.
+	if reg, first := strings.Index(res.Console, "registered for job"), strings.Index(res.Console, "first write completed"); reg < 0 || first < 0 || reg > first {
+		t.Errorf("enrollment (at %d) not confirmed before the first write (at %d)", reg, first)
+	}
 	for _, want := range []string{"iPXE", "LETHE-AGENT-RESULT PASS", "verified (signed by", "lethe.policy from the command line replaced by the signed configuration", "TPM signing key"} {
 		if !strings.Contains(con, want) {
 			t.Errorf("console lacks %q", want)
