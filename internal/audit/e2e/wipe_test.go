@@ -41,6 +41,12 @@ func TestWipeToAuditStore(t *testing.T) {
 	if len(sent) != 2 {
 		t.Fatalf("%d receipts in the spool", len(sent))
 	}
+	// Each receipt also sits beside its certificate, under its base name.
+	for _, c := range []string{"*.cert.json", "*.receipt.json", "*.pdf"} {
+		if m, _ := filepath.Glob(filepath.Join(certs, c)); len(m) != 2 {
+			t.Errorf("%d %s in the certificate directory, want 2", len(m), c)
+		}
+	}
 	// Offline verification of each certificate against its receipt.
 	for _, rp := range sent {
 		cert := strings.TrimSuffix(rp, ".receipt.json") + ".json"
