@@ -106,7 +106,9 @@ func TestStationLoopDevices(t *testing.T) {
 		t.Fatalf("anonymous station: %s", r)
 	}
 
-	st := startStation(t, "--config", cfg, "--screen", "lines", "--only", only, "--count", "2", "--method", "random")
+	printed := t.TempDir()
+	st := startStation(t, "--config", cfg, "--screen", "lines", "--only", only, "--count", "2", "--method", "random",
+		"--print-cmd", "cp -t "+printed)
 	st.waitFor(t, "station ready", 20*time.Second)
 
 	a := newLoop(t, 16<<20, testutil.LoopOptions{Dir: disks})
@@ -167,6 +169,10 @@ func TestStationLoopDevices(t *testing.T) {
 		default:
 			t.Errorf("certificate for %q", cs.Serial)
 		}
+	}
+	// Each certificate's PDF went to the "printer".
+	if m, _ := filepath.Glob(filepath.Join(printed, "*.pdf")); len(m) != 2 {
+		t.Errorf("%d PDFs printed, want 2:\n%s", len(m), out)
 	}
 	// The drive present at start still holds its data.
 	data, err := os.ReadFile(before.File)

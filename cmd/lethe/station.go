@@ -66,6 +66,7 @@ drive runs to its end).`,
 	fl.IntVar(&f.opts.ChunkMiB, "chunk-mib", f.opts.ChunkMiB, "I/O size in MiB")
 	fl.IntVar(&f.opts.Workers, "workers", f.opts.Workers, "I/Os in flight per drive")
 	fl.Bool("pdf", true, "write a PDF beside each certificate (default: station.pdf)")
+	fl.StringVar(&o.printCmd, "print-cmd", "", "print each certificate's PDF with this command, the PDF's path appended (e.g. 'lp -d bench3')")
 	fl.BoolVar(&o.wipePresent, "wipe-present", false, "also wipe the drives present when the station starts (the guards still apply)")
 	fl.BoolVar(&o.allowAnon, "allow-anonymous", false, "run without operator and organization (recorded in each certificate; an auditor may reject them)")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation on a terminal")
@@ -80,6 +81,7 @@ type stationOpts struct {
 	count                  int
 	screen                 string
 	only                   []string
+	printCmd               string
 }
 
 func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
@@ -111,7 +113,7 @@ func runStation(cmd *cobra.Command, f *wipeFlags, o stationOpts) error {
 	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
 		return usageErr("cert-dir: %v", err)
 	}
-	w := &stationWiper{cfg: cfg, logger: logger, exclude: s.Exclude, pdf: s.PDF, only: o.only, plans: map[string]station.Drive{},
+	w := &stationWiper{cfg: cfg, logger: logger, exclude: s.Exclude, pdf: s.PDF, only: o.only, printCmd: strings.Fields(o.printCmd), plans: map[string]station.Drive{},
 		cert: station.Certifier{Dir: f.certDir, Signers: []sign.Signer{sign.KeySigner{Key: key}}, Personnel: f.personnel,
 			Host: devices.Host.Host(), Tool: toolInfo()}}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,8 +31,11 @@ type stationWiper struct {
 	// only, when set, limits the station to drives matching one of these:
 	// serial, WWN, or a glob over the slot label or a loop device's
 	// backing file.
-	only     []string
-	pdf      bool
+	only []string
+	pdf  bool
+	// printCmd, when set, prints each certificate's PDF: the command and
+	// its arguments, with the PDF's path appended (e.g. "lp -d bench3").
+	printCmd []string
 	dlv      *station.Deliverer // nil without an audit store
 	spoolDir string
 	log      func(format string, args ...any)
@@ -124,6 +128,14 @@ func (w *stationWiper) Wipe(ctx context.Context, m hotplug.Medium, progress func
 	if w.pdf {
 		if err := writeCertPDF(res.CertPath, res.Certificate); err != nil {
 			w.log("%s: PDF not written: %v", m.Name, err)
+		} else if len(w.printCmd) > 0 {
+			pdf := certBase(res.CertPath) + ".pdf"
+			cmd := exec.Command(w.printCmd[0], append(w.printCmd[1:], pdf)...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				w.log("%s: printing %s failed: %v %s", m.Name, pdf, err, strings.TrimSpace(string(out)))
+			} else {
+				w.log("%s: printed %s", m.Name, filepath.Base(pdf))
+			}
 		}
 	}
 	out.Delivery = w.deliver(ctx, res.CertPath, res.Certificate)
