@@ -209,6 +209,14 @@ func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hop
 		lines = append(lines, fmt.Sprintf("PASS: %d drive(s) ERASED and verified, every certificate received by the audit store; %d kept", erased, kept))
 	}
 	switch {
+	case len(unsent) > 0 && end != EndShell:
+		// lethe.wait allowed ending without delivery: say where the
+		// certificates are, not "do not power off" before powering off.
+		why := "no audit store configured (lethe.audit)"
+		if r.dlv != nil {
+			why = "not delivered within lethe.wait"
+		}
+		lines = append(lines, fmt.Sprintf("! %d certificate(s) %s: printed above on the console - keep the serial/BMC log, it is their only copy", len(unsent), why))
 	case len(unsent) > 0 && r.dlv == nil:
 		lines = append(lines, fmt.Sprintf("! no audit store configured (lethe.audit): the %d certificate(s) exist only in RAM and on this console (printed above). DO NOT POWER OFF: copy %s to a USB stick from the shell, or save the console log", len(unsent), r.o.Work))
 	case len(unsent) > 0 && hopeless:
