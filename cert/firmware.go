@@ -54,6 +54,44 @@ type FirmwareRecord struct {
 	// VerificationNote says what the read-back could and could not check.
 	VerificationNote string   `json:"verificationNote,omitempty"`
 	Notes            []string `json:"notes,omitempty"`
+	// Scope lists every namespace an NVMe command affected (a Sanitize,
+	// or a Format NVM whose FNA makes it act on the whole NVM subsystem).
+	// Added in the second round (schema 2).
+	Scope *EraseScope `json:"scope,omitempty"`
+}
+
+// EraseScope is what an NVMe erase command reaches: the namespace the
+// certificate is about, or every namespace of the NVM subsystem.
+type EraseScope struct {
+	// Subsystem is true when the command acts on the whole NVM subsystem
+	// (every Sanitize; Format NVM with FNA bit 0, or bit 1 and a secure
+	// erase).
+	Subsystem  bool             `json:"subsystem"`
+	Namespaces []ScopeNamespace `json:"namespaces"`
+	// Unaccounted says what lethe could not enumerate (other controllers
+	// of a multi-controller subsystem without Namespace Management, a
+	// namespace Identify could not describe); empty when every affected
+	// namespace is listed.
+	Unaccounted []string `json:"unaccounted,omitempty"`
+	// Override is true when the operator allowed an erase beyond the
+	// probed namespace (--all-namespaces).
+	Override bool   `json:"override,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// ScopeNamespace is one namespace an erase affected.
+type ScopeNamespace struct {
+	NSID uint32 `json:"nsid"`
+	// ID is the namespace's NGUID or EUI-64 ("eui.<hex>"), when known.
+	ID        string `json:"id,omitempty"`
+	SizeBytes uint64 `json:"sizeBytes,omitempty"`
+	// Attached is false for a namespace of the subsystem that is not
+	// attached to this controller (Identify CNS 10h only).
+	Attached bool `json:"attached"`
+	// Shared is NMIC bit 0: other controllers may use it.
+	Shared bool `json:"shared,omitempty"`
+	// Probed marks the namespace the certificate is about.
+	Probed bool `json:"probed,omitempty"`
 }
 
 // FirmwareCommand is one command sent to the drive.
@@ -196,15 +234,36 @@ type HiddenState struct {
 	DCOMaxLBA  uint64 `json:"dcoMaxLBA,omitempty"`
 	HPASectors uint64 `json:"hpaSectors"`
 	DCOSectors uint64 `json:"dcoSectors"`
+	// NativeMaxSource is the command that read NativeMaxLBA (GET NATIVE
+	// MAX ADDRESS EXT on an Accessible Max Address drive, READ NATIVE
+	// MAX ADDRESS EXT otherwise), or, with NativeMaxLBA 0, why there is
+	// none. Added in the second round (schema 2).
+	NativeMaxSource string `json:"nativeMaxSource,omitempty"`
+	// NativeMaxUnknown: the drive advertises the HPA or Accessible Max
+	// Address feature set but its native max address could not be read,
+	// so sectors may be hidden that lethe cannot see (ACS-3 §4.4, §4.11).
+	// DCOUnknown: the drive advertises a DCO that could not be read.
+	// Added in the second round (schema 2).
+	NativeMaxUnknown bool `json:"nativeMaxUnknown,omitempty"`
+	DCOUnknown       bool `json:"dcoUnknown,omitempty"`
 }
 
-// Hidden is the number of sectors a host cannot address.
+// Hidden is the number of sectors a host cannot address, as far as known.
 func (h HiddenState) Hidden() uint64 { return h.HPASectors + h.DCOSectors }
+
+// Unknown reports whether lethe could not read what it needs to know that
+// nothing is hidden: "not read" is unknown, never "none".
+func (h HiddenState) Unknown() bool { return h.NativeMaxUnknown || h.DCOUnknown }
 
 func (h HiddenState) String() string {
 	var parts []string
 	switch {
+	case h.NativeMaxUnknown:
+		parts = append(parts, fmt.Sprintf("max LBA %d; native max UNKNOWN (the drive advertises the HPA or Accessible Max Address feature set, but its native max address could not be read: sectors may be hidden)", h.CurrentMaxLBA))
+	case h.NativeMaxLBA == 0 && h.NativeMaxSource != "":
+		parts = append(parts, fmt.Sprintf("max LBA %d; no HPA: %s", h.CurrentMaxLBA, h.NativeMaxSource))
 	case h.NativeMaxLBA == 0:
+		// Written before schema 2 (no NativeMaxSource): either case.
 		parts = append(parts, fmt.Sprintf("max LBA %d; native max not read (the drive does not advertise the HPA feature set, or READ NATIVE MAX ADDRESS failed)", h.CurrentMaxLBA))
 	case h.HPASectors > 0:
 		parts = append(parts, fmt.Sprintf("HPA hides %d sectors (max LBA %d, native max %d)", h.HPASectors, h.CurrentMaxLBA, h.NativeMaxLBA))
@@ -212,6 +271,8 @@ func (h HiddenState) String() string {
 		parts = append(parts, fmt.Sprintf("no HPA (max LBA %d = native max)", h.CurrentMaxLBA))
 	}
 	switch {
+	case h.DCOUnknown:
+		parts = append(parts, "DCO UNKNOWN (advertised, but DEVICE CONFIGURATION IDENTIFY failed)")
 	case h.DCOMaxLBA == 0:
 		parts = append(parts, "DCO not reported")
 	case h.DCOSectors > 0:

@@ -65,6 +65,11 @@ func (v *validator) statement(st *Statement) {
 		return // the rules below are those of the versions known
 	}
 	v.subject(st)
+	if p.SchemaVersion == "1" {
+		for _, f := range sinceV2(p) {
+			v.addf("%s is a schema 2 field, in a schema 1 certificate", f)
+		}
+	}
 	if !uuidRE.MatchString(p.CertificateID) {
 		v.addf("certificateId %q is not a lowercase UUID", p.CertificateID)
 	}
@@ -148,13 +153,10 @@ func short(id string) string {
 
 // personnel: "anonymous" (schema 2) is the operator's choice to run
 // without naming operator or organization; it cannot be set while both
-// are named, and schema 1 does not have it.
+// are named.
 func (v *validator) personnel(p *Predicate) {
 	if !p.Personnel.Anonymous {
 		return
-	}
-	if p.SchemaVersion == "1" {
-		v.addf("personnel.anonymous is not a field of schema version 1")
 	}
 	if strings.TrimSpace(p.Personnel.Operator) != "" && strings.TrimSpace(p.Personnel.Organization) != "" {
 		v.addf("personnel.anonymous is set but operator and organization are both named")
@@ -166,9 +168,6 @@ func (v *validator) personnel(p *Predicate) {
 func (v *validator) bootKey(p *Predicate) {
 	if p.Host.BootKey == "" {
 		return
-	}
-	if p.SchemaVersion == "1" {
-		v.addf("host.bootKey is not a field of schema version 1")
 	}
 	if _, err := ParseBootKey(p.Host.BootKey); err != nil {
 		v.addf("host.bootKey: %v", err)
@@ -367,6 +366,12 @@ func (v *validator) erased(p *Predicate) {
 	if r.MismatchedSectors > 0 || len(r.Mismatched) > 0 || len(r.Unreadable) > 0 {
 		bad("the read-back found mismatched or unreadable sectors")
 	}
+	if h := p.HiddenAreas; (h.AfterState != nil && h.AfterState.Unknown()) || (h.AfterState == nil && h.BeforeState != nil && h.BeforeState.Unknown()) {
+		bad("whether sectors are hidden (HPA/DCO) is unknown: the drive's native capacity could not be read")
+	}
+	if f := p.Firmware; f != nil && f.Scope != nil && len(f.Scope.Unaccounted) > 0 && !f.Scope.Override {
+		bad("the erase reached namespaces lethe could not account for (%s) without --all-namespaces", strings.Join(f.Scope.Unaccounted, "; "))
+	}
 	if h := p.HiddenAreas; h.AfterState != nil && h.AfterState.Hidden() > 0 {
 		bad("%d sectors stay hidden (HPA/DCO)", h.AfterState.Hidden())
 	} else if h.AfterState == nil && h.BeforeState != nil && h.BeforeState.Hidden() > 0 {
@@ -403,4 +408,26 @@ func (v *validator) erased(p *Predicate) {
 	default:
 		bad("the read-back after the firmware erase is %s", r.Result)
 	}
+}
+
+// sinceV2 lists the fields of schema 2 a predicate uses: a schema 1
+// certificate must not have them (docs/certificate.md, "Versions").
+func sinceV2(p *Predicate) []string {
+	var out []string
+	if p.Firmware != nil && p.Firmware.Scope != nil {
+		out = append(out, "firmware.scope")
+	}
+	if p.Personnel.Anonymous {
+		out = append(out, "personnel.anonymous")
+	}
+	if p.Host.BootKey != "" {
+		out = append(out, "host.bootKey")
+	}
+	for name, h := range map[string]*HiddenState{"hiddenAreas.beforeState": p.HiddenAreas.BeforeState, "hiddenAreas.afterState": p.HiddenAreas.AfterState} {
+		if h != nil && (h.NativeMaxSource != "" || h.NativeMaxUnknown || h.DCOUnknown) {
+			out = append(out, name+" (nativeMaxSource, nativeMaxUnknown, dcoUnknown)")
+		}
+	}
+	slices.Sort(out)
+	return out
 }

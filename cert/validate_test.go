@@ -124,7 +124,7 @@ func TestValidateAnonymous(t *testing.T) {
 	st := validStatement(t, "v1/overwrite-random-loop.cert.json")
 	st.Predicate.Personnel.Anonymous = true
 	st.Predicate.Personnel.Organization = ""
-	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "not a field of schema version 1") {
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "personnel.anonymous is a schema 2 field") {
 		t.Errorf("anonymous in schema 1: %v", err)
 	}
 	st.Predicate.SchemaVersion = "2"
@@ -142,7 +142,7 @@ func TestValidateBootKey(t *testing.T) {
 	const key = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"
 	st := validStatement(t, "v1/overwrite-random-loop.cert.json")
 	st.Predicate.Host.BootKey = key
-	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "not a field of schema version 1") {
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "host.bootKey is a schema 2 field") {
 		t.Errorf("bootKey in schema 1: %v", err)
 	}
 	st.Predicate.SchemaVersion = "2"
@@ -154,5 +154,31 @@ func TestValidateBootKey(t *testing.T) {
 		if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "host.bootKey") {
 			t.Errorf("bootKey %q: %v", bad, err)
 		}
+	}
+}
+
+// A schema 1 certificate cannot carry schema 2 fields; schema 2 rules for
+// what the new fields imply hold for ERASED.
+func TestSchema2Fields(t *testing.T) {
+	st := validStatement(t, "v1/nvme-sanitize-crypto.cert.json")
+	st.Predicate.Firmware.Scope = &EraseScope{Subsystem: true, Namespaces: []ScopeNamespace{{NSID: 1, Attached: true, Probed: true}}}
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "firmware.scope is a schema 2 field") {
+		t.Fatalf("schema 1 with firmware.scope: %v", err)
+	}
+	st.Predicate.SchemaVersion = "2"
+	if err := st.Validate(); err != nil {
+		t.Fatalf("schema 2 with firmware.scope: %v", err)
+	}
+	st.Predicate.Firmware.Scope.Unaccounted = []string{"namespace 2: Identify failed"}
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "could not account for") {
+		t.Fatalf("unaccounted namespaces without override: %v", err)
+	}
+	st.Predicate.Firmware.Scope.Override = true
+	if err := st.Validate(); err != nil {
+		t.Fatalf("unaccounted namespaces with override: %v", err)
+	}
+	st.Predicate.HiddenAreas.BeforeState = &HiddenState{CurrentMaxLBA: 100, NativeMaxUnknown: true}
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "hidden (HPA/DCO) is unknown") {
+		t.Fatalf("unknown native max, ERASED: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func TestArchitecture(t *testing.T) {
 	allow("sign", "internal/durable")
 	allow("attest", "cert", "sign", "internal/durable")
 	engine := []string{"internal/devices", "internal/wipe", "internal/station", "internal/agent", "internal/image", "internal/pxe"}
-	for _, pkg := range []string{"audit/client", "audit/receipt", "audit/logverify", "internal/audit/server", "internal/audit/store", "internal/certpdf", "internal/certview"} {
+	for _, pkg := range []string{"audit/api", "audit/client", "audit/receipt", "audit/logverify", "internal/audit/server", "internal/audit/store", "internal/audit/mirror", "internal/certpdf", "internal/certview"} {
 		forbid(pkg, engine...)
 	}
 	allow("audit/logverify")

@@ -1,6 +1,8 @@
 // Package client talks to a lethe audit store: it registers a per-boot
-// agent key with an enrollment token, submits certificates, and keeps a
-// durable spool so that nothing is lost while the store is unreachable.
+// agent key with an enrollment token, submits certificates, keeps a
+// durable spool so that nothing is lost while the store is unreachable,
+// and calls the admin API. Request and answer bodies are audit/api's
+// types. Integrators import this package.
 package client
 
 import (
@@ -14,13 +16,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/sign"
-
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/receipt"
+	"github.com/lethe-project/lethe/sign"
 )
 
 // Options configure a client.
@@ -70,30 +73,24 @@ func New(baseURL string, o Options) (*Client, error) {
 	return &Client{base: strings.TrimRight(baseURL, "/"), token: o.Token, http: hc}, nil
 }
 
-// Error is an error answer from the store.
-type Error struct {
-	Status   int
-	Kind     string
-	Message  string
-	Problems []string
-}
-
-func (e *Error) Error() string {
-	s := fmt.Sprintf("audit store: %s (HTTP %d)", e.Message, e.Status)
-	return s
-}
-
-// Permanent reports whether retrying cannot help: the store refused the
-// request itself (4xx other than 408 and 429).
-func (e *Error) Permanent() bool {
-	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
-}
+// Error is an error answer from the store (audit/api's error body, with
+// its HTTP status).
+type Error = api.Error
 
 // IsPermanent reports whether err is a refusal that retrying cannot fix.
 // Network errors and server errors are transient.
 func IsPermanent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Permanent()
+}
+
+// Kind is the error kind of a store's refusal ("" for other errors).
+func Kind(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
 }
 
 // Do sends a request with a JSON or raw body and decodes a JSON answer
@@ -129,16 +126,12 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		return fmt.Errorf("audit store %s: %w", c.base, err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
-		var body struct {
-			Error    string   `json:"error"`
-			Kind     string   `json:"kind"`
-			Problems []string `json:"problems"`
+		var e Error
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			e = Error{Message: strings.TrimSpace(string(data))}
 		}
-		if json.Unmarshal(data, &body) == nil && body.Error != "" {
-			e.Message, e.Kind, e.Problems = body.Error, body.Kind, body.Problems
-		}
-		return e
+		e.Status = resp.StatusCode
+		return &e
 	}
 	if out == nil {
 		return nil
@@ -161,17 +154,13 @@ func (c *Client) WithToken(tok string) *Client {
 }
 
 // Enrollment is a registered agent key.
-type Enrollment struct {
-	KeyID   string    `json:"keyId"`
-	Job     string    `json:"job"`
-	Expires time.Time `json:"expires"`
-}
+type Enrollment = api.AgentKey
 
 // Enroll registers a per-boot public key with an enrollment token; the
 // store then accepts certificates signed by that key for the token's job.
 func (c *Client) Enroll(ctx context.Context, token string, pub ed25519.PublicKey) (*Enrollment, error) {
 	var e Enrollment
-	err := c.Do(ctx, http.MethodPost, "/v1/enroll", map[string]string{"token": token, "publicKey": string(sign.MarshalPublicKey(pub))}, &e)
+	err := c.Do(ctx, http.MethodPost, "/v1/enroll", api.EnrollRequest{Token: token, PublicKey: string(sign.MarshalPublicKey(pub))}, &e)
 	if err != nil {
 		return nil, err
 	}
@@ -190,52 +179,142 @@ func (c *Client) Submit(ctx context.Context, envelope []byte) (*receipt.Receipt,
 
 // Login starts an API session and returns a client that uses it.
 func (c *Client) Login(ctx context.Context, user, password, totpCode string) (*Client, error) {
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := c.Do(ctx, http.MethodPost, "/v1/session", map[string]string{"user": user, "password": password, "totp": totpCode}, &out); err != nil {
+	var out api.LoginResponse
+	if err := c.Do(ctx, http.MethodPost, "/v1/session", api.LoginRequest{User: user, Password: password, TOTP: totpCode}, &out); err != nil {
 		return nil, err
 	}
 	return c.WithToken(out.Token), nil
 }
 
 // Token is a newly minted token.
-type Token struct {
-	ID      string    `json:"id"`
-	Token   string    `json:"token"`
-	Job     string    `json:"job,omitempty"`
-	Expires time.Time `json:"expires"`
-}
+type Token = api.NewToken
 
 // CreateEnrollmentToken mints a per-job enrollment token (admin).
 func (c *Client) CreateEnrollmentToken(ctx context.Context, job string, ttl time.Duration, uses int) (*Token, error) {
 	var t Token
-	err := c.Do(ctx, http.MethodPost, "/v1/admin/enrollment-tokens", map[string]any{"job": job, "ttl": ttl.String(), "uses": uses}, &t)
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/enrollment-tokens", api.EnrollmentTokenRequest{Job: job, TTL: ttl.String(), Uses: uses}, &t)
 	return &t, err
 }
 
-// CreateAPIToken issues a machine token for user (admin).
+// EnrollmentTokens lists enrollment tokens (admin).
+func (c *Client) EnrollmentTokens(ctx context.Context) ([]api.EnrollmentToken, error) {
+	var out []api.EnrollmentToken
+	return out, c.Do(ctx, http.MethodGet, "/v1/admin/enrollment-tokens", nil, &out)
+}
+
+// RevokeEnrollmentToken withdraws an enrollment token with uses left (admin).
+func (c *Client) RevokeEnrollmentToken(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/admin/enrollment-tokens/"+url.PathEscape(id)+"/revoke", nil, nil)
+}
+
+// CreateAPIToken issues a machine token for user (admin) that may read,
+// for the default lifetime (90 days).
 func (c *Client) CreateAPIToken(ctx context.Context, user, name string) (*Token, error) {
+	return c.NewAPIToken(ctx, api.APITokenRequest{User: user, Name: name})
+}
+
+// NewAPIToken issues a machine token with the scopes and lifetime asked
+// for (admin).
+func (c *Client) NewAPIToken(ctx context.Context, req api.APITokenRequest) (*Token, error) {
 	var t Token
-	err := c.Do(ctx, http.MethodPost, "/v1/admin/tokens", map[string]any{"user": user, "name": name}, &t)
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/tokens", req, &t)
 	return &t, err
+}
+
+// APITokens lists API tokens (admin).
+func (c *Client) APITokens(ctx context.Context) ([]api.APIToken, error) {
+	var out []api.APIToken
+	return out, c.Do(ctx, http.MethodGet, "/v1/admin/tokens", nil, &out)
+}
+
+// RevokeAPIToken revokes an API token (admin).
+func (c *Client) RevokeAPIToken(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/admin/tokens/"+url.PathEscape(id)+"/revoke", nil, nil)
 }
 
 // AddStationKey trusts a station's public key (admin).
 func (c *Client) AddStationKey(ctx context.Context, name string, pub ed25519.PublicKey) (string, error) {
-	var out struct {
-		KeyID string `json:"keyId"`
-	}
-	err := c.Do(ctx, http.MethodPost, "/v1/admin/station-keys", map[string]string{"name": name, "publicKey": string(sign.MarshalPublicKey(pub))}, &out)
+	var out api.KeyID
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/station-keys", api.StationKeyRequest{Name: name, PublicKey: string(sign.MarshalPublicKey(pub))}, &out)
 	return out.KeyID, err
 }
 
-// LogKeys are the store's public keys as it reports them.
-type LogKeys struct {
-	Origin    string `json:"origin"`
-	LogKey    string `json:"logKey"`
-	ServerKey string `json:"serverKey"`
+// StationKeys lists the station keys (admin).
+func (c *Client) StationKeys(ctx context.Context) ([]api.StationKey, error) {
+	var out []api.StationKey
+	return out, c.Do(ctx, http.MethodGet, "/v1/admin/station-keys", nil, &out)
 }
+
+// RevokeStationKey stops trusting a station key (admin).
+func (c *Client) RevokeStationKey(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/admin/station-keys/"+url.PathEscape(id)+"/revoke", nil, nil)
+}
+
+// AgentKeys lists enrolled agent keys (admin).
+func (c *Client) AgentKeys(ctx context.Context) ([]api.AgentKey, error) {
+	var out []api.AgentKey
+	return out, c.Do(ctx, http.MethodGet, "/v1/admin/agent-keys", nil, &out)
+}
+
+// RevokeAgentKey stops accepting an enrolled agent key (admin).
+func (c *Client) RevokeAgentKey(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/admin/agent-keys/"+url.PathEscape(id)+"/revoke", nil, nil)
+}
+
+// Users lists accounts (admin).
+func (c *Client) Users(ctx context.Context) ([]api.User, error) {
+	var out []api.User
+	return out, c.Do(ctx, http.MethodGet, "/v1/admin/users", nil, &out)
+}
+
+// CreateUser adds an account (admin); for admins and auditors the answer
+// carries the TOTP secret, once.
+func (c *Client) CreateUser(ctx context.Context, req api.CreateUserRequest) (*api.User, error) {
+	var u api.User
+	return &u, c.Do(ctx, http.MethodPost, "/v1/admin/users", req, &u)
+}
+
+// UserAction runs unlock, disable or enable on an account (admin).
+func (c *Client) UserAction(ctx context.Context, name, action string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/"+action, nil, nil)
+}
+
+// SetPassword resets an account's password (admin): its sessions and API
+// tokens end, and its owner must change it.
+func (c *Client) SetPassword(ctx context.Context, name, password string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/password", api.PasswordRequest{Password: password}, nil)
+}
+
+// ResetTOTP gives an account a new TOTP secret (admin), returned once.
+func (c *Client) ResetTOTP(ctx context.Context, name string) (*api.User, error) {
+	var u api.User
+	return &u, c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/totp", nil, &u)
+}
+
+// RevokePasskeys revokes every passkey of an account (admin; a lost or
+// stolen security key) and returns how many were revoked. Validations the
+// keys signed stay valid: the revocation is a log entry dated after them.
+func (c *Client) RevokePasskeys(ctx context.Context, name string) (int, error) {
+	var r api.PasskeysRevoked
+	err := c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/passkeys/revoke", nil, &r)
+	return r.Revoked, err
+}
+
+// SetRole changes an account's role (admin); a new TOTP secret comes back
+// when the new role needs one the account lacked.
+func (c *Client) SetRole(ctx context.Context, name, role string) (*api.User, error) {
+	var u api.User
+	return &u, c.Do(ctx, http.MethodPost, "/v1/admin/users/"+url.PathEscape(name)+"/role", api.RoleRequest{Role: role}, &u)
+}
+
+// Backup writes a backup on the store's host now (admin).
+func (c *Client) Backup(ctx context.Context) (string, error) {
+	var b api.Backup
+	return b.Path, c.Do(ctx, http.MethodPost, "/v1/admin/backup", nil, &b)
+}
+
+// LogKeys are the store's public keys as it reports them.
+type LogKeys = api.LogKeys
 
 // Keys fetches the store's log and server keys.
 func (c *Client) Keys(ctx context.Context) (*LogKeys, error) {

@@ -52,3 +52,20 @@ func NoteVerifier(vkey string) (note.Verifier, error) {
 	}
 	return v, nil
 }
+
+// PublicKey extracts the ed25519 public key from a signed-note verifier
+// key ("name+hash+base64(0x01||key)"): the audit store signs checkpoints
+// and countersigns entries with one key, so pinning the log's verifier key
+// pins both.
+func PublicKey(vkey string) (ed25519.PublicKey, error) {
+	vkey = strings.TrimSpace(vkey)
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return nil, fmt.Errorf("log verifier key: %w", err)
+	}
+	parts := strings.SplitN(vkey, "+", 3) // the name has no '+'; base64 may
+	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != algEd25519 {
+		return nil, fmt.Errorf("log verifier key %q is not an ed25519 key", vkey)
+	}
+	return ed25519.PublicKey(raw[1:]), nil
+}

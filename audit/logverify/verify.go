@@ -10,6 +10,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 )
 
@@ -149,4 +151,119 @@ func Entries(ctx context.Context, f Fetcher, size uint64, root []byte, visit fun
 		return fmt.Errorf("the %d entries hash to root %x, but the checkpoint says %x: entries were altered", size, got, root)
 	}
 	return nil
+}
+
+// AlteredError locates a log that does not match its signed checkpoint.
+type AlteredError struct {
+	// Entry is the first entry found altered, or -1 when only a range is
+	// known (Bundle).
+	Entry  int64
+	Bundle uint64
+	Reason string
+}
+
+func (e *AlteredError) Error() string {
+	if e.Entry >= 0 {
+		return fmt.Sprintf("log entry %d (entry bundle %d) was altered: %s", e.Entry, e.Bundle, e.Reason)
+	}
+	return fmt.Sprintf("the log was altered at entry bundle %d (entries %d-%d): %s", e.Bundle, e.Bundle*256, e.Bundle*256+255, e.Reason)
+}
+
+// Audit re-verifies a whole log against its signed checkpoint cp, and
+// says where it does not match. Every entry is read as the log serves it
+// and hashed: each leaf hash must equal the one in the level-0 hash tile,
+// each full bundle's subtree root the one in the level-1 tile, and all the
+// entries together must give the checkpoint's root. When prev (a
+// checkpoint verified earlier) is given, the first prev.Size entries must
+// also give prev's root: the log was only ever appended to.
+func Audit(ctx context.Context, f Fetcher, cp, prev *Checkpoint) error {
+	if prev != nil && prev.Size > cp.Size {
+		return fmt.Errorf("%w: the log has %d entries, but a checkpoint of %d entries was verified earlier: the log was rolled back", ErrInconsistent, cp.Size, prev.Size)
+	}
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	var l1 [][]byte
+	l1Index := ^uint64(0)
+	for bundle := uint64(0); bundle*256 < cp.Size; bundle++ {
+		b, err := client.GetEntryBundle(ctx, f.ReadEntryBundle, bundle, cp.Size)
+		if err != nil {
+			return &AlteredError{Entry: -1, Bundle: bundle, Reason: err.Error()}
+		}
+		want := min(cp.Size-bundle*256, 256)
+		if uint64(len(b.Entries)) < want {
+			return &AlteredError{Entry: -1, Bundle: bundle, Reason: fmt.Sprintf("the bundle holds %d entries, the checkpoint says %d", len(b.Entries), want)}
+		}
+		tile, err := readTile(ctx, f, 0, bundle, cp.Size)
+		if err != nil {
+			return &AlteredError{Entry: -1, Bundle: bundle, Reason: "hash tile: " + err.Error()}
+		}
+		sub := rf.NewEmptyRange(0) // the subtree of this bundle alone: its root does not depend on where it sits
+		for j := uint64(0); j < want; j++ {
+			i := bundle*256 + j
+			h := LeafHash(b.Entries[j])
+			if j >= uint64(len(tile)) || !bytes.Equal(tile[j], h) {
+				return &AlteredError{Entry: int64(i), Bundle: bundle, Reason: "its hash differs from the log's hash tile"}
+			}
+			if err := r.Append(h, nil); err != nil {
+				return err
+			}
+			if err := sub.Append(h, nil); err != nil {
+				return err
+			}
+			if prev != nil && i+1 == prev.Size {
+				if err := checkRoot(r, prev); err != nil {
+					return err
+				}
+			}
+		}
+		if want == 256 {
+			if bundle/256 != l1Index {
+				l1Index = bundle / 256
+				if l1, err = readTile(ctx, f, 1, l1Index, cp.Size); err != nil {
+					return &AlteredError{Entry: -1, Bundle: bundle, Reason: "level-1 hash tile: " + err.Error()}
+				}
+			}
+			root, err := sub.GetRootHash(nil)
+			if err != nil {
+				return err
+			}
+			if bundle%256 >= uint64(len(l1)) || !bytes.Equal(l1[bundle%256], root) {
+				return &AlteredError{Entry: -1, Bundle: bundle, Reason: "the bundle and its hash tile were altered together: their root differs from the level-1 tile"}
+			}
+		}
+	}
+	if prev != nil && prev.Size == 0 && len(prev.Hash) > 0 && !bytes.Equal(prev.Hash, rfc6962.DefaultHasher.EmptyRoot()) {
+		return fmt.Errorf("%w: the empty checkpoint verified earlier has a non-empty root", ErrInconsistent)
+	}
+	if err := checkRoot(r, cp); err != nil {
+		return &AlteredError{Entry: -1, Bundle: (cp.Size - 1) / 256, Reason: err.Error()}
+	}
+	return nil
+}
+
+func checkRoot(r *compact.Range, cp *Checkpoint) error {
+	got := rfc6962.DefaultHasher.EmptyRoot()
+	if r.End() > 0 {
+		var err error
+		if got, err = r.GetRootHash(nil); err != nil {
+			return err
+		}
+	}
+	if !bytes.Equal(got, cp.Hash) {
+		return fmt.Errorf("%w: the first %d entries hash to root %x, but the signed checkpoint of that size says %x", ErrInconsistent, cp.Size, got, cp.Hash)
+	}
+	return nil
+}
+
+// readTile reads the hash tile (level, index) of a tree of size size.
+func readTile(ctx context.Context, f Fetcher, level, index, size uint64) ([][]byte, error) {
+	raw, err := f.ReadTile(ctx, level, index, layout.PartialTileSize(level, index, size))
+	if err != nil {
+		return nil, err
+	}
+	var t api.HashTile
+	if err := t.UnmarshalText(raw); err != nil {
+		return nil, err
+	}
+	return t.Nodes, nil
 }

@@ -21,11 +21,15 @@ import (
 
 // Receipt is returned for an accepted certificate.
 type Receipt struct {
-	Version        int       `json:"version"`
-	CertificateID  string    `json:"certificateId"`
-	EnvelopeSHA256 string    `json:"envelopeSha256"`
-	Received       time.Time `json:"received"`
-	LogIndex       uint64    `json:"logIndex"`
+	Version        int    `json:"version"`
+	CertificateID  string `json:"certificateId"`
+	EnvelopeSHA256 string `json:"envelopeSha256"`
+	// PayloadSHA256 is the SHA-256 of the certificate's signed payload:
+	// what identifies it. The logged envelope may carry other signatures
+	// than a copy of the same certificate (receipts since 2026-12).
+	PayloadSHA256 string    `json:"payloadSha256,omitempty"`
+	Received      time.Time `json:"received"`
+	LogIndex      uint64    `json:"logIndex"`
 	// Entry is the log leaf: the envelope countersigned by the server.
 	Entry []byte `json:"entry"`
 	// Checkpoint is a signed note committing to a tree that contains
@@ -52,14 +56,23 @@ type Result struct {
 
 // Verify checks that envelope is the certificate this receipt is for,
 // that the server countersigned it, and that the entry is included in the
-// tree of the signed checkpoint. A zero Keys field falls back to the key in
-// the receipt itself (which proves consistency, not authenticity).
+// tree of the signed checkpoint. A certificate is its signed payload: the
+// envelope in the log may carry other signatures than the one given (a
+// copy with an extra signature was submitted first), and the receipt
+// still proves that this certificate is in the log. A zero Keys field
+// falls back to the key in the receipt itself (which proves consistency,
+// not authenticity).
 func (r *Receipt) Verify(envelope []byte, k Keys) (*Result, error) {
 	canon, err := entry.Canonical(envelope)
 	if err != nil {
 		return nil, err
 	}
-	if d := entry.Digest(canon); d != r.EnvelopeSHA256 {
+	d := entry.Digest(canon)
+	pd, err := entry.PayloadDigest(canon)
+	if err != nil {
+		return nil, err
+	}
+	if d != r.EnvelopeSHA256 && (r.PayloadSHA256 == "" || pd != r.PayloadSHA256) {
 		return nil, fmt.Errorf("receipt is for envelope sha256 %.16s, this certificate is %.16s", r.EnvelopeSHA256, d)
 	}
 	if k.ServerKey == nil {
@@ -74,8 +87,14 @@ func (r *Receipt) Verify(envelope []byte, k Keys) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Certificate == nil || !bytes.Equal(e.Certificate.Envelope, canon) {
+	if e.Certificate == nil {
 		return nil, fmt.Errorf("the log entry does not contain this certificate")
+	}
+	if !bytes.Equal(e.Certificate.Envelope, canon) {
+		logged, err := entry.PayloadDigest(e.Certificate.Envelope)
+		if err != nil || logged != pd || !samePayloadType(e.Certificate.Envelope, canon) {
+			return nil, fmt.Errorf("the log entry does not contain this certificate")
+		}
 	}
 	cp, err := logverify.ParseCheckpoint([]byte(r.Checkpoint), k.LogKey)
 	if err != nil {
@@ -85,6 +104,13 @@ func (r *Receipt) Verify(envelope []byte, k Keys) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Checkpoint: cp, Entry: e}, nil
+}
+
+func samePayloadType(a, b []byte) bool {
+	var ea, eb struct {
+		PayloadType string `json:"payloadType"`
+	}
+	return json.Unmarshal(a, &ea) == nil && json.Unmarshal(b, &eb) == nil && ea.PayloadType == eb.PayloadType
 }
 
 // Load reads a receipt file.

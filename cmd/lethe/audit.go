@@ -15,26 +15,39 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lethe-project/lethe/audit/logverify"
-
-	"github.com/lethe-project/lethe/sign"
-
 	"github.com/spf13/cobra"
 	tclient "github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/audit/client"
+	"github.com/lethe-project/lethe/audit/logverify"
+	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/durable"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "The audit store: serve it, back it up, verify its log, flush a spool",
+		Short: "The audit store: serve it, administer it, back it up, mirror and verify its log, flush a spool",
 	}
-	cmd.AddCommand(newAuditServeCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(), newAuditFlushCmd(),
-		newAuditVerifyValidationCmd())
+	cmd.AddCommand(newAuditServeCmd(), newAuditAdminCmd(), newAuditBackupCmd(), newAuditRestoreCmd(), newAuditVerifyLogCmd(),
+		newAuditMirrorCmd(), newAuditFlushCmd(), newAuditVerifyValidationCmd())
 	return cmd
+}
+
+// openStore opens a data directory: a store, or a mirror (read only).
+func openStore(ctx context.Context, cfg store.Config) (*store.Store, error) {
+	quietTessera(os.Stderr)
+	cfg.Logger = logger
+	if mirror.IsMirror(cfg.Dir) {
+		if cfg.MySQLDSN != "" {
+			return nil, usageErr("%s is a mirror: it has no database (drop --mysql)", cfg.Dir)
+		}
+		return store.OpenMirror(ctx, cfg)
+	}
+	return store.Open(ctx, cfg)
 }
 
 func newAuditServeCmd() *cobra.Command {
@@ -42,7 +55,7 @@ func newAuditServeCmd() *cobra.Command {
 		cfg                                store.Config
 		listen, certFile, keyFile, baseURL string
 		trust                              []string
-		backupEvery, backupKeep            time.Duration
+		backupEvery                        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --data DIR --listen ADDR",
@@ -52,8 +65,17 @@ func newAuditServeCmd() *cobra.Command {
 a SQLite index, over HTTPS with a self-signed certificate created in
 DIR/tls on first start unless --tls-cert/--tls-key are given. On first start
 an admin account is created and its credentials written to
-DIR/initial-admin.json. Backups are written daily to DIR/backups and kept 7
-days.`,
+DIR/initial-admin.json (removed when that password is changed). Backups are
+written to DIR/backups (--backup-interval) and kept --backup-keep. The whole
+log is re-verified against its signed checkpoint at start and every
+--verify-interval; the store refuses to start, or stops serving, when they
+disagree. One process uses DIR at a time; with --mysql, several processes
+(each with its own DIR holding a copy of keys/) share one database.
+
+A mirror directory (lethe audit mirror) is served read only.
+
+The store's host administers it with lethe audit admin, through the
+socket DIR/admin.sock.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Dir == "" {
@@ -61,8 +83,7 @@ days.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			quietTessera(cmd.ErrOrStderr())
-			st, err := store.Open(ctx, cfg)
+			st, err := openStore(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -71,6 +92,18 @@ days.`,
 				defer cancel()
 				st.Close(cctx)
 			}()
+			switch ia, err := st.Bootstrap(ctx); {
+			case errors.Is(err, store.ErrAccountsLost):
+				logger.Warn("no accounts", "err", err)
+			case err != nil:
+				return err
+			case ia != nil:
+				logger.Info("created the first admin account: its password and TOTP secret are in the file; log in and choose your own password (the file is then removed)",
+					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
+			case st.InitialAdminPending():
+				logger.Warn("the first admin's password is still the one in the file: log in and choose your own (the file is then removed)",
+					"file", filepath.Join(cfg.Dir, store.InitialAdminFile))
+			}
 			for _, p := range trust {
 				pub, err := sign.LoadPublicKey(p)
 				if err != nil {
@@ -79,12 +112,6 @@ days.`,
 				if _, err := st.AddStationKey(ctx, filepath.Base(p), pub, store.Actor{Name: "server (--trust-key)"}); err != nil {
 					return err
 				}
-			}
-			if ia, err := st.Bootstrap(ctx); err != nil {
-				return err
-			} else if ia != nil {
-				logger.Info("created the first admin account: its password and TOTP secret are in the file; log in and choose your own password (the file is then removed)",
-					"user", ia.User, "file", filepath.Join(cfg.Dir, store.InitialAdminFile))
 			}
 			host, _, _ := net.SplitHostPort(listen)
 			tlsCfg, certPath, err := server.TLSConfig(cfg.Dir, certFile, keyFile, []string{host, "localhost"})
@@ -98,13 +125,26 @@ days.`,
 			if baseURL == "" {
 				baseURL = defaultBaseURL(ln.Addr())
 			}
-			srv := &http.Server{Handler: server.New(server.Config{Store: st, BaseURL: baseURL}), TLSConfig: tlsCfg,
+			handler := server.New(server.Config{Store: st, BaseURL: baseURL, Logger: logger})
+			srv := &http.Server{Handler: handler, TLSConfig: tlsCfg,
 				ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
-			_ = st.Event(ctx, "server.start", store.Actor{Name: "server"}, "listen:"+ln.Addr().String(), "success", "lethe "+version)
-			if backupEvery > 0 {
-				go dailyBackups(ctx, st, backupEvery, backupKeep)
+			adminSrv, err := serveAdminSocket(cfg.Dir, handler)
+			if err != nil {
+				ln.Close()
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lethe audit store listening on https://%s (web UI %s/, TLS certificate %s, log key %s)\n", ln.Addr(), baseURL, certPath, st.LogKey())
+			defer adminSrv.Close()
+			if !st.ReadOnly() {
+				_ = st.Event(ctx, "server.start", store.Actor{Name: "server"}, "listen:"+ln.Addr().String(), "success", "lethe "+version)
+			}
+			if backupEvery > 0 && !st.ReadOnly() && cfg.MySQLDSN == "" {
+				go dailyBackups(ctx, st, backupEvery)
+			}
+			what := "lethe audit store"
+			if st.ReadOnly() {
+				what = "lethe audit mirror (read only)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s listening on https://%s (web UI %s/, TLS certificate %s, log key %s)\n", what, ln.Addr(), baseURL, certPath, st.LogKey())
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ServeTLS(ln, "", "") }()
 			select {
@@ -123,23 +163,48 @@ days.`,
 	fl.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: self-signed in DATA/tls")
 	fl.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
 	fl.StringVar(&baseURL, "url", "", "public URL of this server (https://HOSTNAME:PORT), for links, QR codes and passkeys, which need a host name (default https://localhost:PORT on loopback, else https://LISTEN)")
-	fl.StringVar(&cfg.MySQLDSN, "mysql", "", "keep the log and index in MySQL/MariaDB (DSN user:pass@tcp(host:3306)/db) for scale-out")
+	fl.StringVar(&cfg.MySQLDSN, "mysql", "", "keep the log and index in MySQL/MariaDB (DSN user:pass@tcp(host:3306)/db); several servers may share it")
 	fl.StringVar(&cfg.Origin, "origin", "", "log origin name in checkpoints (set once, at first start; default lethe-audit/HOSTNAME)")
 	fl.StringSliceVar(&trust, "trust-key", nil, "trust a station's public key (PKIX PEM; repeatable)")
 	fl.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 0, "how often to publish checkpoints (default 200ms; 1s with --mysql)")
 	fl.DurationVar(&backupEvery, "backup-interval", 24*time.Hour, "how often to write a backup to DATA/backups (0: never)")
-	fl.DurationVar(&backupKeep, "backup-keep", 7*24*time.Hour, "how long to keep backups")
+	fl.DurationVar(&cfg.BackupKeep, "backup-keep", 7*24*time.Hour, "how long to keep backups (every backup the store writes, also POST /v1/admin/backup)")
+	fl.StringVar(&cfg.BackupDir, "backup-dir", "", "where backups go (default DATA/backups)")
+	fl.DurationVar(&cfg.VerifyInterval, "verify-interval", time.Hour, "how often to re-verify the whole log against its signed checkpoint (it is always verified at start)")
 	return cmd
 }
 
-func dailyBackups(ctx context.Context, st *store.Store, every, keep time.Duration) {
+// serveAdminSocket serves the API to the store's host on DATA/admin.sock
+// (mode 0600: only the store's user, and root, can connect); each request
+// acts as an admin named after the connecting user (SO_PEERCRED).
+func serveAdminSocket(dir string, h *server.Server) (*http.Server, error) {
+	p := filepath.Join(dir, adminSocket)
+	_ = os.Remove(p) // we hold the data directory: a socket there is stale
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", p)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h.LocalHandler(func(r *http.Request) string { return localActor(r.Context()) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, peerKey{}, peerUID(c))
+		},
+	}
+	go srv.Serve(ln)
+	return srv, nil
+}
+
+func dailyBackups(ctx context.Context, st *store.Store, every time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
 		}
-		if p, err := st.BackupFile(ctx, filepath.Join(st.Dir(), "backups"), keep); err != nil {
+		if p, err := st.BackupFile(ctx); err != nil {
 			logger.Error("backup failed", "error", err)
 		} else {
 			logger.Info("backup written", "file", p)
@@ -160,7 +225,7 @@ func newAuditBackupCmd() *cobra.Command {
 			// Opening the store takes the log's lock, so only one writer
 			// exists: run this where the store is stopped, or use the
 			// server's own backups (POST /v1/admin/backup, DATA/backups).
-			st, err := store.Open(cmd.Context(), store.Config{Dir: dir})
+			st, err := openStore(cmd.Context(), store.Config{Dir: dir, VerifyInterval: -1})
 			if err != nil {
 				return err
 			}
@@ -190,21 +255,25 @@ func newAuditBackupCmd() *cobra.Command {
 }
 
 func newAuditRestoreCmd() *cobra.Command {
-	var dir, from string
+	var dir, from, logKeyFile string
 	cmd := &cobra.Command{
-		Use:   "restore --from FILE.tar.gz --data EMPTYDIR",
-		Short: "Restore a backup into an empty directory and re-verify the whole log",
+		Use:   "restore --from FILE.tar.gz --data EMPTYDIR [--log-key FILE]",
+		Short: "Restore a backup into an empty directory and re-verify the whole log (against --log-key when given)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" || from == "" {
 				return usageErr("--from FILE and --data DIR are required")
+			}
+			opts, err := pinnedKeys(logKeyFile)
+			if err != nil {
+				return err
 			}
 			f, err := os.Open(from)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			defer f.Close()
-			rep, err := store.Restore(cmd.Context(), f, dir)
+			rep, err := store.Restore(cmd.Context(), f, dir, opts)
 			if err != nil {
 				return failed("%v", err)
 			}
@@ -214,7 +283,19 @@ func newAuditRestoreCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&from, "from", "", "backup file")
 	cmd.Flags().StringVar(&dir, "data", "", "empty directory to restore into")
+	cmd.Flags().StringVar(&logKeyFile, "log-key", "", "the log's verifier key (DATA/keys/log.vkey), kept apart from the backup: the restored log must verify with it")
 	return cmd
+}
+
+func pinnedKeys(logKeyFile string) (store.VerifyOptions, error) {
+	if logKeyFile == "" {
+		return store.VerifyOptions{}, nil
+	}
+	b, err := os.ReadFile(logKeyFile)
+	if err != nil {
+		return store.VerifyOptions{}, usageErr("--log-key: %v", err)
+	}
+	return store.VerifyOptions{LogKey: strings.TrimSpace(string(b))}, nil
 }
 
 func printVerifyReport(cmd *cobra.Command, rep *store.VerifyReport) {
@@ -224,6 +305,14 @@ func printVerifyReport(cmd *cobra.Command, rep *store.VerifyReport) {
 		fmt.Fprintf(cmd.OutOrStdout(), "; %d certificate(s) not yet indexed (indexed on next start)", rep.Unindexed)
 	}
 	fmt.Fprintln(cmd.OutOrStdout())
+	if rep.LegacyKeys > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "     %d certificate(s) signed by keys trusted before keys were logged (recorded in the log later, or only in the index)\n", rep.LegacyKeys)
+	}
+	if rep.Pinned {
+		fmt.Fprintln(cmd.OutOrStdout(), "     checked against the pinned log key")
+	} else {
+		fmt.Fprintln(cmd.OutOrStdout(), "     note: checked against the directory's own keys, which proves integrity, not authenticity; pass --log-key to pin the key")
+	}
 }
 
 func newAuditVerifyLogCmd() *cobra.Command {
@@ -231,9 +320,12 @@ func newAuditVerifyLogCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify-log (--data DIR | --url URL --log-key FILE) [--state FILE]",
 		Short: "Check the log: signed checkpoint, every entry, and consistency with the last checkpoint seen",
-		Long: `With --data, re-verify a store's data directory offline: the checkpoint
-signature, every entry's countersignature and certificate signature, and
-that the entries hash to the checkpoint's root.
+		Long: `With --data, re-verify a data directory offline (a stopped store's, a
+restored backup's or a mirror's): the checkpoint signature, every entry's
+countersignature, every certificate's signature against the key the log
+records for it, and that the entries hash to the checkpoint's root. With
+--log-key the pinned key is the one checked, and DIR's own keys must be
+that key; without it DIR's keys are used (integrity, not authenticity).
 
 With --url, fetch the store's current checkpoint and prove it is consistent
 with the checkpoint remembered in --state (an append-only extension of it):
@@ -244,19 +336,24 @@ to --state. Exit 1 when verification fails.`,
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			if dir != "" {
-				rep, err := store.VerifyDir(ctx, dir)
+				opts, err := pinnedKeys(logKeyFile)
+				if err != nil {
+					return err
+				}
+				rep, err := store.VerifyDir(ctx, dir, opts)
 				if err != nil {
 					return failed("FAIL %v", err)
 				}
 				printVerifyReport(cmd, rep)
-				vkey, err := os.ReadFile(filepath.Join(dir, "keys", "log.vkey"))
-				if logKeyFile != "" {
-					vkey, err = os.ReadFile(logKeyFile)
+				vkey := opts.LogKey
+				if vkey == "" {
+					b, err := os.ReadFile(filepath.Join(dir, "keys", "log.vkey"))
+					if err != nil {
+						return usageErr("log key: %v", err)
+					}
+					vkey = string(b)
 				}
-				if err != nil {
-					return usageErr("log key: %v", err)
-				}
-				return checkState(out, state, string(vkey), rep.Checkpoint, func(older *logverify.Checkpoint) error {
+				return checkState(out, state, vkey, rep.Checkpoint, func(older *logverify.Checkpoint) error {
 					if older.Size > rep.Checkpoint.Size {
 						return fmt.Errorf("%w: the log shrank from %d to %d entries", logverify.ErrInconsistent, older.Size, rep.Checkpoint.Size)
 					}
@@ -288,6 +385,9 @@ to --state. Exit 1 when verification fails.`,
 			if token != "" {
 				f.SetAuthorizationHeader("Bearer " + token)
 			}
+			if keys, err := c.Keys(ctx); err == nil && strings.TrimSpace(keys.LogKey) != strings.TrimSpace(string(vkey)) {
+				return failed("FAIL the store reports log key %q, not the pinned one", keys.LogKey)
+			}
 			raw, err := f.ReadCheckpoint(ctx)
 			if err != nil {
 				return failed("read checkpoint: %v", err)
@@ -314,7 +414,7 @@ to --state. Exit 1 when verification fails.`,
 	fl.StringVar(&addr, "url", "", "audit store URL")
 	fl.StringVar(&token, "token", os.Getenv("LETHE_AUDIT_TOKEN"), "API token (default $LETHE_AUDIT_TOKEN)")
 	fl.StringVar(&caFile, "ca", "", "PEM certificate to trust for the server (its DATA/tls/cert.pem)")
-	fl.StringVar(&logKeyFile, "log-key", "", "the log's verifier key (DATA/keys/log.vkey), obtained out of band")
+	fl.StringVar(&logKeyFile, "log-key", "", "the log's verifier key (DATA/keys/log.vkey), obtained out of band; with --data it is the key checked, not DIR's")
 	fl.StringVar(&state, "state", "", "file holding the last verified checkpoint; checked for consistency and updated")
 	return cmd
 }
@@ -337,7 +437,12 @@ func checkState(out io.Writer, state, vkey string, cp *logverify.Checkpoint, con
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return usageErr("--state: %v", err)
 	}
-	return os.WriteFile(state, cp.Raw, 0o644)
+	// The state is what the next run trusts: it must survive a power cut
+	// whole or not at all.
+	if err := durable.WriteFile(state, cp.Raw, 0o644); err != nil {
+		return fmt.Errorf("--state: %w", err)
+	}
+	return nil
 }
 
 func newAuditFlushCmd() *cobra.Command {

@@ -14,14 +14,22 @@ import (
 
 func newPlanCmd() *cobra.Command {
 	var f wipeFlags
+	var captureDir string
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "plan [flags] (DEVICE... | --all [--exclude ID]...)",
+		Use:   "plan [flags] (DEVICE... | --all [--exclude ID]... | --capture DIR)",
 		Short: "Show what wipe would do to each drive, and why; writes nothing",
 		Long: `Run the same guards and the same planner as wipe, and print for each
 drive the chosen technique, its NIST category, every technique considered
 with the reason it was or was not chosen, and the verification. Writes
 nothing. Exit status 2 when a guard refuses a drive, 1 when the policy
-refuses one (purge-or-fail with no Purge technique).`,
+refuses one (purge-or-fail with no Purge technique).
+
+--capture DIR replays a drive's captured tool output (nvme id-ctrl/id-ns/
+sanitize-log, hdparm -I/--Istdout/-N, smartctl -x, sg_inq/sg_readcap/
+sg_vpd/sg_opcodes; see docs/captures.md) through the same probe and
+planner, with no device: DIR is one capture directory (with a PROVENANCE
+file) or a directory of them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The configuration's default policy and verification apply
 			// here as in lethe wipe (flags override them).
@@ -34,9 +42,33 @@ refuses one (purge-or-fail with no Purge technique).`,
 			if err != nil {
 				return err
 			}
+			out := cmd.OutOrStdout()
+			if captureDir != "" {
+				if len(args) > 0 || f.sel.All {
+					return usageErr("--capture replays captured data: give no DEVICE and no --all")
+				}
+				cps, err := wipe.PlanCaptures(cmd.Context(), captureDir, cfg.Request, cfg.Firmware)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				drives := make([]station.Drive, len(cps))
+				for i, c := range cps {
+					drives[i] = station.Drive{Device: c.Device, Caps: c.Caps, Plan: c.Plan}
+				}
+				if asJSON {
+					if err := writeJSON(out, cps); err != nil {
+						return err
+					}
+					return station.Refusals(drives)
+				}
+				for i, c := range cps {
+					fmt.Fprintf(out, "capture %s (%s)\n", c.ID, c.Source)
+					writePlan(out, drives[i], cfg)
+				}
+				return station.Refusals(drives)
+			}
 			f.sel.Args = args
 			list, skips, err := station.Select(f.sel, logger)
-			out := cmd.OutOrStdout()
 			for _, s := range skips {
 				fmt.Fprintf(out, "%s: skip: %s\n", s.Device.Path, s.Reason)
 			}
@@ -44,6 +76,16 @@ refuses one (purge-or-fail with no Purge technique).`,
 				return err
 			}
 			drives := station.PlanAll(cmd.Context(), list, cfg)
+			if asJSON {
+				views := make([]planJSON, len(drives))
+				for i, d := range drives {
+					views[i] = planJSON{Device: d.Device, Caps: d.Caps, Plan: d.Plan}
+				}
+				if err := writeJSON(out, views); err != nil {
+					return err
+				}
+				return station.Refusals(drives)
+			}
 			for _, d := range drives {
 				writePlan(out, d, cfg)
 			}
@@ -51,7 +93,16 @@ refuses one (purge-or-fail with no Purge technique).`,
 		},
 	}
 	f.addPlanFlags(cmd)
+	cmd.Flags().StringVar(&captureDir, "capture", "", "replay captured tool output from DIR (a capture, or a directory of captures) instead of probing a device; see docs/captures.md")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plans as JSON")
 	return cmd
+}
+
+// planJSON is one drive's plan as --json prints it.
+type planJSON struct {
+	Device *devices.Device   `json:"device"`
+	Caps   wipe.Capabilities `json:"capabilities"`
+	Plan   wipe.Plan         `json:"plan"`
 }
 
 func writePlan(out io.Writer, p station.Drive, cfg station.Config) {

@@ -58,6 +58,7 @@ func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.sel.Excludes, "exclude", nil, "with --all: skip a device by path, serial or WWN (repeatable)")
 	fl.StringVar(&f.opts.StateDir, "state-dir", d.StateDir, "where firmware erase jobs are persisted, so an interrupted sanitize is resumed and a password lethe set is cleared by the next run")
 	fl.BoolVar(&f.opts.AllowUnfreeze, "allow-unfreeze", d.AllowUnfreeze, "unfreeze ATA drives the BIOS froze by suspending this machine to RAM and resuming it (RTC wake alarm)")
+	fl.BoolVar(&f.opts.AllNamespaces, "all-namespaces", d.AllNamespaces, "allow an NVMe sanitize or all-namespace format that also erases namespaces other than the one named, or ones lethe cannot enumerate (the certificate lists every namespace)")
 	f.opts.ChunkMiB, f.opts.Workers = d.ChunkMiB, d.Workers
 }
 

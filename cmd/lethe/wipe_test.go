@@ -31,3 +31,17 @@ func TestWipeFlagDefaultsAreThePipelines(t *testing.T) {
 		t.Fatalf("lethe plan defaults %+v differ from station.DefaultOptions %+v", p.opts, station.DefaultOptions())
 	}
 }
+
+// --all-namespaces reaches the firmware options.
+func TestAllNamespacesFlag(t *testing.T) {
+	var f wipeFlags
+	cmd := &cobra.Command{}
+	f.addWipeFlags(cmd)
+	if err := cmd.ParseFlags([]string{"--all-namespaces"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.opts.Parse()
+	if err != nil || !cfg.Firmware.AllNamespaces {
+		t.Fatalf("--all-namespaces: %+v %v", cfg.Firmware, err)
+	}
+}

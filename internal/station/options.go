@@ -23,6 +23,11 @@ type Options struct {
 	Workers       int
 	StateDir      string
 	AllowUnfreeze bool
+	// AllNamespaces lets an NVMe erase that acts on the whole subsystem
+	// (every Sanitize, a Format NVM whose FNA reaches all namespaces) run
+	// when it would erase namespaces other than the one being wiped, or
+	// ones lethe cannot enumerate; the certificate lists every one.
+	AllNamespaces bool
 }
 
 // DefaultOptions are lethe wipe's defaults.
@@ -87,6 +92,6 @@ func (o Options) Parse() (Config, error) {
 	}
 	c.Request = wipe.Request{Policy: policy, Technique: tech, Method: m, MethodExplicit: explicit}
 	c.IO = wipe.IOOptions{ChunkBytes: o.ChunkMiB << 20, Workers: o.Workers}
-	c.Firmware = wipe.FirmwareOptions{StateDir: o.StateDir, AllowUnfreeze: o.AllowUnfreeze}
+	c.Firmware = wipe.FirmwareOptions{StateDir: o.StateDir, AllowUnfreeze: o.AllowUnfreeze, AllNamespaces: o.AllNamespaces}
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/devices/ata"
 	"github.com/lethe-project/lethe/internal/devices/nvme"
 	"github.com/lethe-project/lethe/internal/devices/probe"
 	"github.com/lethe-project/lethe/internal/devices/scsi"
@@ -35,6 +36,11 @@ type FirmwareOptions struct {
 	// PollInterval is the pause between status polls of a running
 	// operation (default 1 s).
 	PollInterval time.Duration
+	// AllNamespaces lets an NVMe Sanitize, or a Format NVM whose FNA
+	// makes it act on the whole NVM subsystem, run where it erases more
+	// than the namespace being wiped, or namespaces lethe cannot
+	// enumerate (--all-namespaces). The record lists every namespace.
+	AllNamespaces bool
 	// UnrestrictedExit sends sanitize commands with AUSE (NVMe, SCSI) or
 	// FAILURE MODE (ATA) set, so a failed sanitize can be left with Exit
 	// Failure Mode and lethe does so. The default is the restricted mode:
@@ -119,10 +125,10 @@ func CapabilitiesOf(d *devices.Device, in *probe.Info, opt FirmwareOptions, ownP
 	switch in.Kind {
 	case probe.KindNVMe:
 		c.Interface = "nvme"
-		nvmeCaps(&c, d, in.NVMe)
+		nvmeCaps(&c, d, in.NVMe, opt, in.Unknown)
 	case probe.KindATA:
 		c.Interface = "ata"
-		ataCaps(&c, d, in.ATA, opt, ownPassword)
+		ataCaps(&c, d, in.ATA, opt, ownPassword, in.Unknown)
 	case probe.KindSCSI:
 		c.Interface = "scsi"
 		scsiCaps(&c, d, in.SCSI)
@@ -137,12 +143,20 @@ func CapabilitiesOf(d *devices.Device, in *probe.Info, opt FirmwareOptions, ownP
 			}
 		}
 	}
-	if c.Hidden != nil && c.Hidden.Hidden() > 0 {
+	switch {
+	case c.Hidden != nil && c.Hidden.Hidden() > 0:
 		c.Notes = append(c.Notes, "hidden areas: "+c.Hidden.String())
 		ow.Available = false
 		ow.Reason = fmt.Sprintf("%s: a host overwrite cannot reach them (a firmware technique removes them first)", c.Hidden.String())
+	case c.Hidden != nil && c.Hidden.Unknown():
+		// Not read is unknown, never none: the overwrite may run, but its
+		// certificate cannot claim the whole medium (it says PARTIAL).
+		c.Notes = append(c.Notes, "hidden areas: "+c.Hidden.String())
+		if ow.Available {
+			ow.Reason = "the drive's native capacity is unknown (" + c.Hidden.String() + "): a host overwrite cannot be certified as covering the whole medium, so its certificate says PARTIAL"
+		}
 	}
-	if !ow.Available {
+	if !ow.Available || ow.Reason != "" {
 		c.Items = append(c.Items, ow)
 	}
 	return c
@@ -152,13 +166,15 @@ func addCap(c *Capabilities, id TechniqueID, available bool, reason string, est 
 	c.Items = append(c.Items, Capability{Technique: id, Available: available, Reason: reason, Estimate: est})
 }
 
-func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo) {
+func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo, opt FirmwareOptions, unknown map[string]string) {
 	ctrl, ns, log := n.Controller, n.Namespace(), n.SanitizeLog
 	sc, fa := ctrl.Sanitize(), ctrl.Format()
 	if ns != nil {
 		c.Capacity = append(c.Capacity, checkCapacity("NVMe Identify Namespace (NSZE x LBA data size)", d.SizeBytes, int64(ns.SizeBytes())))
 	}
-	nsCount := len(n.Namespaces)
+	// Every Sanitize acts on the whole NVM subsystem (NVMe Base 2.0
+	// §5.24, §8.21): lethe must account for every namespace it erases.
+	sanScope := nvmeScope(n, true, opt.AllNamespaces)
 	noDealloc := !sc.NoDeallocInhibited
 	for _, s := range []struct {
 		id   TechniqueID
@@ -171,44 +187,59 @@ func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo) {
 		{TechNVMeSanitizeOverw, nvme.SanitizeOverwrite, sc.Overwrite, "Overwrite (SANICAP bit 2)"},
 	} {
 		switch {
+		case unknown[probe.UnknownSANICAP] != "":
+			addCap(c, s.id, false, "SANICAP unknown: "+unknown[probe.UnknownSANICAP], 0)
 		case !sc.Any():
 			addCap(c, s.id, false, "the controller supports no Sanitize action (SANICAP = 0)", 0)
 		case !s.has:
 			addCap(c, s.id, false, fmt.Sprintf("SANICAP 0x%08x: %s not supported", ctrl.SANICAP, s.what), 0)
 		case log == nil:
 			addCap(c, s.id, false, "Sanitize is advertised but the Sanitize Status log (0x81) cannot be read: lethe could not observe the operation", 0)
-		case nsCount > 1:
-			addCap(c, s.id, false, fmt.Sprintf("a sanitize erases all %d namespaces of the controller, not only %s: lethe sanitizes single-namespace controllers only", nsCount, d.Path), 0)
+		case !sanScope.allowed:
+			addCap(c, s.id, false, "a sanitize erases the whole NVM subsystem: "+sanScope.why, 0)
 		default:
-			est, ok := log.Estimate(s.act, noDealloc).Duration()
-			if !ok {
-				est, _ = log.Estimate(s.act, !noDealloc).Duration()
-			}
+			req := nvme.SanitizeRequest{Action: s.act, NoDeallocate: noDealloc, OverwritePasses: 1}
+			est, _ := log.Estimate(req, sc.NODMMAS)
 			why := "no-deallocate (NDAS): read-back shows the medium, not deallocated blocks"
 			if !noDealloc {
 				why = "the controller inhibits no-deallocate (SANICAP NDI): it deallocates afterwards, so read-back shows what deallocated blocks return"
 			}
+			if sanScope.why != "" {
+				why += "; " + sanScope.why
+			}
 			addCap(c, s.id, true, why, est)
 		}
 	}
-	fmtAll := fa.AllNamespaces || fa.SecureEraseAllNamespaces
 	for _, f := range []struct {
 		id  TechniqueID
 		ses uint8
 	}{{TechNVMeFormatCrypto, nvme.SESCrypto}, {TechNVMeFormatUserData, nvme.SESUserData}} {
+		// FNA bit 0 (any format) or bit 1 (a secure erase) makes the
+		// format act on every namespace of the NVM subsystem.
+		all := formatAll(ctrl, f.ses)
+		scope := nvmeScope(n, all, opt.AllNamespaces)
 		switch {
+		case unknown[probe.UnknownOACS] != "":
+			addCap(c, f.id, false, "Format NVM support unknown (OACS): "+unknown[probe.UnknownOACS], 0)
 		case !ctrl.SupportsFormat():
 			addCap(c, f.id, false, "Format NVM not supported (OACS bit 1 clear)", 0)
+		case unknown[probe.UnknownFNA] != "":
+			addCap(c, f.id, false, "FNA unknown: "+unknown[probe.UnknownFNA]+"; without it lethe cannot tell whether a format erases every namespace or supports crypto erase", 0)
 		case f.ses == nvme.SESCrypto && !fa.CryptoErase:
 			addCap(c, f.id, false, "FNA bit 2 clear: the controller does not advertise cryptographic erase for Format NVM (some, like QEMU, accept SES=2 anyway; lethe never relies on that)", 0)
 		case ns == nil:
 			addCap(c, f.id, false, "no namespace: probe a namespace block device", 0)
-		case fmtAll && nsCount > 1:
-			addCap(c, f.id, false, fmt.Sprintf("FNA 0x%02x: a format erases all %d namespaces, not only %s", ctrl.FNA, nsCount, d.Path), 0)
+		case !scope.allowed && all:
+			addCap(c, f.id, false, fmt.Sprintf("FNA 0x%02x: the format acts on the whole NVM subsystem: %s", ctrl.FNA, scope.why), 0)
+		case !scope.allowed:
+			addCap(c, f.id, false, scope.why, 0)
 		default:
 			why := fmt.Sprintf("namespace %d, keeping LBA format %d (%d-byte blocks)", n.NSID, ns.FormatIndex(), ns.BlockSize())
-			if fmtAll {
-				why = fmt.Sprintf("all namespaces (FNA 0x%02x), keeping LBA format %d", ctrl.FNA, ns.FormatIndex())
+			if all {
+				why = fmt.Sprintf("the whole NVM subsystem (FNA 0x%02x), keeping LBA format %d", ctrl.FNA, ns.FormatIndex())
+			}
+			if scope.why != "" {
+				why += "; " + scope.why
 			}
 			addCap(c, f.id, true, why, 0)
 		}
@@ -223,7 +254,17 @@ func nvmeCaps(c *Capabilities, d *devices.Device, n *probe.NVMeInfo) {
 	}
 }
 
-// ataRotational reads IDENTIFY word 217: 1 is solid state, 0401h-FFFEh rpm.
+// formatAll reports whether a Format NVM with secure erase setting ses acts
+// on every namespace of the NVM subsystem (FNA bit 0; bit 1 for a secure
+// erase; NVMe Base 2.0 Figure 275).
+func formatAll(ctrl *nvme.Controller, ses uint8) bool {
+	fa := ctrl.Format()
+	return fa.AllNamespaces || ses != nvme.SESNone && fa.SecureEraseAllNamespaces
+}
+
+// ataRotational reads IDENTIFY word 217: 1 is solid state, 0401h-FFFEh
+// rpm; 0 (not reported) and reserved values give nil, which the planner
+// treats as flash, the weaker category.
 func ataRotational(rate uint16) *bool {
 	switch {
 	case rate == 1:
@@ -236,14 +277,21 @@ func ataRotational(rate uint16) *bool {
 	return nil
 }
 
-func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareOptions, ownPassword bool) {
+func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareOptions, ownPassword bool, unknown map[string]string) {
 	id := a.Identify
 	c.Rotational = ataRotational(id.RotationRate)
+	if c.Rotational == nil {
+		c.Notes = append(c.Notes, fmt.Sprintf("the drive does not report its rotation rate (IDENTIFY word 217 = 0x%04x): categories follow flash media, the weaker ones", id.RotationRate))
+	}
 	c.Capacity = append(c.Capacity, checkCapacity("ATA IDENTIFY (user addressable sectors)", d.SizeBytes, int64(id.Sectors)*int64(id.LogicalSectorSize)))
 	if a.Capacity != nil {
 		c.Capacity = append(c.Capacity, checkCapacity("READ CAPACITY(16) through the SATL", d.SizeBytes, int64(a.Capacity.Bytes())))
 	}
 	h := hiddenFromProbe(a)
+	if why := unknown[probe.UnknownHidden]; why != "" && a.HPA == nil {
+		h.NativeMaxUnknown, h.NativeMaxSource = true, ""
+		c.Notes = append(c.Notes, "hidden-area feature sets unknown: "+why)
+	}
 	c.Hidden = &h
 	sec := id.Security
 	locked := sec.Supported && sec.Locked
@@ -260,6 +308,8 @@ func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareO
 		{TechATASanitizeOverw, id.Sanitize.Overwrite, "OVERWRITE EXT (IDENTIFY word 59 bit 14)"},
 	} {
 		switch {
+		case unknown[probe.UnknownWord59] != "":
+			addCap(c, s.id, false, "SANITIZE support unknown: "+unknown[probe.UnknownWord59], 0)
 		case !id.Sanitize.Supported:
 			addCap(c, s.id, false, "SANITIZE feature set not supported (IDENTIFY word 59 bit 12)", 0)
 		case !s.has:
@@ -291,8 +341,12 @@ func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareO
 		est      time.Duration
 	}{{TechATASecurityEnhanced, true, sec.EnhancedEraseTime}, {TechATASecurityNormal, false, sec.EraseTime}} {
 		switch {
+		case unknown[probe.UnknownSecurity] != "":
+			addCap(c, e.id, false, "Security feature set support and state unknown: "+unknown[probe.UnknownSecurity], 0)
 		case !sec.Supported:
 			addCap(c, e.id, false, "Security feature set not supported (IDENTIFY word 82 bit 1)", 0)
+		case e.enhanced && unknown[probe.UnknownWord128] != "":
+			addCap(c, e.id, false, "enhanced security erase support unknown: "+unknown[probe.UnknownWord128], 0)
 		case e.enhanced && !sec.EnhancedErase:
 			addCap(c, e.id, false, "enhanced security erase not supported (IDENTIFY word 128 bit 5)", 0)
 		case sec.CountExpired:
@@ -325,32 +379,53 @@ func ataCaps(c *Capabilities, d *devices.Device, a *probe.ATAInfo, opt FirmwareO
 }
 
 func hiddenFromProbe(a *probe.ATAInfo) HiddenState {
-	id := a.Identify
+	return hiddenState(a.Identify, a.HPA, a.DCO)
+}
+
+// noHiddenFeature is the record when the drive supports neither way of
+// hiding sectors at the end of the medium.
+const noHiddenFeature = "the drive supports neither the HPA nor the Accessible Max Address feature set (IDENTIFY word 82 bit 10, word 119 bit 8) and does not answer READ NATIVE MAX ADDRESS EXT"
+
+// hiddenState is the hidden-area state from IDENTIFY and what the drive
+// answered: hpa nil means the native max could not be read, which is
+// unknown when IDENTIFY advertises the HPA or Accessible Max Address
+// feature set; dco nil with the DCO advertised is unknown too.
+func hiddenState(id *ata.Identify, hpa *ata.HPA, dco *ata.DCO) HiddenState {
 	h := HiddenState{}
 	if id.Sectors > 0 {
 		h.CurrentMaxLBA = id.Sectors - 1
 	}
-	if a.HPA != nil {
-		h.CurrentMaxLBA, h.NativeMaxLBA = a.HPA.CurrentMaxLBA, a.HPA.NativeMaxLBA
-		h.HPASectors = a.HPA.HiddenSectors()
+	switch {
+	case hpa != nil:
+		h.CurrentMaxLBA, h.NativeMaxLBA, h.NativeMaxSource = hpa.CurrentMaxLBA, hpa.NativeMaxLBA, hpa.Method
+		h.HPASectors = hpa.HiddenSectors()
+	case id.HPASupported || id.AMASupported:
+		h.NativeMaxUnknown = true
+	default:
+		h.NativeMaxSource = noHiddenFeature
 	}
-	if a.DCO != nil {
-		h.DCOMaxLBA = a.DCO.MaxLBA
-		native := h.NativeMaxLBA
-		if native == 0 {
-			native = h.CurrentMaxLBA
+	switch {
+	case dco != nil:
+		h.DCOMaxLBA = dco.MaxLBA
+		native := max(h.NativeMaxLBA, h.CurrentMaxLBA)
+		if dco.MaxLBA > native {
+			h.DCOSectors = dco.MaxLBA - native
 		}
-		if a.DCO.MaxLBA > native {
-			h.DCOSectors = a.DCO.MaxLBA - native
-		}
+	case id.DCOSupported:
+		h.DCOUnknown = true
 	}
 	return h
 }
 
 func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
-	if s.BDC != nil && s.BDC.RotationKnown {
+	switch {
+	case s.BDC != nil && s.BDC.RotationKnown:
 		r := !s.BDC.NonRotating
 		c.Rotational = &r
+	case s.BDC != nil:
+		c.Notes = append(c.Notes, fmt.Sprintf("the device does not report its rotation rate (VPD B1h MEDIUM ROTATION RATE 0x%04x): categories follow flash media, the weaker ones", s.BDC.RotationRate))
+	default:
+		c.Notes = append(c.Notes, "the device has no Block Device Characteristics page (VPD B1h): its rotation is unknown, so categories follow flash media, the weaker ones")
 	}
 	if s.Capacity != nil {
 		c.Capacity = append(c.Capacity, checkCapacity("READ CAPACITY(16)", d.SizeBytes, int64(s.Capacity.Bytes())))
@@ -368,7 +443,7 @@ func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
 	} {
 		switch {
 		case sup == nil:
-			addCap(c, a.id, false, "the device does not implement REPORT SUPPORTED OPERATION CODES: SANITIZE support is unknown, and lethe does not send it blind", 0)
+			addCap(c, a.id, false, "REPORT SUPPORTED OPERATION CODES gave no answer (see the notes): SANITIZE support is unknown, and lethe does not send it blind", 0)
 		case !a.get(sup).Supported():
 			addCap(c, a.id, false, fmt.Sprintf("REPORT SUPPORTED OPERATION CODES: SANITIZE %s %s", a.sa, a.get(sup)), 0)
 		default:
@@ -377,14 +452,31 @@ func scsiCaps(c *Capabilities, d *devices.Device, s *probe.SCSIInfo) {
 			addCap(c, a.id, true, "", sup.Timeouts[a.act.TimeoutKey()].Nominal)
 		}
 	}
+	// FORMAT UNIT must keep the drive's protection information type
+	// (READ CAPACITY(16) PROT_EN/P_TYPE -> FMTPINFO/PROTECTION FIELD
+	// USAGE, SBC-4 §5.4.2), or lethe does not send it.
+	_, _, piErr := scsi.ProtectionFields(s.Capacity)
+	pi := ""
+	if s.Capacity != nil && s.Capacity.ProtectionType() > 0 {
+		pi = fmt.Sprintf("keeps protection information type %d", s.Capacity.ProtectionType())
+	}
 	switch {
+	case piErr != nil:
+		addCap(c, TechSCSIFormatUnit, false, "FORMAT UNIT would change the drive's protection information: "+piErr.Error(), 0)
 	case sup == nil:
-		addCap(c, TechSCSIFormatUnit, true, "support not reported (no REPORT SUPPORTED OPERATION CODES); FORMAT UNIT is mandatory in SBC-4; the proof shows whether it erased anything", 0)
+		addCap(c, TechSCSIFormatUnit, true, joinReasons(append([]string{"support not reported (no REPORT SUPPORTED OPERATION CODES); FORMAT UNIT is mandatory in SBC-4; the proof shows whether it erased anything"}, nonEmpty(pi)...)), 0)
 	case !sup.FormatUnit.Supported() && sup.FormatUnit != 0:
 		addCap(c, TechSCSIFormatUnit, false, "REPORT SUPPORTED OPERATION CODES: FORMAT UNIT "+sup.FormatUnit.String(), 0)
 	default:
-		addCap(c, TechSCSIFormatUnit, true, "", sup.Timeouts[scsi.TimeoutKeyFormatUnit].Nominal)
+		addCap(c, TechSCSIFormatUnit, true, pi, sup.Timeouts[scsi.TimeoutKeyFormatUnit].Nominal)
 	}
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func joinReasons(rs []string) string {

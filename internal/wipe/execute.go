@@ -108,6 +108,12 @@ func overwrite(ctx context.Context, d *devices.Device, t Target, p Plan, opt Exe
 		rep.Status = StatusPartial
 		rep.StatusReason += fmt.Sprintf("; but %s, which a host overwrite cannot reach", hidden.Before.String())
 	}
+	// Not read is unknown, never none: the overwrite covered what the OS
+	// sees, which cannot be shown to be the whole medium.
+	if hidden != nil && hidden.Before != nil && hidden.Before.Unknown() && rep.Status == StatusErased {
+		rep.Status = StatusPartial
+		rep.StatusReason += fmt.Sprintf("; but the drive's native capacity is unknown (%s): the overwrite cannot be shown to cover the whole medium", hidden.Before.String())
+	}
 	for _, c := range capacity {
 		if !c.Match && c.OSBytes < c.DeviceBytes && rep.Status == StatusErased {
 			rep.Status = StatusPartial

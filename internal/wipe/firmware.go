@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/devices/ata"
 	"github.com/lethe-project/lethe/internal/devices/probe"
 )
 
@@ -96,6 +97,8 @@ type fwRun struct {
 	touched bool
 	// phase names the erase in progress events (sanitize, format, ...).
 	phase string
+	// lastATAReason is the reason of the last failed SANITIZE STATUS EXT.
+	lastATAReason ata.SanitizeReason
 }
 
 func isSecurityErase(id TechniqueID) bool {
@@ -156,10 +159,7 @@ func executeFirmware(ctx context.Context, d *devices.Device, t Target, p Plan, o
 			return nil, refused(d, "%s is not available: %s", r.tech, reason)
 		}
 	}
-	rotating := d.Rotational
-	if caps.Rotational != nil {
-		rotating = *caps.Rotational
-	}
+	rotating := driveRotating(caps)
 	io := opt.IO.withDefaults()
 	r.rep = &Report{
 		Technique:  r.tech,
@@ -491,6 +491,9 @@ func (r *fwRun) judge(res fwResult, op string) (Status, string) {
 	}
 	if r.hidden != nil && r.hidden.After != nil && r.hidden.After.Hidden() > 0 {
 		return StatusPartial, fmt.Sprintf("%s, but %s remain: the drive may not have erased them", done, r.hidden.After.String())
+	}
+	if r.hidden != nil && r.hidden.After != nil && r.hidden.After.Unknown() {
+		return StatusPartial, fmt.Sprintf("%s, but the drive's native capacity is unknown (%s): sectors beyond what lethe could see may hold data", done, r.hidden.After.String())
 	}
 	if r.passwordLeft {
 		return StatusPartial, done + ", but lethe's temporary ATA password is still set (recorded in the job state; the next lethe wipe of this drive clears it)"

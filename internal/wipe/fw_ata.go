@@ -63,7 +63,28 @@ func (r *fwRun) ataRecoverPassword(dev *ata.Device, id *ata.Identify) (*ata.Iden
 		r.job.Password = ""
 		return id, nil
 	}
+	wasLocked := sec.Locked
+	// SEC6 (enabled, unlocked, frozen): unfreeze first. The drive loses
+	// power in S3, so it comes back from the suspend/resume cycle locked
+	// (SEC4): the IDENTIFY the unfreeze returns says so, and the unlock
+	// below follows in the same run.
+	if sec.Frozen {
+		nid, err := r.ataUnfreeze(dev, id, true, "security frozen with a password set (SEC6)")
+		if err != nil {
+			return nil, err
+		}
+		id, sec = nid, nid.Security
+		if sec.Frozen {
+			return nil, refused(r.d, "the drive is still frozen after suspend/resume (%s): hot-plug it or power-cycle it without the BIOS freezing it", sec.State())
+		}
+		if !sec.Enabled {
+			r.rec.Note("the temporary password of an interrupted lethe run is no longer set on the drive after suspend/resume")
+			r.job.Password = ""
+			return id, nil
+		}
+	}
 	if sec.Locked {
+		wasLocked = true
 		if sec.CountExpired {
 			return nil, refused(r.d, "the drive is locked with the password an interrupted lethe run recorded, but its attempt counter expired: power-cycle the drive and run lethe again")
 		}
@@ -71,11 +92,6 @@ func (r *fwRun) ataRecoverPassword(dev *ata.Device, id *ata.Identify) (*ata.Iden
 			return dev.SecurityUnlock(ctx, pw)
 		}); err != nil {
 			return nil, refused(r.d, "the drive is locked and the password an interrupted lethe run recorded does not unlock it (%v): it was set by someone else", err)
-		}
-	}
-	if sec.Frozen {
-		if _, err := r.ataUnfreeze(dev, id, true, "security frozen with a password set (SEC6)"); err != nil {
-			return nil, err
 		}
 	}
 	if err := r.act("SECURITY DISABLE PASSWORD", "user password recorded by the interrupted lethe run", func(ctx context.Context) error {
@@ -90,7 +106,7 @@ func (r *fwRun) ataRecoverPassword(dev *ata.Device, id *ata.Identify) (*ata.Iden
 	if id.Security.Enabled {
 		return nil, refused(r.d, "the drive still reports a user password after DISABLE PASSWORD")
 	}
-	r.rec.Note("recovered the drive from an interrupted lethe run: it was %s with lethe's temporary password, which is now unlocked and disabled", map[bool]string{true: "locked", false: "left"}[sec.Locked])
+	r.rec.Note("recovered the drive from an interrupted lethe run: it was %s with lethe's temporary password, which is now unlocked and disabled", map[bool]string{true: "locked", false: "left"}[wasLocked])
 	r.decide("recovered the password left by an interrupted lethe run before erasing")
 	r.job.Password = ""
 	return id, r.persist(r.job.Phase)
@@ -132,8 +148,15 @@ func (r *fwRun) ataHidden(dev *ata.Device, id *ata.Identify) (*ata.Identify, err
 	rec.Before = &before
 	changed := false
 	if before.HPASectors > 0 {
-		err := r.act("SET MAX ADDRESS EXT", fmt.Sprintf("max LBA %d (the native max), non-volatile; after READ NATIVE MAX ADDRESS EXT", before.NativeMaxLBA), func(ctx context.Context) error {
-			return dev.SetMaxAddress(ctx, before.NativeMaxLBA, false)
+		name, params := "SET MAX ADDRESS EXT", fmt.Sprintf("max LBA %d (the native max), non-volatile; after READ NATIVE MAX ADDRESS EXT", before.NativeMaxLBA)
+		if id.AMASupported {
+			// ACS-3 §7.6.3: the Accessible Max Address feature set
+			// replaces SET MAX ADDRESS; the change is non-volatile.
+			name, params = "SET ACCESSIBLE MAX ADDRESS EXT", fmt.Sprintf("max LBA %d (the native max)", before.NativeMaxLBA)
+		}
+		err := r.act(name, params, func(ctx context.Context) error {
+			_, err := dev.SetNativeMax(ctx, id, before.NativeMaxLBA)
+			return err
 		})
 		if err != nil {
 			rec.Actions = append(rec.Actions, fmt.Sprintf("HPA removal failed: %v", err))
@@ -162,6 +185,8 @@ func (r *fwRun) ataHidden(dev *ata.Device, id *ata.Identify) (*ata.Identify, err
 	}
 	rec.After = &after
 	switch {
+	case after.Unknown():
+		rec.Note = "hidden areas UNKNOWN: " + after.String()
 	case before.Hidden() == 0:
 		rec.Note = "no hidden areas: " + before.String()
 	case after.Hidden() == 0:
@@ -172,37 +197,33 @@ func (r *fwRun) ataHidden(dev *ata.Device, id *ata.Identify) (*ata.Identify, err
 	return id, nil
 }
 
+// ataHiddenState reads the native max address (GET NATIVE MAX ADDRESS EXT
+// on an Accessible Max Address drive, else READ NATIVE MAX ADDRESS EXT)
+// and the DCO; what could not be read is recorded as unknown.
 func (r *fwRun) ataHiddenState(dev *ata.Device, id *ata.Identify) HiddenState {
-	h := HiddenState{}
-	if id.Sectors > 0 {
-		h.CurrentMaxLBA = id.Sectors - 1
+	var hpa *ata.HPA
+	name := "READ NATIVE MAX ADDRESS EXT"
+	if id.AMASupported {
+		name = "GET NATIVE MAX ADDRESS EXT"
 	}
-	var native uint64
-	if err := r.cmd("READ NATIVE MAX ADDRESS EXT", "", func(ctx context.Context) error {
-		var err error
-		native, err = dev.ReadNativeMaxAddress(ctx)
+	if err := r.cmd(name, "", func(ctx context.Context) error {
+		h, err := dev.ReadHPA(ctx, id)
+		hpa = &h
 		return err
-	}); err == nil {
-		h.NativeMaxLBA = native
-		if native > h.CurrentMaxLBA {
-			h.HPASectors = native - h.CurrentMaxLBA
-		}
+	}); err != nil {
+		hpa = nil
 	}
+	var dco *ata.DCO
 	if id.DCOSupported {
-		var dco *ata.DCO
 		if err := r.cmd("DEVICE CONFIGURATION IDENTIFY", "", func(ctx context.Context) error {
 			var err error
 			dco, err = dev.DCOIdentify(ctx)
 			return err
-		}); err == nil {
-			h.DCOMaxLBA = dco.MaxLBA
-			base := max(h.NativeMaxLBA, h.CurrentMaxLBA)
-			if dco.MaxLBA > base {
-				h.DCOSectors = dco.MaxLBA - base
-			}
+		}); err != nil {
+			dco = nil
 		}
 	}
-	return h
+	return hiddenState(id, hpa, dco)
 }
 
 func newTempPassword() (ata.Password, string, error) {
@@ -256,6 +277,11 @@ func (r *fwRun) ataSecurity(dev *ata.Device, enhanced bool) (fwResult, error) {
 		est = id.Security.EnhancedEraseTime
 	}
 	r.rec.EstimateSeconds, r.rec.TimeoutSeconds = est.Seconds(), timeout.Seconds()
+	if est == 0 {
+		r.rec.Note("the drive gives no erase time (IDENTIFY word %d = 0): the timeout is 30 minutes plus the capacity at 30 MiB/s, as hdparm allows", map[bool]int{false: 89, true: 90}[enhanced])
+	} else {
+		r.rec.Note("the timeout is the larger of the drive's estimate with a margin (2x, at least +1 h) and 30 minutes plus the capacity at 30 MiB/s")
+	}
 	r.rec.Parameters = []string{fmt.Sprintf("enhanced=%d", b2i(enhanced)), "password=temporary user password (not recorded here), master password capability High"}
 	if err := r.prepareProof(); err != nil {
 		return fwResult{}, err
@@ -353,6 +379,9 @@ func (r *fwRun) ataStatus(dev *ata.Device, record bool, why string) (*ata.Saniti
 	}
 	if err == nil {
 		r.rec.Observe(ataSanitizeState(st), st.Progress, "")
+		if st.Failed {
+			r.lastATAReason = st.Reason
+		}
 	}
 	return st, err
 }
@@ -424,7 +453,7 @@ func (r *fwRun) ataSanitize(dev *ata.Device, f ata.SanitizeFeature) (fwResult, e
 		if cont && r.job.ATAFeature == uint16(f) {
 			r.rec.Note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, st0.Progress*100)
 			r.rec.InProgressSeen = true
-			return r.ataFollow(dev, f, opts, r.job.CompletedBefore, timeout), nil
+			return r.ataFollow(dev, f, opts, r.job.CompletedBefore, timeout, false), nil
 		}
 		r.notify("%s: a sanitize lethe did not start is running; waiting for it to end before starting lethe's own", r.d.Path)
 		r.rec.Note("a sanitize lethe did not start was running: lethe waited for it and does not count it")
@@ -485,21 +514,32 @@ func (r *fwRun) ataSanitize(dev *ata.Device, f ata.SanitizeFeature) (fwResult, e
 	err = r.act("SANITIZE DEVICE "+f.String(), fmt.Sprintf("FEATURE=0x%04x COUNT=0x%04x LBA=0x%012x", c.TF.Feature, c.TF.Count, c.TF.LBA), func(ctx context.Context) error {
 		return dev.Sanitize(ctx, f, opts)
 	})
+	unknown := false
 	if err != nil {
-		why := fmt.Sprintf("the drive refused SANITIZE %s: %v", f, err)
-		if reason, ok := ata.SanitizeErrorReason(err); ok {
-			why += " (" + reason.String() + ")"
+		if _, answered := ata.AsError(err); answered {
+			why := fmt.Sprintf("the drive refused SANITIZE %s: %v", f, err)
+			if reason, ok := ata.SanitizeErrorReason(err); ok {
+				why += " (" + reason.String() + ")"
+			}
+			return fwResult{out: outRefused, why: why}, nil
 		}
-		return fwResult{out: outRefused, why: why}, nil
+		// No ATA answer (a transport or SATL error, a timeout): the drive
+		// may have started. Never send it again; STATUS EXT says.
+		unknown = true
+		r.rec.Note("SANITIZE got no answer from the drive (%v): whether it started is unknown, so lethe does not send it again and follows SANITIZE STATUS EXT", err)
 	}
 	if err := r.persist(phaseStarted); err != nil {
 		r.rec.Note("%v", err)
 	}
-	return r.ataFollow(dev, f, opts, stb.CompletedWithoutError, timeout), nil
+	return r.ataFollow(dev, f, opts, stb.CompletedWithoutError, timeout, unknown), nil
 }
 
-func (r *fwRun) ataFollow(dev *ata.Device, f ata.SanitizeFeature, opts ata.SanitizeOptions, completedBefore bool, timeout time.Duration) fwResult {
+func (r *fwRun) ataFollow(dev *ata.Device, f ata.SanitizeFeature, opts ata.SanitizeOptions, completedBefore bool, timeout time.Duration, unknown bool) fwResult {
 	grace := 0
+	sent := "the drive accepted SANITIZE"
+	if unknown {
+		sent = "SANITIZE's outcome was unknown (no answer)"
+	}
 	return r.poll("sanitizing", timeout, func() (bool, fwResult, error) {
 		st, err := r.ataStatus(dev, false, "")
 		if err != nil {
@@ -520,9 +560,9 @@ func (r *fwRun) ataFollow(dev *ata.Device, f ata.SanitizeFeature, opts ata.Sanit
 			grace++
 			return false, fwResult{}, nil
 		case st.CompletedWithoutError:
-			return true, fwResult{out: outUnattributed, why: "the drive accepted SANITIZE, but STATUS EXT never showed it in progress, and its completed-without-error bit was already set before (an earlier sanitize): nothing shows that a sanitize ran"}, nil
+			return true, fwResult{out: outUnattributed, why: sent + ", but STATUS EXT never showed it in progress, and its completed-without-error bit was already set before (an earlier sanitize): nothing shows that a sanitize ran"}, nil
 		default:
-			return true, fwResult{out: outUnattributed, why: "the drive accepted SANITIZE, but STATUS EXT shows neither progress nor completion: nothing shows that a sanitize ran"}, nil
+			return true, fwResult{out: outUnattributed, why: sent + ", but STATUS EXT shows neither progress nor completion: nothing shows that a sanitize ran"}, nil
 		}
 		return true, r.ataDone(f, opts), nil
 	})
@@ -539,7 +579,7 @@ func (r *fwRun) ataDone(f ata.SanitizeFeature, opts ata.SanitizeOptions) fwResul
 
 func (r *fwRun) ataFailed(dev *ata.Device, opts ata.SanitizeOptions) fwResult {
 	r.failureBlocksIO = true
-	why := "the drive reports that the sanitize failed (SANITIZE STATUS EXT aborted with reason 1: state SD3)"
+	why := fmt.Sprintf("the drive reports that the sanitize failed (SANITIZE STATUS EXT aborted with reason %d, %s: state SD3)", uint8(r.lastATAReason), r.lastATAReason)
 	if opts.FailureMode {
 		var st *ata.SanitizeStatus
 		err := r.act("SANITIZE STATUS EXT", "CLEAR SANITIZE OPERATION FAILED=1", func(ctx context.Context) error {

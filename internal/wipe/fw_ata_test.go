@@ -263,67 +263,6 @@ func TestATACountExpired(t *testing.T) {
 	}
 }
 
-func TestATASanitize(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		cfg    atasim.Config
-		tech   wipe.TechniqueID
-		expect string
-	}{
-		{"crypto", atasim.Config{Sanitize: true, Crypto: true}, wipe.TechATASanitizeCrypto, "changed"},
-		{"block", atasim.Config{Sanitize: true, Block: true, BlockEraseFill: 0xff}, wipe.TechATASanitizeBlock, "changed"},
-		{"overwrite", atasim.Config{Sanitize: true, Overwrite: true}, wipe.TechATASanitizeOverw, "pattern"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r, _ := ataRig(t, tc.cfg)
-			p := r.plan(purge())
-			if p.Technique.ID != tc.tech || p.Category != wipe.CategoryPurge {
-				t.Fatalf("plan %s", p.Technique.ID)
-			}
-			rep := r.execute(context.Background(), p, wipe.ExecOptions{})
-			requireStatus(t, rep, wipe.StatusErased)
-			f := rep.Firmware
-			if !f.InProgressSeen || f.Proof.Expect.Kind != tc.expect || !hasCommand(rep, "SANITIZE DEVICE") {
-				t.Fatalf("%s\n%s", f.Proof.Expect.Kind, dump(rep))
-			}
-			if tc.expect == "pattern" && rep.Verification.Result != wipe.VerifyPassed {
-				t.Fatalf("read-back %+v", rep.Verification)
-			}
-			if r.oldDataOnMedium() != 0 || len(r.jobFiles()) != 0 {
-				t.Fatal("not clean")
-			}
-		})
-	}
-}
-
-func TestATASanitizeFailureAndRecovery(t *testing.T) {
-	r, sim := ataRig(t, atasim.Config{Sanitize: true, FailAtStep: 2})
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "FAILURE MODE was 0")
-	if len(r.jobFiles()) != 1 {
-		t.Fatal("job not kept")
-	}
-	sim.PowerCycle() // SD3 persists
-	rep = r.run(purge())
-	requireStatus(t, rep, wipe.StatusErased)
-	if rep.Firmware.Proof == nil || len(rep.Firmware.Resumed) != 1 || r.oldDataOnMedium() != 0 {
-		t.Fatalf("recovery: %+v", rep.Firmware.Resumed)
-	}
-}
-
-func TestATASanitizeFailureModeExit(t *testing.T) {
-	r, _ := ataRig(t, atasim.Config{Sanitize: true, FailAtStep: 2})
-	r.fo.UnrestrictedExit = true
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "left the failed state")
-	if !hasCommand(rep, "CLEAR SANITIZE OPERATION FAILED=1") || !hasCommand(rep, "COUNT=0x0010") {
-		t.Fatalf("%v", commandNames(rep))
-	}
-	if _, err := r.target.ReadAt(make([]byte, 512), 0); err != nil || len(r.jobFiles()) != 0 {
-		t.Fatalf("I/O after leaving the failure state: %v", err)
-	}
-}
-
 // dropATASanitize acknowledges SANITIZE erase commands without passing them on.
 type dropATASanitize struct{ scsi.Transport }
 
@@ -332,12 +271,6 @@ func (d dropATASanitize) Exec(ctx context.Context, c *scsi.Command) (*scsi.Resul
 		return &scsi.Result{}, nil
 	}
 	return d.Transport.Exec(ctx, c)
-}
-
-func TestATASanitizeIdleSuccessTrap(t *testing.T) {
-	r, _ := ataRig(t, atasim.Config{Sanitize: true, PreviousSanitizeSucceeded: true}, func(t scsi.Transport) scsi.Transport { return dropATASanitize{t} })
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "already set before", "nothing shows that a sanitize ran")
 }
 
 func TestATAHiddenAreasRemoved(t *testing.T) {
@@ -378,33 +311,5 @@ func TestATAHiddenAreaThatStays(t *testing.T) {
 	requireStatus(t, rep, wipe.StatusPartial, "DCO hides 7232 sectors")
 	if !strings.Contains(strings.Join(rep.HiddenAreas.Actions, ";"), "DCO restore failed") {
 		t.Fatalf("%+v", rep.HiddenAreas)
-	}
-}
-
-func TestATASanitizePowerLossResume(t *testing.T) {
-	r, sim := ataRig(t, atasim.Config{Sanitize: true, ManualProgress: true, Steps: 4})
-	ctx, cancel := context.WithCancel(context.Background())
-	rep := r.execute(ctx, r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
-		if pr.Phase == "sanitize" {
-			sim.Advance(1)
-			cancel()
-		}
-	}})
-	requireStatus(t, rep, wipe.StatusAborted, "cannot be stopped")
-	sim.PowerCycle() // SD2 resumes after power-on
-	rep = r.execute(context.Background(), r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
-		if pr.Phase == "sanitize" && !pr.Final {
-			sim.Advance(1)
-		}
-	}})
-	requireStatus(t, rep, wipe.StatusErased)
-	n := 0
-	for _, c := range rep.Firmware.Commands {
-		if strings.HasPrefix(c.Name, "SANITIZE DEVICE") {
-			n++
-		}
-	}
-	if n != 1 || len(rep.Firmware.Resumed) != 1 || r.oldDataOnMedium() != 0 {
-		t.Fatalf("%d SANITIZE commands, resumed %+v", n, rep.Firmware.Resumed)
 	}
 }

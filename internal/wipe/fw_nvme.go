@@ -2,6 +2,7 @@ package wipe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,6 +82,14 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 		}
 	}
 	r.rec.Operation = "NVMe Sanitize, " + act.String()
+	// Every Sanitize acts on the whole NVM subsystem: record every
+	// namespace it reaches (the capability check refused it already where
+	// lethe cannot account for them, unless --all-namespaces).
+	scope := nvmeScope(r.info.NVMe, true, r.fo.AllNamespaces)
+	r.rec.Scope = &scope.EraseScope
+	if !scope.allowed && !cont {
+		return fwResult{}, refused(r.d, "a sanitize erases the whole NVM subsystem: %s", scope.why)
+	}
 	r.rec.NoDeallocate = req.NoDeallocate
 	r.rec.FailureMode = failureModeName(req.AUSE)
 	r.rec.Parameters = []string{fmt.Sprintf("SANACT=%d (%s)", act, act), fmt.Sprintf("AUSE=%d", b2i(req.AUSE)), fmt.Sprintf("NDAS=%d", b2i(req.NoDeallocate))}
@@ -91,8 +100,8 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 	if err != nil {
 		return fwResult{}, refused(r.d, "the Sanitize Status log cannot be read (%v): lethe could not observe a sanitize", err)
 	}
-	timeout := nvme.SanitizeTimeout(l0, req, r.nvmeCapacity())
-	if d, ok := l0.Estimate(act, req.NoDeallocate).Duration(); ok {
+	timeout := nvme.SanitizeTimeout(l0, req, sc.NODMMAS, r.nvmeCapacity())
+	if d, ok := l0.Estimate(req, sc.NODMMAS); ok {
 		r.rec.EstimateSeconds = d.Seconds()
 	}
 	r.rec.TimeoutSeconds = timeout.Seconds()
@@ -101,7 +110,7 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 		if cont && l0.SCDW10 == r.job.NVMeCDW10 {
 			r.rec.Note("the drive is still sanitizing for job %s (%.1f%%): lethe follows it", r.job.ID, l0.Progress*100)
 			r.rec.InProgressSeen = true
-			return r.nvmeFollow(req, r.job.NVMeCDW10, r.job.GDEBefore, l0, timeout), nil
+			return r.nvmeFollow(req, r.job.NVMeCDW10, r.job.GDEBefore, l0, timeout, false), nil
 		}
 		r.notify("%s: a sanitize lethe did not start (SCDW10 0x%08x) is running; waiting for it to end before starting lethe's own", r.d.Path, l0.SCDW10)
 		r.rec.Note("a sanitize lethe did not start (SCDW10 0x%08x) was running: lethe waited for it and does not count it", l0.SCDW10)
@@ -164,21 +173,45 @@ func (r *fwRun) nvmeSanitize(act nvme.SanitizeAction) (fwResult, error) {
 	err = r.act("Sanitize", fmt.Sprintf("CDW10=0x%08x CDW11=0x%08x", cmd.CDW10, cmd.CDW11), func(ctx context.Context) error {
 		return nvme.Sanitize(ctx, t, req)
 	})
+	unknown := false
 	if err != nil {
-		return fwResult{out: outRefused, why: fmt.Sprintf("the controller refused Sanitize: %v", err)}, nil
+		if nvmeRefusal(err) {
+			return fwResult{out: outRefused, why: fmt.Sprintf("the controller refused Sanitize: %v", err)}, nil
+		}
+		// Cancelled by the kernel (EINTR), lost, or "Sanitize In
+		// Progress": the controller may be sanitizing. Never send it
+		// again; the log says what happens, and the job stays recorded
+		// until it does.
+		unknown = true
+		r.rec.Note("Sanitize did not complete normally (%v): whether the controller started it is unknown, so lethe does not send it again and follows the Sanitize Status log", err)
 	}
 	if err := r.persist(phaseStarted); err != nil {
 		r.rec.Note("%v", err)
 	}
-	return r.nvmeFollow(req, cmd.CDW10, lb.GlobalDataErased, lb, timeout), nil
+	return r.nvmeFollow(req, cmd.CDW10, lb.GlobalDataErased, lb, timeout, unknown), nil
+}
+
+// nvmeRefusal reports an answer that proves the controller did not carry
+// the command out: a completion with an error status other than Sanitize
+// In Progress (a sanitize is running, perhaps lethe's own) or Format In
+// Progress. A cancelled, timed-out or undelivered command is not one.
+func nvmeRefusal(err error) bool {
+	var se *nvme.StatusError
+	return errors.As(err, &se) && !nvme.IsSanitizeInProgress(err) && !nvme.IsFormatInProgress(err)
 }
 
 // nvmeFollow polls log 0x81 until the sanitize lethe sent ends. Success
 // counts only when lethe saw the operation in progress, or when the log's
 // success provably belongs to lethe's command: same SCDW10, and Global Data
-// Erased set again after the canary writes cleared it.
-func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore bool, before *nvme.SanitizeLog, timeout time.Duration) fwResult {
+// Erased set again after the canary writes cleared it. unknown says the
+// command's own answer was lost (cancelled by the kernel), so the log
+// alone tells whether it started.
+func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore bool, before *nvme.SanitizeLog, timeout time.Duration, unknown bool) fwResult {
 	grace := 0
+	sent := "the controller accepted the command"
+	if unknown {
+		sent = "the command's outcome was unknown (cancelled, or its answer lost)"
+	}
 	return r.poll("sanitizing", timeout, func() (bool, fwResult, error) {
 		l, err := r.nvmeLog(false, "")
 		if err != nil {
@@ -191,7 +224,7 @@ func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore boo
 			r.rec.InProgressSeen = true
 			r.progress(r.phase, l.Progress, false)
 			return false, fwResult{}, nil
-		case nvme.SanitizeSuccess, nvme.SanitizeSuccessNoDealloc:
+		case nvme.SanitizeSuccess, nvme.SanitizeSuccessDeallocated:
 			switch {
 			case r.rec.InProgressSeen && ours:
 				r.rec.Completion = "observed: log 0x81 showed the sanitize in progress, then success for lethe's command (SCDW10)"
@@ -202,8 +235,8 @@ func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore boo
 				return false, fwResult{}, nil
 			default:
 				return true, fwResult{out: outUnattributed, why: fmt.Sprintf(
-					"the controller accepted the command, but its log never showed the sanitize in progress, and the success it reports cannot be told from an earlier operation's (SCDW10 0x%08x, Global Data Erased %v, %v before): nothing shows that a sanitize ran",
-					l.SCDW10, l.GlobalDataErased, gdeBefore)}, nil
+					"%s, but its log never showed the sanitize in progress, and the success it reports cannot be told from an earlier operation's (SCDW10 0x%08x, Global Data Erased %v, %v before): nothing shows that a sanitize ran",
+					sent, l.SCDW10, l.GlobalDataErased, gdeBefore)}, nil
 			}
 			return true, r.nvmeDone(req, l), nil
 		case nvme.SanitizeFailed:
@@ -213,20 +246,24 @@ func (r *fwRun) nvmeFollow(req nvme.SanitizeRequest, cdw10 uint32, gdeBefore boo
 			grace++
 			return false, fwResult{}, nil
 		}
-		return true, fwResult{out: outUnattributed, why: fmt.Sprintf("the controller accepted the command, but its log says %q: no sanitize ran", l.Status)}, nil
+		return true, fwResult{out: outUnattributed, why: fmt.Sprintf("%s, but its log says %q: no sanitize ran", sent, l.Status)}, nil
 	})
 }
 
-// nvmeDone is a completed sanitize: what the medium should read as.
+// nvmeDone is a completed sanitize: what the medium should read as. NVMe
+// Base 2.1 Figure 291: with No-Deallocate After Sanitize requested, SSTAT
+// 001b means the controller honoured it (reads come from the medium) and
+// 100b that it deallocated anyway (reads return what deallocated blocks
+// read as).
 func (r *fwRun) nvmeDone(req nvme.SanitizeRequest, l *nvme.SanitizeLog) fwResult {
 	ns := r.info.NVMe.Namespace()
 	sc := r.info.NVMe.Controller.Sanitize()
 	res := fwResult{out: outCompleted, expect: Expectation{Kind: "changed"}}
-	if l.Status == nvme.SanitizeSuccessNoDealloc {
-		res.deallocNote = "the sanitize ran with no-deallocate (NDAS) and the log confirms it (SSTAT 4): reads come from the medium, not from deallocated blocks"
+	if req.NoDeallocate && l.Status == nvme.SanitizeSuccess {
+		res.deallocNote = "the sanitize ran with no-deallocate (NDAS) and the log reports success without deallocation (SSTAT 001b; 100b would say the controller deallocated anyway): reads come from the medium, not from deallocated blocks"
 		switch {
-		case sc.NODMMAS == 2:
-			r.rec.Note("SANICAP NODMMAS=2: the controller modifies the medium after a no-deallocate sanitize, so no content can be predicted")
+		case sc.NODMMAS == nvme.NODMMASModified:
+			r.rec.Note("SANICAP NODMMAS=10b: the controller modifies the medium after a no-deallocate sanitize, so no content can be predicted")
 		case req.Action == nvme.SanitizeOverwrite:
 			res.expect = patternExpect(req.Pattern)
 		}
@@ -234,10 +271,13 @@ func (r *fwRun) nvmeDone(req nvme.SanitizeRequest, l *nvme.SanitizeLog) fwResult
 	}
 	res.deallocated = true
 	why := "no-deallocate was not requested"
-	if sc.NoDeallocInhibited {
+	switch {
+	case sc.NoDeallocInhibited:
 		why = "the controller inhibits no-deallocate (SANICAP NDI)"
-	} else if req.NoDeallocate {
-		why = "the log reports a deallocating completion (SSTAT 1) although no-deallocate was requested"
+	case req.NoDeallocate && l.Status == nvme.SanitizeSuccessDeallocated:
+		why = "the log reports SSTAT 100b: the controller deallocated although no-deallocate was requested"
+	case req.NoDeallocate:
+		why = fmt.Sprintf("the log reports %q after a no-deallocate request", l.Status)
 	}
 	if ns != nil {
 		res.expect = expectFromDealloc(ns.DeallocReadsZero(), ns.DeallocReadsOnes())
@@ -288,9 +328,11 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 		return fwResult{}, refused(r.d, "no namespace to format")
 	}
 	nsid := n.NSID
-	all := fa.AllNamespaces || fa.SecureEraseAllNamespaces
-	if all && len(n.Namespaces) > 1 {
-		return fwResult{}, refused(r.d, "FNA 0x%02x: a format would erase all %d namespaces", ctrl.FNA, len(n.Namespaces))
+	all := formatAll(ctrl, ses)
+	scope := nvmeScope(n, all, r.fo.AllNamespaces)
+	r.rec.Scope = &scope.EraseScope
+	if !scope.allowed {
+		return fwResult{}, refused(r.d, "FNA 0x%02x: %s", ctrl.FNA, scope.why)
 	}
 	target := nsid
 	if all && !fa.NoBroadcastFormat {
@@ -317,7 +359,7 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 	r.rec.Parameters = []string{fmt.Sprintf("NSID=0x%x", target), fmt.Sprintf("LBAF=%d (kept)", req.LBAF), fmt.Sprintf("SES=%d", ses),
 		fmt.Sprintf("MSET=%d", b2i(req.MSET)), fmt.Sprintf("PI=%d", req.PI), fmt.Sprintf("PIL=%d", b2i(req.PIL))}
 	if target == nvme.BroadcastNSID {
-		r.rec.Note("FNA 0x%02x: format and secure erase apply to all namespaces, so lethe sends the broadcast NSID (the controller has one namespace)", ctrl.FNA)
+		r.rec.Note("FNA 0x%02x: format and secure erase apply to all namespaces of the NVM subsystem, so lethe sends the broadcast NSID (%d namespace(s) affected, listed in the scope)", ctrl.FNA, len(scope.Namespaces))
 	}
 	r.rec.TimeoutSeconds = req.Timeout.Seconds()
 	if err := r.prepareProof(); err != nil {
@@ -333,10 +375,21 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 		return nvme.Format(ctx, t, req)
 	})
 	if err != nil {
-		if nvme.IsInvalidField(err) || nvme.IsInvalidFormat(err) || nvme.IsInvalidOpcode(err) {
+		switch {
+		case nvme.IsInvalidField(err) || nvme.IsInvalidFormat(err) || nvme.IsInvalidOpcode(err):
 			return fwResult{out: outRefused, why: fmt.Sprintf("the controller refused Format NVM: %v", err)}, nil
+		case nvmeRefusal(err):
+			return fwResult{out: outFailed, why: fmt.Sprintf("Format NVM failed: %v", err)}, nil
 		}
-		return fwResult{out: outFailed, why: fmt.Sprintf("Format NVM failed: %v", err)}, nil
+		// Cancelled by the kernel (EINTR: it timed out and was aborted,
+		// or the controller was reset) or lost: the format may be running
+		// or done. Never send it again; follow the namespace's Format
+		// Progress Indicator.
+		if err := r.persist(phaseStarted); err != nil {
+			r.rec.Note("%v", err)
+		}
+		r.rec.Note("Format NVM did not complete normally (%v): whether the controller formatted is unknown, so lethe does not send it again and follows Identify Namespace (Format Progress Indicator)", err)
+		return r.nvmeFormatFollow(ns, nsid, req.Timeout), nil
 	}
 	r.rec.Completion = "observed: Format NVM completes within the command (NVMe 2.0 §5.23) and the controller returned success"
 	after := ns
@@ -352,6 +405,46 @@ func (r *fwRun) nvmeFormat(ses uint8) (fwResult, error) {
 	}
 	return fwResult{out: outCompleted, deallocated: true, expect: expectFromDealloc(after.DeallocReadsZero(), after.DeallocReadsOnes()),
 		deallocNote: fmt.Sprintf("Format NVM leaves the namespace deallocated: reads return what deallocated blocks read as (DLFEAT %d), not the medium", after.DLFEAT&7)}, nil
+}
+
+// nvmeFormatFollow follows a Format NVM whose command outcome is unknown
+// through Identify Namespace: FPI (byte 32, NVMe Base 2.0 Figure 114 / NVM
+// Command Set 1.0 Figure 97) reports the percentage still to be formatted,
+// and a namespace being formatted may refuse with Format In Progress or
+// Namespace Not Ready. Completion counts only when lethe saw the format in
+// progress; otherwise nothing shows that it ran.
+func (r *fwRun) nvmeFormatFollow(before *nvme.Namespace, nsid uint32, timeout time.Duration) fwResult {
+	supported, _ := before.FormatProgress()
+	res := r.poll("formatting", timeout, func() (bool, fwResult, error) {
+		ns, err := nvme.IdentifyNamespace(context.WithoutCancel(r.ctx), r.h.NVMe, nsid)
+		switch {
+		case nvme.IsFormatInProgress(err) || nvme.IsNotReady(err):
+			r.rec.InProgressSeen = true
+			r.rec.Observe("format in progress", 0, err.Error())
+			return false, fwResult{}, nil
+		case err != nil:
+			return false, fwResult{}, err
+		}
+		sup, rem := ns.FormatProgress()
+		if sup && rem > 0 {
+			r.rec.InProgressSeen = true
+			r.rec.Observe("format in progress", float64(100-int(rem))/100, fmt.Sprintf("FPI %d%% remaining", rem))
+			r.progress(r.phase, float64(100-int(rem))/100, false)
+			return false, fwResult{}, nil
+		}
+		r.rec.Observe("namespace ready", 0, fmt.Sprintf("FPI 0x%02x", ns.FPI))
+		if !r.rec.InProgressSeen {
+			why := "the namespace reports no format progress indicator (FPI bit 7 clear)"
+			if sup || supported {
+				why = "the Format Progress Indicator never showed a format in progress"
+			}
+			return true, fwResult{out: outUnattributed, why: "Format NVM's outcome was unknown (cancelled, or its answer lost), and " + why + ": nothing shows that the namespace was formatted"}, nil
+		}
+		r.rec.Completion = "observed: Format NVM's own answer was lost, but Identify Namespace showed the format in progress and then finished"
+		return true, fwResult{out: outCompleted, deallocated: true, expect: expectFromDealloc(ns.DeallocReadsZero(), ns.DeallocReadsOnes()),
+			deallocNote: fmt.Sprintf("Format NVM leaves the namespace deallocated: reads return what deallocated blocks read as (DLFEAT %d), not the medium", ns.DLFEAT&7)}, nil
+	})
+	return res
 }
 
 func b2i(b bool) int {

@@ -33,6 +33,9 @@ func nvmeRig(t *testing.T, cfg nvmesim.Config, wrap ...func(nvme.Transport) nvme
 	return r, sim
 }
 
+// The actions themselves run in the shared suite (fwsuite_test.go); here
+// the NVMe specifics: the estimates and NDAS parameters, and NDI, where
+// the controller deallocates and DLFEAT says what deallocated blocks read.
 func TestNVMeSanitizeEachAction(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -42,8 +45,6 @@ func TestNVMeSanitizeEachAction(t *testing.T) {
 		scope   string // read-back scope
 		dealloc bool
 	}{
-		{"crypto", 0x1, wipe.TechNVMeSanitizeCrypto, "changed", "none", false},
-		{"block", 0x2, wipe.TechNVMeSanitizeBlock, "changed", "none", false},
 		{"overwrite", 0x4, wipe.TechNVMeSanitizeOverw, "pattern", "full", false},
 		// NDI: the controller deallocates; DLFEAT says deallocated blocks
 		// read zeros, so zeros are checked everywhere.
@@ -94,120 +95,6 @@ func TestNVMeSanitizeEachAction(t *testing.T) {
 	}
 }
 
-func TestNVMeSanitizeRestrictedFailureThenRecovery(t *testing.T) {
-	r, sim := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, FailAtStep: 3})
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "restricted failure mode", "run lethe wipe on the drive again")
-	if !hasCommand(rep, "Sanitize CDW10=0x00000204") || hasCommand(rep, "Exit Failure Mode") {
-		t.Fatalf("commands: %v", commandNames(rep))
-	}
-	if len(r.jobFiles()) != 1 {
-		t.Fatalf("the failed job must stay for the retry: %v", r.jobFiles())
-	}
-	// The drive refuses I/O now: the proof cannot be planted again.
-	if _, err := r.target.ReadAt(make([]byte, 512), 0); err == nil {
-		t.Fatal("host I/O works in the restricted failure mode")
-	}
-	// Recovery: the next run starts a new sanitize and reuses the proof.
-	rep = r.run(purge())
-	requireStatus(t, rep, wipe.StatusErased)
-	f := rep.Firmware
-	if len(f.Resumed) != 1 || f.Resumed[0].Phase != "failed" || !strings.Contains(strings.Join(f.Notes, "\n"), "failure mode") {
-		t.Fatalf("recovery not recorded: resumed %+v notes %v", f.Resumed, f.Notes)
-	}
-	if f.Proof == nil || f.Proof.Result != "passed" || f.Proof.CanariesPlanted != 64 || len(f.Proof.CanaryOffsets) != 64 || f.Proof.AfterDigest == "" {
-		t.Fatalf("proof %+v", f.Proof)
-	}
-	if r.oldDataOnMedium() != 0 || len(r.jobFiles()) != 0 || sim.Sanitizing() {
-		t.Fatal("not clean after recovery")
-	}
-}
-
-func TestNVMeSanitizeUnrestrictedExit(t *testing.T) {
-	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, FailAtStep: 2})
-	r.fo.UnrestrictedExit = true
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "AUSE=1", "Exit Failure Mode")
-	if !hasCommand(rep, "Sanitize CDW10=0x0000020c") || !hasCommand(rep, "SANACT=1 (Exit Failure Mode)") {
-		t.Fatalf("commands: %v", commandNames(rep))
-	}
-	if _, err := r.target.ReadAt(make([]byte, 512), 0); err != nil {
-		t.Fatalf("host I/O after Exit Failure Mode: %v", err)
-	}
-	if len(r.jobFiles()) != 0 {
-		t.Fatal("job kept although the drive left the failure mode")
-	}
-}
-
-func TestNVMeSanitizePowerLossResume(t *testing.T) {
-	r, sim := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, ManualProgress: true, Steps: 4})
-	p := r.plan(purge())
-	// First run: the drive reports progress once, then lethe is stopped
-	// (Ctrl-C, or the process dies: the job file is what survives).
-	ctx, cancel := context.WithCancel(context.Background())
-	rep := r.execute(ctx, p, wipe.ExecOptions{Progress: func(pr wipe.Progress) {
-		if pr.Phase == "sanitize" {
-			sim.Advance(1)
-			cancel()
-		}
-	}})
-	requireStatus(t, rep, wipe.StatusAborted, "the drive continues and cannot be stopped", "next lethe wipe of this drive resumes it")
-	if !strings.Contains(r.notesJoined(), "the drive keeps sanitizing") {
-		t.Fatalf("operator not told: %q", r.notesJoined())
-	}
-	if len(r.jobFiles()) != 1 || !sim.Sanitizing() {
-		t.Fatalf("job %v sanitizing %v", r.jobFiles(), sim.Sanitizing())
-	}
-	// Power loss: the sanitize resumes inside the drive.
-	sim.PowerCycle()
-	sim.Advance(1)
-	// Second run: a fresh plan (the drive is busy sanitizing); lethe
-	// finds the job and follows the same operation to its end.
-	p = r.plan(purge())
-	rep = r.execute(context.Background(), p, wipe.ExecOptions{Progress: func(pr wipe.Progress) {
-		if pr.Phase == "sanitize" && !pr.Final {
-			sim.Advance(1)
-		}
-	}})
-	requireStatus(t, rep, wipe.StatusErased)
-	f := rep.Firmware
-	if len(f.Resumed) != 1 || f.Resumed[0].Phase != "started" || !f.InProgressSeen {
-		t.Fatalf("resume not recorded: %+v", f.Resumed)
-	}
-	n := 0
-	for _, c := range f.Commands {
-		if strings.HasPrefix(c.Name, "Sanitize") {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("%d Sanitize commands sent, want exactly 1 (resumed, not restarted): %v", n, commandNames(rep))
-	}
-	if r.oldDataOnMedium() != 0 || len(r.jobFiles()) != 0 {
-		t.Fatal("not clean after resume")
-	}
-}
-
-// The drive completes while lethe is away: the log's success counts only
-// because SCDW10 is lethe's and Global Data Erased came back.
-func TestNVMeSanitizeCompletedWhileAway(t *testing.T) {
-	r, sim := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, ManualProgress: true, Steps: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	rep := r.execute(ctx, r.plan(purge()), wipe.ExecOptions{Progress: func(pr wipe.Progress) {
-		if pr.Phase == "sanitize" {
-			cancel()
-		}
-	}})
-	requireStatus(t, rep, wipe.StatusAborted)
-	sim.PowerCycle()
-	sim.Advance(2)
-	rep = r.run(purge())
-	requireStatus(t, rep, wipe.StatusErased)
-	if !strings.HasPrefix(rep.Firmware.Completion, "attributed") || !strings.Contains(rep.Firmware.Completion, "Global Data Erased") {
-		t.Fatalf("completion %q", rep.Firmware.Completion)
-	}
-}
-
 // dropSanitize acknowledges Sanitize without passing it on: the command is
 // "accepted" and nothing happens.
 type dropSanitize struct{ nvme.Transport }
@@ -217,32 +104,6 @@ func (d dropSanitize) Admin(ctx context.Context, c *nvme.Command) (*nvme.Complet
 		return &nvme.Completion{}, nil
 	}
 	return d.Transport.Admin(ctx, c)
-}
-
-// The idle-"success" trap: the log says the last sanitize succeeded, even
-// with lethe's own SCDW10, but it was an earlier one.
-func TestNVMeIdleSuccessTrap(t *testing.T) {
-	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, InitialState: nvme.SanitizeSuccessNoDealloc, InitialSCDW10: 0x204},
-		func(t nvme.Transport) nvme.Transport { return dropSanitize{t} })
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "nothing shows that a sanitize ran")
-	if rep.Firmware.InProgressSeen || rep.Firmware.Completion != "" {
-		t.Fatalf("seen %v completion %q", rep.Firmware.InProgressSeen, rep.Firmware.Completion)
-	}
-	if r.oldDataOnMedium() == 0 {
-		t.Fatal("the test drive was erased after all")
-	}
-}
-
-// A drive that reports the whole sanitize (progress included) and changes
-// nothing is caught by the proof.
-func TestNVMeLyingDrive(t *testing.T) {
-	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, Lying: true})
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "the proof shows the old data is not gone", "canary content survived")
-	if !rep.Firmware.InProgressSeen || rep.Firmware.Proof.CanariesSurvived != 64 {
-		t.Fatalf("%+v", rep.Firmware.Proof)
-	}
 }
 
 func formatCommands(rep *wipe.Report) []string {
@@ -322,24 +183,6 @@ func TestNVMeFormatLying(t *testing.T) {
 	r, _ := nvmeRig(t, nvmesim.Config{OACS: nvmesim.OACSFormat, Lying: true})
 	rep := r.run(purge())
 	requireStatus(t, rep, wipe.StatusFailed, "canary content survived")
-}
-
-func TestNVMeMultiNamespace(t *testing.T) {
-	r, _ := nvmeRig(t, nvmesim.Config{SANICAP: nvmesim.SANICAPAll, OACS: nvmesim.OACSFormat, FNA: 0x4,
-		Namespaces: []nvmesim.NamespaceConfig{{}, {}}})
-	caps := wipe.ProbeWith(context.Background(), r.dev, r.fo)
-	for _, id := range []wipe.TechniqueID{wipe.TechNVMeSanitizeCrypto, wipe.TechNVMeSanitizeBlock} {
-		c, _ := caps.Lookup(id)
-		if c.Available || !strings.Contains(c.Reason, "all 2 namespaces") {
-			t.Fatalf("%s: %+v", id, c)
-		}
-	}
-	// FNA bits 0/1 clear: a format of namespace 1 leaves namespace 2 alone.
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusErased)
-	if got := formatCommands(rep); len(got) != 1 || !strings.HasPrefix(got[0], "NSID=0x1 ") {
-		t.Fatalf("format %v", got)
-	}
 }
 
 func mustTechnique(id wipe.TechniqueID) wipe.Technique {

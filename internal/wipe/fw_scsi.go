@@ -113,7 +113,7 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 		if cont && r.job.SCSIAction == uint8(sa) {
 			r.rec.Note("the device is still sanitizing for job %s: lethe follows it", r.job.ID)
 			r.rec.InProgressSeen = true
-			return r.scsiFollow(req, pattern, timeout), nil
+			return r.scsiFollow(req, pattern, timeout, false), nil
 		}
 		r.notify("%s: an operation lethe did not start is running; waiting for it to end", r.d.Path)
 		r.rec.Note("an operation lethe did not start was running (%s): lethe waited for it and does not count it", st0.Sense)
@@ -162,22 +162,37 @@ func (r *fwRun) scsiSanitize(sa scsi.SanitizeAction) (fwResult, error) {
 	if len(param) > 0 {
 		params += fmt.Sprintf(", parameter list %x", param)
 	}
+	unknown := false
 	if err := r.sendSCSI("SANITIZE "+sa.String(), params, func(ctx context.Context) error {
 		return scsi.Sanitize(ctx, t, req, scsiCommandTimeout)
 	}); err != nil {
-		return fwResult{out: outRefused, why: fmt.Sprintf("the device refused SANITIZE: %v", err)}, nil
+		if _, answered := scsi.AsSenseError(err); answered {
+			return fwResult{out: outRefused, why: fmt.Sprintf("the device refused SANITIZE: %v", err)}, nil
+		}
+		// No status from the device (a timeout, a reset, a transport
+		// error): it may have started. Never send it again; REQUEST
+		// SENSE says.
+		unknown = true
+		r.rec.Note("SANITIZE got no status from the device (%v): whether it started is unknown, so lethe does not send it again and follows REQUEST SENSE", err)
 	}
 	if err := r.persist(phaseStarted); err != nil {
 		r.rec.Note("%v", err)
 	}
-	return r.scsiFollow(req, pattern, timeout), nil
+	return r.scsiFollow(req, pattern, timeout, unknown), nil
 }
 
-func (r *fwRun) scsiFollow(req scsi.SanitizeRequest, pattern uint32, timeout time.Duration) fwResult {
+// scsiFollow follows a SANITIZE. When the command's own status was lost
+// (unknown), only progress seen counts: SCSI keeps no sanitize result, so
+// "nothing pending" cannot tell a finished sanitize from one that never
+// started.
+func (r *fwRun) scsiFollow(req scsi.SanitizeRequest, pattern uint32, timeout time.Duration, unknown bool) fwResult {
+	done := func() fwResult { return r.scsiDone(req.Action, pattern) }
+	accepted := "accepted and ended: the device validated and started SANITIZE before returning GOOD (IMMED), and REQUEST SENSE then reported nothing pending and no failure (SCSI keeps no earlier sanitize result to mistake for it)"
+	if unknown {
+		accepted = ""
+	}
 	return r.scsiPoll("sanitize", "sanitizing", timeout,
-		func(*scsi.OperationStatus) fwResult { return r.scsiFailed(req) },
-		"accepted and ended: the device validated and started SANITIZE before returning GOOD (IMMED), and REQUEST SENSE then reported nothing pending and no failure (SCSI keeps no earlier sanitize result to mistake for it)",
-		func() fwResult { return r.scsiDone(req.Action, pattern) })
+		func(*scsi.OperationStatus) fwResult { return r.scsiFailed(req) }, accepted, done)
 }
 
 // scsiPoll follows a SANITIZE or FORMAT UNIT sent with IMMED through REQUEST
@@ -202,6 +217,8 @@ func (r *fwRun) scsiPoll(op, doing string, timeout time.Duration, failed func(*s
 			return true, failed(st), nil
 		case r.rec.InProgressSeen:
 			r.rec.Completion = "observed: REQUEST SENSE reported the " + op + " in progress, then nothing pending and no failure"
+		case accepted == "":
+			return true, fwResult{out: outUnattributed, why: "the " + op + " command's status was lost and REQUEST SENSE never reported it in progress: nothing shows that it ran"}, nil
 		default:
 			r.rec.Completion = accepted
 		}
@@ -244,7 +261,20 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 	t := r.h.SCSI
 	r.phase = "format"
 	r.rec.Operation = "SCSI FORMAT UNIT"
-	r.rec.Parameters = []string{"FMTDATA=1", "CMPLST=1", "IMMED=1", "no defect list (as sg_format --format)"}
+	// Keep the protection information type the drive is formatted with:
+	// FMTPINFO 0 would format a PI drive without it (SBC-4 §5.4.2).
+	var capacity *scsi.Capacity
+	if r.info.SCSI != nil {
+		capacity = r.info.SCSI.Capacity
+	}
+	fpi, pfu, err := scsi.ProtectionFields(capacity)
+	if err != nil {
+		return fwResult{}, refused(r.d, "FORMAT UNIT would change the drive's protection information: %v", err)
+	}
+	r.rec.Parameters = []string{fmt.Sprintf("FMTPINFO=%d", fpi), fmt.Sprintf("PROTECTION FIELD USAGE=%d", pfu), "FMTDATA=1", "CMPLST=1", "IMMED=1", "no defect list (as sg_format --format)"}
+	if t := capacity.ProtectionType(); t > 0 {
+		r.rec.Note("the drive is formatted with protection information type %d (READ CAPACITY(16) PROT_EN=1, P_TYPE=%d): FORMAT UNIT keeps it with FMTPINFO=%d and PROTECTION FIELD USAGE=%d (SBC-4 §5.4.2)", t, capacity.PType, fpi, pfu)
+	}
 	if err := r.prepareProof(); err != nil {
 		return fwResult{}, err
 	}
@@ -254,12 +284,17 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 	if r.ctx.Err() != nil {
 		return fwResult{out: outInterrupted, why: "stopped by the operator before FORMAT UNIT was sent: nothing was erased"}, nil
 	}
-	freq := scsi.FormatRequest{Immed: true}
+	freq := scsi.FormatRequest{Immed: true, FMTPINFO: fpi, PFU: pfu}
+	accepted := "the device returned GOOD for FORMAT UNIT and REQUEST SENSE reports nothing pending (no progress was ever reported)"
 	cdb, param := scsi.FormatUnitCDB(freq)
 	if err := r.sendSCSI("FORMAT UNIT", fmt.Sprintf("CDB %x, parameter list %x", cdb, param), func(ctx context.Context) error {
 		return scsi.FormatUnit(ctx, t, freq, scsiCommandTimeout)
 	}); err != nil {
-		return fwResult{out: outRefused, why: fmt.Sprintf("the device refused FORMAT UNIT: %v", err)}, nil
+		if _, answered := scsi.AsSenseError(err); answered {
+			return fwResult{out: outRefused, why: fmt.Sprintf("the device refused FORMAT UNIT: %v", err)}, nil
+		}
+		accepted = ""
+		r.rec.Note("FORMAT UNIT got no status from the device (%v): whether it started is unknown, so lethe does not send it again and follows REQUEST SENSE", err)
 	}
 	if err := r.persist(phaseStarted); err != nil {
 		r.rec.Note("%v", err)
@@ -276,8 +311,26 @@ func (r *fwRun) scsiFormat() (fwResult, error) {
 		func(st *scsi.OperationStatus) fwResult {
 			return fwResult{out: outFailed, why: "the device reports that the format failed (" + st.Sense.String() + ")"}
 		},
-		"the device returned GOOD for FORMAT UNIT and REQUEST SENSE reports nothing pending (no progress was ever reported)",
-		func() fwResult { return fwResult{out: outCompleted, expect: Expectation{Kind: "changed"}} }), nil
+		accepted, func() fwResult {
+			r.scsiCheckProtection(capacity)
+			return fwResult{out: outCompleted, expect: Expectation{Kind: "changed"}}
+		}), nil
+}
+
+// scsiCheckProtection reads READ CAPACITY(16) after a format and records
+// whether the protection information type is the one the drive had.
+func (r *fwRun) scsiCheckProtection(before *scsi.Capacity) {
+	var after *scsi.Capacity
+	if err := r.cmd("READ CAPACITY(16)", "the format must keep the protection type", func(ctx context.Context) error {
+		var err error
+		after, err = scsi.ReadCapacity16(ctx, r.h.SCSI)
+		return err
+	}); err != nil || before == nil {
+		return
+	}
+	if b, a := before.ProtectionType(), after.ProtectionType(); a != b {
+		r.rec.Note("the drive's protection information type changed from %d to %d", b, a)
+	}
 }
 
 // noteTimeoutSource says in the record where the operation's timeout came

@@ -128,31 +128,6 @@ func TestSCSITimeoutFromDrive(t *testing.T) {
 	}
 }
 
-func TestSCSISanitizeFailureAndRecovery(t *testing.T) {
-	r, sim := scsiRig(t, scsisim.Config{Sanitize: true, FailAtStep: 2})
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "AUSE was 0")
-	sim.PowerCycle()
-	rep = r.run(purge())
-	requireStatus(t, rep, wipe.StatusErased)
-	if len(rep.Firmware.Resumed) != 1 || r.oldDataOnMedium() != 0 {
-		t.Fatal("no recovery")
-	}
-}
-
-func TestSCSISanitizeExitFailureMode(t *testing.T) {
-	r, _ := scsiRig(t, scsisim.Config{Sanitize: true, FailAtStep: 2})
-	r.fo.UnrestrictedExit = true
-	rep := r.run(purge())
-	requireStatus(t, rep, wipe.StatusFailed, "EXIT FAILURE MODE")
-	if !hasCommand(rep, "SANITIZE EXIT FAILURE MODE") {
-		t.Fatalf("%v", commandNames(rep))
-	}
-	if _, err := r.target.ReadAt(make([]byte, 512), 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestSCSIUnitAttentionAfterPowerCycle(t *testing.T) {
 	r, sim := scsiRig(t, scsisim.Config{Sanitize: true, Crypto: true, UnitAttentionOnPowerCycle: true})
 	sim.PowerCycle()

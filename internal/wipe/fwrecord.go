@@ -16,6 +16,8 @@ type (
 	PasswordRecord  = cert.PasswordRecord
 	HiddenState     = cert.HiddenState
 	CapacityCheck   = cert.CapacityCheck
+	EraseScope      = cert.EraseScope
+	ScopeNamespace  = cert.ScopeNamespace
 )
 
 // HiddenAreasRecord is what lethe found and did about hidden areas; the

@@ -145,12 +145,12 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 	if caps.ProbeError != "" {
 		note("firmware techniques unavailable: %s", caps.ProbeError)
 	}
-	rotating := d.Rotational
-	if caps.Rotational != nil {
-		if *caps.Rotational != d.Rotational {
-			note("the drive reports itself %s (the OS said %s): categories follow the drive", rotName(*caps.Rotational), rotName(d.Rotational))
-		}
-		rotating = *caps.Rotational
+	rotating := driveRotating(caps)
+	switch {
+	case caps.Rotational != nil && *caps.Rotational != d.Rotational:
+		note("the drive reports itself %s (the OS said %s): categories follow the drive", rotName(*caps.Rotational), rotName(d.Rotational))
+	case caps.Rotational == nil && d.Rotational && caps.Interface != "":
+		note("the drive does not report whether it rotates; the OS's queue/rotational says rotating, but the sd driver sets that unless the drive says otherwise, so it is no evidence: categories follow flash media, the weaker ones")
 	}
 	order := preference[caps.Interface]
 	if order == nil {
@@ -163,8 +163,15 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 		switch {
 		case id == TechOverwrite:
 			c.Available, c.Reason = overwritePossible(d)
-			if cp, ok := caps.Lookup(TechOverwrite); ok && !cp.Available && c.Available {
-				c.Available, c.Reason = false, cp.Reason
+			if cp, ok := caps.Lookup(TechOverwrite); ok && c.Available {
+				switch {
+				case !cp.Available:
+					c.Available, c.Reason = false, cp.Reason
+				case cp.Reason != "" && c.Reason != "":
+					c.Reason += "; " + cp.Reason
+				case cp.Reason != "":
+					c.Reason = cp.Reason
+				}
 			}
 		default:
 			cp, ok := caps.Lookup(id)
@@ -268,6 +275,16 @@ func NewPlan(d *devices.Device, caps Capabilities, req Request) Plan {
 	}
 	p.Refusal = "no technique achieving Clear or Purge is available"
 	return p
+}
+
+// driveRotating is whether the categories of rotating media apply: only
+// when the drive itself says it rotates (ATA IDENTIFY word 217, SCSI VPD
+// B1h). A drive that does not say gets the flash category, the weaker one
+// (IEEE 2883: enhanced security erase is Purge only on rotating media);
+// the OS's queue/rotational is no evidence, since the sd driver leaves it
+// at 1 unless VPD B1h says otherwise.
+func driveRotating(caps Capabilities) bool {
+	return caps.Rotational != nil && *caps.Rotational
 }
 
 func overwritePossible(d *devices.Device) (bool, string) {

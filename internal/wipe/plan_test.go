@@ -32,6 +32,13 @@ func caps(iface string, avail ...TechniqueID) Capabilities {
 	return c
 }
 
+// rotatingCaps is caps from a drive that reports itself rotating.
+func rotatingCaps(c Capabilities) Capabilities {
+	r := true
+	c.Rotational = &r
+	return c
+}
+
 func defaultReq(p Policy) Request {
 	m, _ := ResolveMethod("", nil, false)
 	return Request{Policy: p, Method: m}
@@ -55,7 +62,11 @@ func TestPlanner(t *testing.T) {
 		{"qemu nvme purge-or-fail", nvmeSSD, caps("nvme", TechNVMeFormatUserData), defaultReq(PolicyPurgeOrFail), "", "", "no Purge technique available"},
 		{"nvme clear policy overwrites", nvmeSSD, caps("nvme", TechNVMeSanitizeCrypto), defaultReq(PolicyClear), TechOverwrite, CategoryClear, ""},
 		{"ata ssd enhanced is clear", sataSSD, caps("ata", TechATASecurityEnhanced), defaultReq(PolicyPurge), TechATASecurityEnhanced, CategoryClear, ""},
-		{"ata hdd enhanced is purge", sataHDD, caps("ata", TechATASecurityEnhanced, TechATASecurityNormal), defaultReq(PolicyPurgeOrFail), TechATASecurityEnhanced, CategoryPurge, ""},
+		{"ata hdd enhanced is purge", sataHDD, rotatingCaps(caps("ata", TechATASecurityEnhanced, TechATASecurityNormal)), defaultReq(PolicyPurgeOrFail), TechATASecurityEnhanced, CategoryPurge, ""},
+		// IDENTIFY word 217 = 0: the OS's queue/rotational is no evidence;
+		// enhanced security erase stays Clear.
+		{"ata unknown rotation is flash", sataHDD, caps("ata", TechATASecurityEnhanced, TechATASecurityNormal), defaultReq(PolicyPurge), TechATASecurityEnhanced, CategoryClear, ""},
+		{"ata unknown rotation purge-or-fail", sataHDD, caps("ata", TechATASecurityEnhanced), defaultReq(PolicyPurgeOrFail), "", "", "no Purge technique available"},
 		{"ata sanitize first", sataSSD, caps("ata", TechATASanitizeBlock, TechATASecurityEnhanced), defaultReq(PolicyPurge), TechATASanitizeBlock, CategoryPurge, ""},
 		{"ata nothing", sataSSD, caps("ata"), defaultReq(PolicyPurge), TechOverwrite, CategoryClear, ""},
 		{"scsi crypto", sasHDD, caps("scsi", TechSCSISanitizeCrypto, TechSCSISanitizeOverw), defaultReq(PolicyPurge), TechSCSISanitizeCrypto, CategoryPurge, ""},

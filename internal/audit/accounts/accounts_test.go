@@ -110,7 +110,7 @@ func TestSessionsAndAPITokens(t *testing.T) {
 	if s, err := a.Session(ctx, tok); err != nil || s.User.Name != "op" {
 		t.Fatalf("session: %v", err)
 	}
-	api, info, err := a.CreateAPIToken(ctx, "op", "station-1", 2*time.Hour)
+	api, info, err := a.CreateAPIToken(ctx, TokenSpec{User: "op", Name: "station-1", TTL: 2 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

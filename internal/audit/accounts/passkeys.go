@@ -146,13 +146,14 @@ func (a *Accounts) ResetTOTP(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	if !u.Role.NeedsTOTP() {
-		return "", fmt.Errorf("%s is an %s and logs in without a one-time code", name, u.Role)
+		return "", &InputError{Reason: fmt.Sprintf("%s is an %s and logs in without a one-time code", name, u.Role)}
 	}
 	secret := newTOTPSecret()
 	if err := a.update(ctx, `UPDATE users SET totp_secret = ?, last_totp_step = 0 WHERE name = ?`, secret, name); err != nil {
 		return "", err
 	}
-	return secret, nil
+	// Whoever holds the lost authenticator may hold a session too.
+	return secret, a.EndSessions(ctx, name, "")
 }
 
 func newTOTPSecret() string { return totp.NewSecret() }

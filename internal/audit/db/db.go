@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -27,6 +29,7 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	locks   *sql.DB // MySQL: the pool for named locks
 }
 
 // OpenSQLite opens (creating) a SQLite file in WAL mode. The index is
@@ -43,10 +46,20 @@ func OpenSQLite(path string) (*DB, error) {
 	d.SetMaxOpenConns(1)
 	db := &DB{DB: d, Dialect: SQLite}
 	if err := db.migrate(context.Background()); err != nil {
-		d.Close()
+		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// OpenSQLiteReadOnly opens an existing SQLite index to read it, changing
+// nothing (offline verification of a backup or a stopped store).
+func OpenSQLiteReadOnly(path string) (*sql.DB, error) {
+	d, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return d, nil
 }
 
 // OpenMySQL opens a MySQL/MariaDB database by DSN (go-sql-driver format).
@@ -61,12 +74,102 @@ func OpenMySQL(dsn string) (*DB, error) {
 		return nil, err
 	}
 	d.SetMaxOpenConns(64)
-	db := &DB{DB: d, Dialect: MySQL}
-	if err := db.migrate(context.Background()); err != nil {
+	// Named locks (GET_LOCK) hold a connection each for as long as they
+	// are held; they get their own pool so that they can never take the
+	// connections the log needs to make progress.
+	l, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
 		d.Close()
 		return nil, err
 	}
+	l.SetMaxOpenConns(32)
+	db := &DB{DB: d, Dialect: MySQL, locks: l}
+	if err := db.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if db.locks != nil {
+		db.locks.Close()
+	}
+	return db.DB.Close()
+}
+
+// namedLock takes a MySQL named lock (GET_LOCK), held by one connection:
+// if the process dies, the server drops the connection and the lock with
+// it, so a lock never outlives its holder.
+func (db *DB) namedLock(ctx context.Context, name string, wait time.Duration) (func(), error) {
+	pool := db.locks
+	if pool == nil {
+		pool = db.DB
+	}
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, ?)`, name, int(wait.Seconds())).Scan(&got); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		conn.Close()
+		return nil, fmt.Errorf("lock %s: not granted within %v", name, wait)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK(?)`, name)
+		conn.Close()
+	}, nil
+}
+
+// NamedLock serializes work across every server sharing a MySQL database
+// (name at most 64 characters). On SQLite, which one process owns, it is
+// not available: callers use an in-process lock there.
+func (db *DB) NamedLock(ctx context.Context, name string, wait time.Duration) (func(), error) {
+	if db.Dialect != MySQL {
+		return nil, errors.New("named locks need MySQL")
+	}
+	return db.namedLock(ctx, name, wait)
+}
+
+// Counter reads a monotonic counter (0 if unset).
+func (db *DB) Counter(ctx context.Context, k string) (uint64, error) {
+	var n uint64
+	err := db.QueryRowContext(ctx, `SELECT n FROM counters WHERE k = ?`, k).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// RaiseCounter sets a counter to n unless it is already higher: several
+// servers may advance it at once, and it never goes back.
+func (db *DB) RaiseCounter(ctx context.Context, k string, n uint64) error {
+	if _, err := db.ExecContext(ctx, `UPDATE counters SET n = ? WHERE k = ? AND n < ?`, n, k, n); err != nil {
+		return err
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO counters (k, n) VALUES (?, ?)`, k, n)
+	if IsDuplicate(err) {
+		return nil
+	}
+	return err
+}
+
+// Tables are the tables the store keeps, in an order that can be dropped
+// (tests drop them to prove everything is rebuilt from the log).
+var Tables = []string{"meta", "counters", "ingest_claims", "certificates", "validations", "events", "station_keys", "agent_keys",
+	"enrollment_tokens", "users", "api_tokens", "sessions", "passkeys", "webauthn_ceremonies", "must_change_password"}
+
+func isDuplicateColumn(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1060
+	}
+	return strings.Contains(err.Error(), "duplicate column name")
 }
 
 // IsDuplicate reports a unique-constraint violation.
@@ -78,13 +181,23 @@ func IsDuplicate(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-// Columns that are keys need a bounded type on MySQL.
+// SchemaVersion is the version of the tables this code reads and writes.
+const SchemaVersion = 2
+
+// migrate brings the tables to SchemaVersion. Version 1 is the layout of
+// the first release (created with IF NOT EXISTS, so a database from before
+// versions were recorded is version 1 too); each later version is a list of
+// statements applied once, in order. On MySQL several servers may start at
+// once: a named lock serializes them.
 func (db *DB) migrate(ctx context.Context) error {
-	key, text, blob, big := "TEXT", "TEXT", "BLOB", "INTEGER"
 	if db.Dialect == MySQL {
-		key, text, blob, big = "VARCHAR(191)", "TEXT", "LONGBLOB", "BIGINT"
+		unlock, err := db.namedLock(ctx, "lethe_audit_migrate", time.Minute)
+		if err != nil {
+			return fmt.Errorf("create tables: %w", err)
+		}
+		defer unlock()
 	}
-	r := strings.NewReplacer("$KEY", key, "$TEXT", text, "$BLOB", blob, "$INT", big)
+	r := db.replacer()
 	for _, s := range schema {
 		if _, err := db.ExecContext(ctx, r.Replace(s)); err != nil {
 			return fmt.Errorf("create tables: %w", err)
@@ -96,7 +209,70 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("create index: %w", err)
 		}
 	}
+	v := 1
+	if s, err := db.GetMeta(ctx, "schema_version"); err != nil {
+		return err
+	} else if s != "" {
+		if v, err = strconv.Atoi(s); err != nil {
+			return fmt.Errorf("schema_version %q: %w", s, err)
+		}
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("the database has schema version %d; this lethe knows up to %d: run a newer lethe", v, SchemaVersion)
+	}
+	for ; v < SchemaVersion; v++ {
+		for _, s := range migrations[v+1] {
+			// A crash in the middle of a migration leaves some columns
+			// added: adding them again is not an error.
+			if _, err := db.ExecContext(ctx, r.Replace(s)); err != nil && !isDuplicateColumn(err) {
+				return fmt.Errorf("migrate tables to version %d: %w", v+1, err)
+			}
+		}
+		if err := db.SetMeta(ctx, "schema_version", strconv.Itoa(v+1)); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// Columns that are keys need a bounded type on MySQL.
+func (db *DB) replacer() *strings.Replacer {
+	key, text, blob, big, now := "TEXT", "TEXT", "BLOB", "INTEGER", "CAST(strftime('%s','now') AS INTEGER)"
+	if db.Dialect == MySQL {
+		key, text, blob, big, now = "VARCHAR(191)", "TEXT", "LONGBLOB", "BIGINT", "UNIX_TIMESTAMP()"
+	}
+	return strings.NewReplacer("$KEY", key, "$TEXT", text, "$BLOB", blob, "$INT", big, "$NOW", now)
+}
+
+// migrations[v] takes the tables from version v-1 to v.
+var migrations = map[int][]string{
+	2: {
+		// API tokens get scopes (what a machine may do within its user's
+		// role) and an expiry; a token from before had its user's whole
+		// role: it keeps what an operator could do, and expires 90 days
+		// after the upgrade.
+		`ALTER TABLE api_tokens ADD COLUMN scopes $KEY NOT NULL DEFAULT ''`,
+		`UPDATE api_tokens SET scopes = 'submit,read' WHERE scopes = ''`,
+		`UPDATE api_tokens SET expires_at = $NOW + 7776000 WHERE expires_at = 0`,
+		// Agent keys and unused enrollment tokens can be revoked.
+		`ALTER TABLE agent_keys ADD COLUMN revoked_at $INT NOT NULL DEFAULT 0`,
+		`ALTER TABLE enrollment_tokens ADD COLUMN revoked_at $INT NOT NULL DEFAULT 0`,
+		// Keys and enrollment tokens are log entries; rows from before
+		// (logged = 0) are written to the log once, at the next start.
+		`ALTER TABLE station_keys ADD COLUMN logged $INT NOT NULL DEFAULT 0`,
+		`ALTER TABLE agent_keys ADD COLUMN logged $INT NOT NULL DEFAULT 0`,
+		`ALTER TABLE enrollment_tokens ADD COLUMN logged $INT NOT NULL DEFAULT 0`,
+		// A certificate is identified by its signed payload, not by the
+		// envelope's bytes (filled in for older rows by the store).
+		`ALTER TABLE certificates ADD COLUMN payload_sha256 $KEY NOT NULL DEFAULT ''`,
+		`CREATE INDEX IF NOT EXISTS cert_payload ON certificates (payload_sha256)`,
+		// Monotonic counters shared by several servers (log entries
+		// indexed, the last verified checkpoint's size).
+		`CREATE TABLE IF NOT EXISTS counters (k $KEY NOT NULL PRIMARY KEY, n $INT NOT NULL)`,
+		// A certificate being ingested (MySQL: several servers), so that a
+		// server that died between the log append and the index is noticed.
+		`CREATE TABLE IF NOT EXISTS ingest_claims (certificate_id $KEY NOT NULL PRIMARY KEY, claimed_at $INT NOT NULL)`,
+	},
 }
 
 var schema = []string{

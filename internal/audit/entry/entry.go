@@ -7,10 +7,12 @@ package entry
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/sign"
@@ -30,6 +32,25 @@ const (
 	TypeAdmin       = "admin" // prefix: admin.user.create, admin.token.create...
 	TypeEnroll      = "agent.enrolled"
 	TypeServer      = "server" // server.start, server.backup
+	// TypeSecuritySummary counts, for one time window, the failed
+	// logins, failed enrollments and rate-limited requests that were not
+	// logged one by one (Entry.Summary).
+	TypeSecuritySummary = "security.summary"
+
+	// Trust: every key that may sign certificates, and every change to
+	// it, is an entry with Entry.Key or Entry.EnrollmentToken, so the
+	// store's trust state can be rebuilt from the log alone.
+	TypeStationKeyAdd         = "admin.station-key.add"
+	TypeStationKeyRevoke      = "admin.station-key.revoke"
+	TypeAgentKeyRevoke        = "admin.agent-key.revoke"
+	TypeEnrollmentTokenCreate = "admin.enrollment-token.create"
+	TypeEnrollmentTokenRevoke = "admin.enrollment-token.revoke"
+)
+
+// Key kinds.
+const (
+	KindStation = "station"
+	KindAgent   = "agent"
 )
 
 // Results.
@@ -56,7 +77,99 @@ type Entry struct {
 	Certificate *Certificate `json:"certificate,omitempty"`
 	Validation  *Validation  `json:"validation,omitempty"`
 	// Passkey is a registered or revoked WebAuthn credential (passkey.go).
-	Passkey *Passkey `json:"passkey,omitempty"`
+	Passkey         *Passkey         `json:"passkey,omitempty"`
+	Key             *Key             `json:"key,omitempty"`
+	EnrollmentToken *EnrollmentToken `json:"enrollmentToken,omitempty"`
+	Summary         *Summary         `json:"summary,omitempty"`
+}
+
+// Key records a key that may sign certificates: a station key trusted by
+// an admin, an agent key enrolled with a token (with its job and expiry),
+// or the revocation of either (Revoked, no PublicKey).
+type Key struct {
+	KeyID string `json:"keyId"`
+	Kind  string `json:"kind"` // station | agent
+	Name  string `json:"name,omitempty"`
+	// PublicKey is the PKIX PEM public key (not on a revocation).
+	PublicKey string    `json:"publicKey,omitempty"`
+	Job       string    `json:"job,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
+	// TokenID and TokenUse: the enrollment token an agent key came with,
+	// and which of its uses this was (1-based).
+	TokenID  string `json:"tokenId,omitempty"`
+	TokenUse int    `json:"tokenUse,omitempty"`
+	Revoked  bool   `json:"revoked,omitempty"`
+}
+
+// EnrollmentToken records a minted enrollment token (its SHA-256, never
+// the token) or its revocation.
+type EnrollmentToken struct {
+	ID          string    `json:"id"`
+	TokenSHA256 string    `json:"tokenSha256,omitempty"`
+	Job         string    `json:"job"`
+	Expires     time.Time `json:"expires,omitzero"`
+	MaxUses     int       `json:"maxUses,omitempty"`
+	Revoked     bool      `json:"revoked,omitempty"`
+}
+
+// Summary counts security events of one window that were not logged
+// one by one: the first occurrences are separate entries, the rest only
+// counted here, so strangers cannot grow the log without limit.
+type Summary struct {
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to"`
+	Counts []SummaryCount `json:"counts"`
+	// Omitted counts what did not fit in Counts (at most MaxSummaryRows).
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// SummaryCount is how often one kind of event happened for one subject
+// from one source.
+type SummaryCount struct {
+	Type    string `json:"type"`
+	Subject string `json:"subject"`
+	Remote  string `json:"remote,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Count   int    `json:"count"`
+}
+
+// MaxSummaryRows bounds a Summary.
+const MaxSummaryRows = 50
+
+// Field limits: an entry's text fields are cut to these sizes (in bytes,
+// at a UTF-8 boundary) before it is signed, so no request can make an
+// entry large. A certificate's envelope is bounded by the store instead.
+const (
+	MaxType    = 64
+	MaxSubject = 128
+	MaxObject  = 256
+	MaxResult  = 32
+	MaxDetail  = 2048
+	MaxRemote  = 64
+)
+
+// Bound cuts an entry's free-text fields to their limits.
+func (e *Entry) Bound() {
+	e.Type = Truncate(e.Type, MaxType)
+	e.Subject = Truncate(e.Subject, MaxSubject)
+	e.Object = Truncate(e.Object, MaxObject)
+	e.Result = Truncate(e.Result, MaxResult)
+	e.Detail = Truncate(e.Detail, MaxDetail)
+	e.Remote = Truncate(e.Remote, MaxRemote)
+}
+
+// Truncate cuts s to at most n bytes without splitting a UTF-8 sequence,
+// and says how long it was.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	suffix := fmt.Sprintf("…(%d bytes)", len(s))
+	cut := max(n-len(suffix), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + suffix
 }
 
 // Certificate is an accepted certificate.
@@ -102,6 +215,21 @@ func Canonical(envelope []byte) ([]byte, error) {
 		return nil, fmt.Errorf("not a DSSE envelope: %w", err)
 	}
 	return json.Marshal(env)
+}
+
+// PayloadDigest is the hex SHA-256 of an envelope's decoded payload: what
+// identifies a certificate, whatever signatures travel with it (a copy
+// with an extra signature is the same certificate).
+func PayloadDigest(envelope []byte) (string, error) {
+	var env sign.Envelope
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return "", fmt.Errorf("not a DSSE envelope: %w", err)
+	}
+	p, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return "", fmt.Errorf("payload is not valid base64: %w", err)
+	}
+	return Digest(p), nil
 }
 
 // Digest is the hex SHA-256 of data.

@@ -1,9 +1,9 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
+
+	"github.com/lethe-project/lethe/audit/api"
 )
 
 // passwordChangeAllowed: an account whose password an admin (or the first
@@ -17,72 +17,41 @@ func (s *Server) passwordChangeAllowed(r *http.Request, p *principal) bool {
 		(r.Method == http.MethodDelete && r.URL.Path == "/v1/session")
 }
 
-// PasswordChangeRequest is a user changing their own password.
-type PasswordChangeRequest struct {
-	Old string `json:"old"`
-	New string `json:"new"`
-}
-
-func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) {
-	var req PasswordChangeRequest
+func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req api.PasswordChange
 	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
+		return err
 	}
 	p := who(r)
 	if ok, err := s.st.Accounts.CheckCurrentPassword(r.Context(), p.user.Name, req.Old); err != nil || !ok {
-		apiError(w, http.StatusForbidden, "bad-credentials", "the current password is wrong")
-		return
+		return api.Errorf(api.KindBadCredentials, "the current password is wrong")
 	}
 	if req.Old == req.New {
-		apiError(w, http.StatusBadRequest, "password-policy", "choose a password different from the current one")
-		return
+		return api.Errorf(api.KindPasswordPolicy, "choose a password different from the current one")
 	}
-	if err := s.st.ChangeOwnPassword(r.Context(), p.user.Name, req.New, p.actor(r)); err != nil {
-		apiError(w, http.StatusBadRequest, "password-policy", err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w, s.st.ChangeOwnPassword(r.Context(), p.user.Name, req.New, p.actor(r)))
 }
 
-// ValidationChallengeRequest asks for the statement to sign and the
-// WebAuthn assertion options whose challenge is its digest.
-type ValidationChallengeRequest struct {
-	Decision string `json:"decision"` // approved | rejected
-	Comment  string `json:"comment"`  // required for a rejection
-}
-
-func (s *Server) apiValidateBegin(w http.ResponseWriter, r *http.Request) {
-	var req ValidationChallengeRequest
+// apiValidateBegin answers {"decision","comment"} with the statement to
+// sign and the WebAuthn assertion options whose challenge is its digest.
+func (s *Server) apiValidateBegin(w http.ResponseWriter, r *http.Request) error {
+	var req api.ValidationRequest
 	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
+		return err
 	}
-	s.startValidation(w, r, req.Decision, req.Comment)
+	return s.startValidation(w, r, req.Decision, req.Comment)
 }
 
-// ValidationRequest answers a challenge with the authenticator's
-// assertion (the JSON of PublicKeyCredential.toJSON()).
-type ValidationRequest struct {
-	Ceremony   string          `json:"ceremony"`
-	Credential json.RawMessage `json:"credential"`
-}
-
-func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request) {
-	var req ValidationRequest
+// apiValidate records a validation signed with the auditor's passkey.
+func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request) error {
+	var req api.SignedValidation
 	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error()+` (a validation is signed: POST .../validations/challenge {"decision","comment"} first, then {"ceremony","credential"} here)`)
-		return
+		return api.Errorf(api.KindMalformed, `%v (a validation is signed: POST .../validations/challenge {"decision","comment"} first, then {"ceremony","credential"} here)`, err)
 	}
 	v, err := s.finishValidation(r, r.PathValue("id"), req.Ceremony, req.Credential)
-	switch {
-	case isNotFound(err):
-		apiError(w, http.StatusNotFound, "not-found", err.Error())
-	case err != nil && strings.Contains(err.Error(), "expired"):
-		apiError(w, http.StatusBadRequest, "expired", err.Error())
-	case err != nil:
-		apiError(w, http.StatusBadRequest, "not-recorded", err.Error())
-	default:
-		writeJSON(w, http.StatusCreated, v)
+	if err != nil {
+		return notRecorded(err)
 	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 
 	"github.com/lethe-project/lethe/attest"
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
@@ -30,10 +31,55 @@ import (
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 
+// scenario is one conformance test. Scenarios share one store per backend
+// (each uses its own names, serials and users) unless they need a store
+// of their own, which they make from the backend.
+type scenario struct {
+	name string
+	run  func(t *testing.T, e *env, b backend)
+	// alone: run after the others, one at a time (it changes the
+	// store's limits or counts its log entries).
+	alone bool
+}
+
+var scenarios = []scenario{
+	{name: "Core", run: func(t *testing.T, _ *env, b backend) { conformance(t, newEnv(t, b.config(t))) }},
+	{name: "ParallelWrongPasswordsLock", run: testParallelLockout},
+	{name: "TOTPCodeUsedOnceInParallel", run: testTOTPOnce},
+	{name: "ResetDisableRoleEndSessionsAndTokens", run: testCredentialChangesEndSessions},
+	{name: "TokenScopesAndExpiry", run: testTokenScopes},
+	{name: "EnrollmentTokensNameTheirJob", run: testEnrollmentJobAndRevocation},
+	{name: "LastAdminAndInitialCredentials", run: testLastAdmin},
+	{name: "RevokePasskeys", run: testRevokePasskeys},
+	{name: "JunkSignatureCopyFirst", run: testJunkSignatureFirst},
+	{name: "WrongPayloadType", run: testWrongPayloadType},
+	{name: "CSVAndTechniques", run: testCSVAndTechniques},
+	{name: "RebuildFromLogAlone", run: testRebuildFromLog},
+	{name: "AlteredEntryDetected", run: testAlteredEntry},
+	{name: "UnauthenticatedWritesBounded", run: testUnauthenticatedBounded, alone: true},
+}
+
 // TestConformance runs the whole API against every storage backend.
 func TestConformance(t *testing.T) {
-	for name, cfg := range backends {
-		t.Run(name, func(t *testing.T) { conformance(t, newEnv(t, cfg(t))) })
+	for name, newBackend := range backends {
+		t.Run(name, func(t *testing.T) {
+			b := newBackend(t)
+			e := newEnv(t, b.config(t))
+			// The scenarios wait on checkpoints (1 s apart on MySQL) far
+			// more than they compute: run them side by side.
+			t.Run("parallel", func(t *testing.T) {
+				for _, sc := range scenarios {
+					if !sc.alone {
+						t.Run(sc.name, func(t *testing.T) { t.Parallel(); sc.run(t, e, b) })
+					}
+				}
+			})
+			for _, sc := range scenarios {
+				if sc.alone {
+					t.Run(sc.name, func(t *testing.T) { sc.run(t, e, b) })
+				}
+			}
+		})
 	}
 }
 
@@ -199,7 +245,7 @@ func conformance(t *testing.T, e *env) {
 		"from=2026-03-15":                  {"SN-0002"},
 		"validation=pending&status=erased": {"SN-0001"},
 	} {
-		var res SearchResult
+		var res api.SearchResult
 		if err := machine.Do(ctx, "GET", "/v1/certificates?"+q, nil, &res); err != nil {
 			t.Fatal(err)
 		}
@@ -244,30 +290,30 @@ func conformance(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	challenge := "/v1/certificates/" + rc.CertificateID + "/validations/challenge"
-	if err := operator.Do(ctx, "POST", challenge, ValidationChallengeRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
+	if err := operator.Do(ctx, "POST", challenge, api.ValidationRequest{Decision: "approved"}, nil); !client.IsPermanent(err) {
 		t.Fatalf("operator validated: %v", err)
 	}
-	if err := auditor.Do(ctx, "POST", challenge, ValidationChallengeRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
+	if err := auditor.Do(ctx, "POST", challenge, api.ValidationRequest{Decision: "rejected"}, nil); !client.IsPermanent(err) {
 		t.Fatal("rejection without a comment accepted")
 	}
-	if err := auditor.Do(ctx, "POST", challenge, ValidationChallengeRequest{}, nil); !client.IsPermanent(err) {
+	if err := auditor.Do(ctx, "POST", challenge, api.ValidationRequest{}, nil); !client.IsPermanent(err) {
 		t.Fatal("validation without a decision accepted")
 	}
 	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", map[string]string{"decision": "approved"}, nil); !client.IsPermanent(err) {
 		t.Fatal("an unsigned validation was accepted")
 	}
-	if err := auditor.Do(ctx, "POST", challenge, ValidationChallengeRequest{Decision: "approved", Comment: "evidence reviewed"}, &begin); err != nil {
+	if err := auditor.Do(ctx, "POST", challenge, api.ValidationRequest{Decision: "approved", Comment: "evidence reviewed"}, &begin); err != nil {
 		t.Fatal(err)
 	}
 	if cred, err = soft.Assert(begin.Options); err != nil {
 		t.Fatal(err)
 	}
 	var v store.ValidationRecord
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Ceremony: begin.Ceremony, Credential: cred}, &v); err != nil {
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.SignedValidation{Ceremony: begin.Ceremony, Credential: cred}, &v); err != nil {
 		t.Fatal(err)
 	}
 	// A ceremony answers once.
-	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", ValidationRequest{Ceremony: begin.Ceremony, Credential: cred}, nil); !client.IsPermanent(err) {
+	if err := auditor.Do(ctx, "POST", "/v1/certificates/"+rc.CertificateID+"/validations", api.SignedValidation{Ceremony: begin.Ceremony, Credential: cred}, nil); !client.IsPermanent(err) {
 		t.Fatal("a validation ceremony was answered twice")
 	}
 	var proof passkey.Proof
@@ -277,7 +323,7 @@ func conformance(t *testing.T, e *env) {
 	if _, err := proof.Verify(passkey.VerifyOptions{Keys: pinned, Certificate: cert}); err != nil {
 		t.Fatalf("validation proof: %v", err)
 	}
-	var detail CertificateResponse
+	var detail api.Certificate
 	if err := operator.Do(ctx, "GET", "/v1/certificates/"+rc.CertificateID, nil, &detail); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +381,7 @@ func conformance(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cons ConsistencyResponse
+	var cons api.Consistency
 	if err := operator.Do(ctx, "GET", "/v1/log/consistency?from="+itoa(old.Size), nil, &cons); err != nil {
 		t.Fatal(err)
 	}

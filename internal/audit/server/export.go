@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/cert"
@@ -141,5 +142,5 @@ func (s *Server) recordRejection(r *http.Request, err error, body []byte) {
 		return
 	}
 	ids := sign.SignerKeyIDs(body)
-	_ = s.st.RecordRejection(r.Context(), re.Kind, rejectStatus[re.Kind], re.Problems, ids, remote(r))
+	_ = s.st.RecordRejection(r.Context(), re.Kind, api.StatusOf(re.Kind), re.Problems, ids, remote(r))
 }

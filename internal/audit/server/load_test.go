@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 )
 
@@ -28,7 +29,7 @@ func TestLoadIngest(t *testing.T) {
 		n = 300
 	}
 	const workers = 64
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	pub, key := newKey(t)
@@ -67,11 +68,11 @@ func TestLoadIngest(t *testing.T) {
 	if f := failures.Load(); f > 0 {
 		t.Fatalf("%d of %d submissions failed, first: %v", f, n, firstErr.Load())
 	}
-	var res SearchResult
+	var res api.SearchResult
 	if err := e.admin.Do(ctx, "GET", "/v1/certificates?job=LOAD&limit=1", nil, &res); err != nil || res.Total != n {
 		t.Fatalf("index holds %d of %d: %v", res.Total, n, err)
 	}
-	cp, err := e.st.Log().Checkpoint(ctx)
+	cp, err := e.st.Checkpoint(ctx)
 	if err != nil || cp.Size < uint64(n) {
 		t.Fatalf("log size %v < %d: %v", cp, n, err)
 	}

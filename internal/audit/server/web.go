@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/sign"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -47,32 +48,32 @@ func (s *Server) webRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.loginSubmit)
-	m.HandleFunc("POST /login/passkey", s.loginPasskeyBegin)
+	m.HandleFunc("POST /login/passkey", s.api(s.loginPasskeyBegin))
 	m.HandleFunc("POST /logout", s.page(anyRole, s.logoutSubmit))
 	m.HandleFunc("GET /{$}", s.page(anyRole, s.searchPage))
 	m.HandleFunc("GET /hosts", s.page(anyRole, s.hostsPage))
 	m.HandleFunc("GET /certificates/{id}", s.page(anyRole, s.certPage))
 	m.HandleFunc("GET /certificates/{id}/pdf", s.page(anyRole, s.certPDF))
 	m.HandleFunc("POST /certificates/{id}/validate", s.page(auditorOnly, s.validateWithoutScript))
-	m.HandleFunc("POST /certificates/{id}/validate/begin", s.page(auditorOnly, s.validateBegin))
-	m.HandleFunc("POST /certificates/{id}/validate/finish", s.page(auditorOnly, s.validateFinish))
+	m.HandleFunc("POST /certificates/{id}/validate/begin", s.page(auditorOnly, s.api(s.validateBegin)))
+	m.HandleFunc("POST /certificates/{id}/validate/finish", s.page(auditorOnly, s.api(s.validateFinish)))
 	m.HandleFunc("GET /events", s.page(auditorOrAdmin, s.eventsPage))
 	m.HandleFunc("GET /admin", s.page(adminOnly, s.adminPage))
 	m.HandleFunc("POST /admin/{what}", s.page(adminOnly, s.adminSubmit))
 	m.HandleFunc("GET /account", s.page(anyRole, s.accountPage))
 	m.HandleFunc("POST /account/password", s.page(anyRole, s.passwordSubmit))
-	m.HandleFunc("POST /account/passkeys/begin", s.page(mayHavePasskey, s.passkeyRegisterBegin))
-	m.HandleFunc("POST /account/passkeys/finish", s.page(mayHavePasskey, s.passkeyRegisterFinish))
-	m.HandleFunc("GET /account/passkeys/{id}", s.page(mayHavePasskey, s.passkeyExport))
+	m.HandleFunc("POST /account/passkeys/begin", s.page(mayHavePasskey, s.api(s.passkeyRegisterBegin)))
+	m.HandleFunc("POST /account/passkeys/finish", s.page(mayHavePasskey, s.api(s.passkeyRegisterFinish)))
+	m.HandleFunc("GET /account/passkeys/{id}", s.page(mayHavePasskey, s.api(s.passkeyExport)))
 	m.HandleFunc("GET /static/", s.staticFile)
 	// The offline proof of a signed validation, for browsers and scripts.
-	m.HandleFunc("GET /v1/validations/{index}/proof", s.need(anyRole, s.validationProof))
-	m.HandleFunc("POST /v1/certificates/{id}/validations/challenge", s.need(auditorOnly, s.apiValidateBegin))
-	m.HandleFunc("POST /v1/account/password", s.need(anyRole, s.apiChangePassword))
-	m.HandleFunc("POST /v1/account/passkeys/begin", s.need(mayHavePasskey, s.passkeyRegisterBegin))
-	m.HandleFunc("POST /v1/account/passkeys/finish", s.need(mayHavePasskey, s.passkeyRegisterFinish))
-	m.HandleFunc("GET /v1/account/passkeys", s.need(mayHavePasskey, s.apiPasskeys))
-	m.HandleFunc("GET /v1/account/passkeys/{id}", s.need(mayHavePasskey, s.passkeyExport))
+	m.HandleFunc("GET /v1/validations/{index}/proof", s.need(anyRole, api.ScopeRead, s.validationProof))
+	m.HandleFunc("POST /v1/certificates/{id}/validations/challenge", s.need(auditorOnly, scopeSession, s.apiValidateBegin))
+	m.HandleFunc("POST /v1/account/password", s.need(anyRole, scopeSession, s.apiChangePassword))
+	m.HandleFunc("POST /v1/account/passkeys/begin", s.need(mayHavePasskey, scopeSession, s.passkeyRegisterBegin))
+	m.HandleFunc("POST /v1/account/passkeys/finish", s.need(mayHavePasskey, scopeSession, s.passkeyRegisterFinish))
+	m.HandleFunc("GET /v1/account/passkeys", s.need(mayHavePasskey, scopeSession, s.apiPasskeys))
+	m.HandleFunc("GET /v1/account/passkeys/{id}", s.need(mayHavePasskey, scopeSession, s.passkeyExport))
 }
 
 // mayHavePasskey: the roles that log in with a second factor.
@@ -235,42 +236,38 @@ func newCeremonyID() string {
 // loginPasskeyBegin answers {"user"} with assertion options for that
 // account's passkeys; the browser's answer comes back with the password
 // in the login form.
-func (s *Server) loginPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) loginPasskeyBegin(w http.ResponseWriter, r *http.Request) error {
 	if s.rp == nil {
-		apiError(w, http.StatusNotFound, "no-passkeys", "passkeys are off: start the store with --url https://HOSTNAME:PORT")
-		return
+		return api.Errorf(api.KindNoPasskeys, "passkeys are off: start the store with --url https://HOSTNAME:PORT")
 	}
 	var req struct {
 		User string `json:"user"`
 	}
 	if err := decodeJSON(r, &req); err != nil || req.User == "" || len(req.User) > 64 {
-		apiError(w, http.StatusBadRequest, "malformed", "want {\"user\": NAME}")
-		return
+		return api.Errorf(api.KindMalformed, "want {\"user\": NAME}")
 	}
 	keys, err := s.st.Accounts.ActivePasskeys(r.Context(), req.User)
 	if err != nil || len(keys) == 0 {
-		apiError(w, http.StatusBadRequest, "no-passkey", "no passkey is registered for this user name; use the one-time code")
-		return
+		return api.Errorf(api.KindNoPasskey, "no passkey is registered for this user name; use the one-time code")
 	}
-	s.beginAssertion(w, r, req.User, keys, nil, "login", nil)
+	return s.beginAssertion(w, r, req.User, keys, nil, "login", nil)
 }
 
-func (s *Server) beginAssertion(w http.ResponseWriter, r *http.Request, user string, keys []accounts.Passkey, challenge []byte, kind string, extra map[string]any) {
+func (s *Server) beginAssertion(w http.ResponseWriter, r *http.Request, user string, keys []accounts.Passkey, challenge []byte, kind string, extra map[string]any) error {
 	opts, state, err := s.rp.BeginAssertion(passkey.Account{Name: user, Keys: keys}, challenge)
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	id := newCeremonyID()
 	if err := s.st.Accounts.SaveCeremony(r.Context(), id, user, kind, state, time.Now().Add(passkey.Timeout)); err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	out := map[string]any{"ceremony": id, "options": json.RawMessage(opts)}
 	for k, v := range extra {
 		out[k] = v
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
@@ -437,38 +434,32 @@ func (s *Server) certPage(w http.ResponseWriter, r *http.Request) {
 
 // validateBegin prepares the statement the auditor signs and starts the
 // assertion whose challenge is its digest.
-func (s *Server) validateBegin(w http.ResponseWriter, r *http.Request) {
-	var req struct{ Decision, Comment string }
+func (s *Server) validateBegin(w http.ResponseWriter, r *http.Request) error {
+	var req api.ValidationRequest
 	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
+		return err
 	}
-	s.startValidation(w, r, req.Decision, req.Comment)
+	return s.startValidation(w, r, req.Decision, req.Comment)
 }
 
-func (s *Server) startValidation(w http.ResponseWriter, r *http.Request, decision, comment string) {
+func (s *Server) startValidation(w http.ResponseWriter, r *http.Request, decision, comment string) error {
 	if s.rp == nil {
-		apiError(w, http.StatusConflict, "no-passkeys", "validations are signed with a passkey, and passkeys need the store's host name: start it with --url https://HOSTNAME:PORT")
-		return
+		return api.Errorf(api.KindNoPasskeys, "validations are signed with a passkey, and passkeys need the store's host name: start it with --url https://HOSTNAME:PORT")
 	}
 	p := who(r)
 	keys, err := s.st.Accounts.ActivePasskeys(r.Context(), p.user.Name)
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	if len(keys) == 0 {
-		apiError(w, http.StatusConflict, "no-passkey", "register a passkey or security key on your account page first: validations are signed with it")
-		return
+		return api.Errorf(api.KindNoPasskey, "register a passkey or security key on your account page first: validations are signed with it")
 	}
 	st, stmt, err := s.st.NewValidationStatement(r.Context(), r.PathValue("id"), decision, comment, p.user.Name)
-	if isNotFound(err) {
-		apiError(w, http.StatusNotFound, "not-found", err.Error())
-		return
+	if err != nil && !isNotFound(err) {
+		return &accounts.InputError{Reason: err.Error()}
 	}
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
+		return err
 	}
 	summary := fmt.Sprintf("%s certificate %s (log entry %d) as %s at %s", strings.ToUpper(st.Decision[:1])+st.Decision[1:], st.CertificateID,
 		st.CertificateLogIndex, st.Auditor, st.Time.Format(time.RFC3339))
@@ -476,30 +467,25 @@ func (s *Server) startValidation(w http.ResponseWriter, r *http.Request, decisio
 	// exactly what the challenge committed to.
 	digest := hex.EncodeToString(passkey.Challenge(stmt))
 	if err := s.st.Accounts.SaveCeremony(r.Context(), "stmt:"+digest, p.user.Name, "statement", stmt, time.Now().Add(passkey.Timeout)); err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
-	s.beginAssertion(w, r, p.user.Name, keys, passkey.Challenge(stmt), "validate:"+digest,
+	return s.beginAssertion(w, r, p.user.Name, keys, passkey.Challenge(stmt), "validate:"+digest,
 		map[string]any{"statement": json.RawMessage(stmt), "summary": summary})
 }
 
 // validateFinish checks the assertion and logs the signed validation.
-func (s *Server) validateFinish(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Ceremony   string          `json:"ceremony"`
-		Credential json.RawMessage `json:"credential"`
-	}
+func (s *Server) validateFinish(w http.ResponseWriter, r *http.Request) error {
+	var req api.SignedValidation
 	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
+		return err
 	}
 	v, err := s.finishValidation(r, r.PathValue("id"), req.Ceremony, req.Credential)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "not-recorded", err.Error())
-		return
+		return notRecorded(err)
 	}
 	msg := fmt.Sprintf("Decision %s recorded in log entry %d, signed with your passkey.", v.Decision, v.LogIndex)
 	writeJSON(w, http.StatusOK, map[string]any{"redirect": "/certificates/" + url.PathEscape(r.PathValue("id")) + "?msg=" + url.QueryEscape(msg), "validation": v})
+	return nil
 }
 
 func (s *Server) finishValidation(r *http.Request, certID, ceremony string, credential []byte) (*store.ValidationRecord, error) {
@@ -563,23 +549,18 @@ func parseAssertionChallenge(credential []byte) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(strings.TrimRight(d.Challenge, "="))
 }
 
-func (s *Server) validationProof(w http.ResponseWriter, r *http.Request) {
+func (s *Server) validationProof(w http.ResponseWriter, r *http.Request) error {
 	idx, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", "index: want a log index")
-		return
+		return api.Errorf(api.KindMalformed, "index: want a log index")
 	}
 	p, err := s.st.ValidationProof(r.Context(), idx)
-	if isNotFound(err) {
-		apiError(w, http.StatusNotFound, "not-found", err.Error())
-		return
-	}
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="validation-%d.proof.json"`, idx))
 	writeJSON(w, http.StatusOK, p)
+	return nil
 }
 
 func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request) {
@@ -718,7 +699,7 @@ func (s *Server) adminSubmit(w http.ResponseWriter, r *http.Request) {
 		if ttl, err = parseTTL(r.FormValue("ttl"), 90*24*time.Hour); err == nil {
 			var tok string
 			var t *accounts.APIToken
-			if tok, t, err = s.st.CreateAPIToken(ctx, r.FormValue("user"), r.FormValue("tokenname"), ttl, a); err == nil {
+			if tok, t, err = s.st.CreateAPIToken(ctx, accounts.TokenSpec{User: r.FormValue("user"), Name: r.FormValue("tokenname"), TTL: ttl, Scopes: r.Form["scope"]}, a); err == nil {
 				res["Msg"] = fmt.Sprintf("API token %s for %s, valid until %s. Copy it now: it is shown only this once.", t.ID, t.User, t.Expires.Format(time.RFC3339))
 				res["Secret"] = tok
 			}
@@ -836,39 +817,31 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account?msg="+url.QueryEscape("Password changed."), http.StatusSeeOther)
 }
 
-func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) error {
 	if s.rp == nil {
-		apiError(w, http.StatusConflict, "no-passkeys", "passkeys need the store's host name: start it with --url https://HOSTNAME:PORT")
-		return
+		return api.Errorf(api.KindNoPasskeys, "passkeys need the store's host name: start it with --url https://HOSTNAME:PORT")
 	}
 	p := who(r)
 	keys, err := s.st.Accounts.ActivePasskeys(r.Context(), p.user.Name)
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	opts, state, err := s.rp.BeginRegistration(passkey.Account{Name: p.user.Name, Keys: keys})
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	id := newCeremonyID()
 	if err := s.st.Accounts.SaveCeremony(r.Context(), id, p.user.Name, "register", state, time.Now().Add(passkey.Timeout)); err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ceremony": id, "options": json.RawMessage(opts)})
+	return nil
 }
 
-func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Ceremony   string          `json:"ceremony"`
-		Name       string          `json:"name"`
-		Credential json.RawMessage `json:"credential"`
-	}
+func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) error {
+	var req api.PasskeyRegistration
 	if err := decodeJSON(r, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed", err.Error())
-		return
+		return err
 	}
 	if len(req.Name) > 64 {
 		req.Name = req.Name[:64]
@@ -877,57 +850,53 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	state, err := s.st.Accounts.TakeCeremony(ctx, req.Ceremony, p.user.Name, "register")
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "expired", err.Error())
-		return
+		return api.Errorf(api.KindExpired, "%v", err)
 	}
 	keys, _ := s.st.Accounts.ActivePasskeys(ctx, p.user.Name)
 	reg, err := s.rp.FinishRegistration(passkey.Account{Name: p.user.Name, Keys: keys}, state, req.Credential, req.Name)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "not-registered", err.Error())
-		return
+		return api.Errorf(api.KindNotRegistered, "%v", err)
 	}
 	idx, err := s.st.RegisterPasskey(ctx, reg, p.actor(r))
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	msg := fmt.Sprintf("Passkey registered (log entry %d). Download its public key below and keep it: it lets anyone check your validations independently of this store.", idx)
 	writeJSON(w, http.StatusOK, map[string]any{"redirect": "/account?msg=" + url.QueryEscape(msg), "logIndex": idx})
+	return nil
 }
 
-func (s *Server) passkeyExport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) passkeyExport(w http.ResponseWriter, r *http.Request) error {
 	id, err := base64.RawURLEncoding.DecodeString(strings.TrimSuffix(r.PathValue("id"), ".json"))
 	if err != nil {
-		http.NotFound(w, r)
-		return
+		return api.Errorf(api.KindNotFound, "no such passkey")
 	}
 	x, err := s.st.ExportPasskey(r.Context(), who(r).user.Name, id)
 	if err != nil {
-		http.NotFound(w, r)
-		return
+		return api.Errorf(api.KindNotFound, "no such passkey")
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="passkey-%s-%d.json"`, x.User, x.LogIndex))
 	writeJSON(w, http.StatusOK, x)
+	return nil
 }
 
 // apiPasskeys lists the caller's passkeys in their exported form.
-func (s *Server) apiPasskeys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiPasskeys(w http.ResponseWriter, r *http.Request) error {
 	p := who(r)
 	keys, err := s.st.Accounts.ActivePasskeys(r.Context(), p.user.Name)
 	if err != nil {
-		internalError(w, err)
-		return
+		return err
 	}
 	out := []*passkey.ExportedKey{}
 	for _, k := range keys {
 		x, err := s.st.ExportPasskey(r.Context(), p.user.Name, k.CredentialID)
 		if err != nil {
-			internalError(w, err)
-			return
+			return err
 		}
 		out = append(out, x)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // validateWithoutScript answers the validation form when the browser did

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/store"
@@ -82,7 +83,7 @@ func (b *formClient) login(e *env, user, pw, secret, next string) *http.Response
 // path on this server; "/\evil.example" (which browsers read as
 // "//evil.example") and other off-site forms go to "/" (issue 12 item 4).
 func TestLoginRedirectStaysOnSite(t *testing.T) {
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	ctx := context.Background()
 	if _, err := e.st.CreateUser(ctx, "olga", "Operator-Pw1", accounts.Operator, store.Actor{Name: "t"}); err != nil {
 		t.Fatal(err)
@@ -122,7 +123,7 @@ var secretRE = regexp.MustCompile(`(lapi_|lenr_|secret=)[A-Za-z0-9_-]+`)
 // in a URL (a redirect's Location lands in browser history) (issue 12
 // item 5).
 func TestAdminSecretsOnlyInTheBody(t *testing.T) {
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	b := newBrowser(t, e)
 	if resp := b.login(e, e.ia.User, e.ia.Password, e.ia.TOTPSecret, "/admin"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("admin login: %d", resp.StatusCode)
@@ -167,7 +168,7 @@ func TestAdminSecretsOnlyInTheBody(t *testing.T) {
 // first admin's credentials file is gone.
 func TestInitialPasswordMustChange(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	b := newBrowser(t, e)
 	b.login(e, e.ia.User, e.ia.Password, e.ia.TOTPSecret, "/")
 	b.do("GET", "/admin", nil)
@@ -213,11 +214,11 @@ var loginStep atomic.Int64
 // listed and revoked (a revoked token no longer enrolls).
 func TestAdminAPIResetsAndEnrollmentTokens(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	if _, err := e.st.CreateUser(ctx, "audra", "Auditor-Pw1", accounts.Auditor, store.Actor{Name: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	var reset TOTPResetResponse
+	var reset api.User
 	if err := e.admin.Do(ctx, "POST", "/v1/admin/users/audra/totp", nil, &reset); err != nil || len(reset.TOTPSecret) < 16 || !strings.HasPrefix(reset.TOTPURI, "otpauth://") {
 		t.Fatalf("TOTP reset: %v %+v", err, reset)
 	}
@@ -232,7 +233,7 @@ func TestAdminAPIResetsAndEnrollmentTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []EnrollmentTokenInfo
+	var list []api.EnrollmentToken
 	if err := e.admin.Do(ctx, "GET", "/v1/admin/enrollment-tokens", nil, &list); err != nil || len(list) != 1 || list[0].Job != "J-REV" || list[0].MaxUses != 3 {
 		t.Fatalf("enrollment tokens: %v %+v", err, list)
 	}
@@ -250,7 +251,7 @@ func TestAdminAPIResetsAndEnrollmentTokens(t *testing.T) {
 // spreadsheet formulas in every column.
 func TestExportAppendixG(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	pub, key := newKey(t)
 	if _, err := e.st.AddStationKey(ctx, "x", pub, store.Actor{Name: "t"}); err != nil {
 		t.Fatal(err)

@@ -196,7 +196,7 @@ func TestWebUIInChromium(t *testing.T) {
 	testutil.RequireCommand(t, "pdftoppm")
 	testutil.RequireCommand(t, "pdftotext")
 	start := time.Now()
-	e := newEnv(t, backends["posix-sqlite"](t))
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
 	ctx := context.Background()
 	pub, key := newKey(t)
 	if _, err := e.st.AddStationKey(ctx, "web", pub, store.Actor{Name: "test"}); err != nil {
@@ -405,7 +405,7 @@ func TestWebUIInChromium(t *testing.T) {
 		{"#user-carl .enable", nil, "Account carl enabled"},
 		{"#user-olga .unlock", nil, "Unlocked olga"},
 		{"#user-audrey .passkey-reset", nil, "Revoked 1 passkey(s) of audrey"},
-		{"#api-token-submit", []chromedp.Action[chromedp.Void]{chromedp.SendKeys("#api-token-user", "olga"), chromedp.SendKeys("#api-token-name", "ci")}, "API token"},
+		{"#api-token-submit", []chromedp.Action[chromedp.Void]{chromedp.SendKeys("#api-token-user", "olga"), chromedp.SendKeys("#api-token-name", "ci"), chromedp.Click("#api-token-scope-submit")}, "API token"},
 		{"#api-tokens .revoke-token", nil, "revoked"},
 		{"#enrollment-submit", []chromedp.Action[chromedp.Void]{chromedp.SendKeys("#enrollment-job", "JOB-PXE")}, `job "JOB-PXE"`},
 		{"#enrollment-tokens .revoke-enrollment", nil, "revoked"},
@@ -418,6 +418,9 @@ func TestWebUIInChromium(t *testing.T) {
 		}
 		if step.sel == "#api-token-submit" && !strings.Contains(u.text("#secret"), "lapi_") {
 			t.Fatal("the API token is not shown")
+		}
+		if step.sel == "#api-token-submit" && !strings.Contains(u.text("#api-tokens"), "submit") {
+			t.Fatalf("the new token's scope is not listed:\n%s", u.text("#api-tokens"))
 		}
 		if step.sel == "#enrollment-submit" {
 			u.shot("admin-enrollment-token", "JOB-PXE", "lenr_", "shown only this once")

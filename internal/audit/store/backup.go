@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,9 @@ import (
 func (s *Store) Backup(ctx context.Context, w io.Writer) (*logverify.Checkpoint, error) {
 	if s.cfg.MySQLDSN != "" {
 		return nil, errors.New("backup: this store keeps its log and index in MySQL; back up the database with mariadb-backup or mariadb-dump, and the data directory's keys/")
+	}
+	if s.readOnly {
+		return nil, errors.New("backup: this is a mirror; copy its directory (lethe audit verify-log --data checks the copy)")
 	}
 	stage, err := os.MkdirTemp(s.cfg.Dir, ".backup-*")
 	if err != nil {
@@ -90,9 +94,12 @@ func pinLog(dir string, cp *logverify.Checkpoint) error {
 	return os.WriteFile(filepath.Join(dir, ".state", "treeState"), ts, 0o644)
 }
 
-// BackupFile writes a backup into dir as lethe-audit-<UTC time>.tar.gz
-// and removes backups older than keep.
-func (s *Store) BackupFile(ctx context.Context, dir string, keep time.Duration) (string, error) {
+// BackupFile writes a backup into the configured backup directory as
+// lethe-audit-<UTC time>.tar.gz and removes backups older than the
+// configured retention (Config.BackupKeep): the one setting every backup
+// the store writes honours.
+func (s *Store) BackupFile(ctx context.Context) (string, error) {
+	dir, keep := s.cfg.BackupDir, s.cfg.BackupKeep
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -127,7 +134,7 @@ func (s *Store) BackupFile(ctx context.Context, dir string, keep time.Duration) 
 			}
 		}
 	}
-	detail := fmt.Sprintf("%s, log size %d", filepath.Base(name), cp.Size)
+	detail := fmt.Sprintf("%s, log size %d, retention %s", filepath.Base(name), cp.Size, keep)
 	if len(removed) > 0 {
 		detail += "; expired: " + strings.Join(removed, ", ")
 	}
@@ -135,8 +142,9 @@ func (s *Store) BackupFile(ctx context.Context, dir string, keep time.Duration) 
 }
 
 // Restore unpacks a backup into dir, which must be empty or absent, and
-// verifies the restored log in full.
-func Restore(ctx context.Context, r io.Reader, dir string) (*VerifyReport, error) {
+// verifies the restored log in full — against the pinned keys in opts
+// when given, never only the backup's own.
+func Restore(ctx context.Context, r io.Reader, dir string, opts VerifyOptions) (*VerifyReport, error) {
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("restore: %s is not empty; restore into an empty directory", dir)
 	}
@@ -146,7 +154,17 @@ func Restore(ctx context.Context, r io.Reader, dir string) (*VerifyReport, error
 	if err := readTarGz(r, dir); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	return VerifyDir(ctx, dir)
+	return VerifyDir(ctx, dir, opts)
+}
+
+// VerifyOptions pin the keys a data directory is checked against.
+type VerifyOptions struct {
+	// LogKey is the log's signed-note verifier key, obtained out of band.
+	// When set, it is the key checked — the directory's own keys must
+	// agree with it — and the server key is the one it names. When empty,
+	// the directory's own keys are used (which proves integrity, not
+	// authenticity: the report says so).
+	LogKey string
 }
 
 // VerifyReport is the outcome of a whole-log verification.
@@ -156,78 +174,94 @@ type VerifyReport struct {
 	Certificates int
 	Validations  int
 	Events       int
+	Keys         int // keys recorded in the log
+	// LegacyKeys counts certificates signed by a key trusted before keys
+	// were logged: the log records it after them (written at upgrade), or
+	// only the index holds it.
+	LegacyKeys int
 	// Unindexed counts certificates in the log the index lacks (a store
 	// adds them on its next start).
 	Unindexed int
+	// Pinned is set when the keys were pinned (VerifyOptions.LogKey).
+	Pinned bool
 }
 
-// VerifyDir re-verifies an embedded store's data directory offline: the
-// checkpoint's signature, that the entries hash to its root, every entry's
-// countersignature, every certificate's signature against the key it was
-// accepted under, and that validations refer to logged certificates.
-func VerifyDir(ctx context.Context, dir string) (*VerifyReport, error) {
-	pub, err := sign.LoadPublicKey(filepath.Join(dir, pubFile))
+// VerifyDir re-verifies a data directory (a store's, a restored backup's
+// or a mirror's) offline: the checkpoint's signature, that the entries
+// hash to its root, every entry's countersignature, every certificate's
+// signature against the key it was accepted under — taken from the key
+// entries in the log itself — and that validations refer to logged
+// certificates.
+func VerifyDir(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport, error) {
+	vkey := strings.TrimSpace(opts.LogKey)
+	own, err := os.ReadFile(filepath.Join(dir, vkeyFile))
+	if err != nil && vkey == "" {
+		return nil, err
+	}
+	if vkey == "" {
+		vkey = strings.TrimSpace(string(own))
+	} else if len(own) > 0 && strings.TrimSpace(string(own)) != vkey {
+		return nil, fmt.Errorf("%s holds log key %q, not the pinned %q: this is another log (or its keys were replaced)", filepath.Join(dir, vkeyFile), strings.TrimSpace(string(own)), vkey)
+	}
+	pub, err := logverify.PublicKey(vkey)
 	if err != nil {
 		return nil, err
 	}
-	vkey, err := os.ReadFile(filepath.Join(dir, vkeyFile))
-	if err != nil {
-		return nil, err
+	if dpub, err := sign.LoadPublicKey(filepath.Join(dir, pubFile)); err == nil && !dpub.Equal(pub) {
+		return nil, fmt.Errorf("%s is not the server key the log key names: the directory's keys were replaced", filepath.Join(dir, pubFile))
 	}
 	f := client.FileFetcher{Root: filepath.Join(dir, logDir)}
 	raw, err := f.ReadCheckpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	cp, err := logverify.ParseCheckpoint(raw, string(vkey))
+	cp, err := logverify.ParseCheckpoint(raw, vkey)
 	if err != nil {
 		return nil, err
 	}
-	d, err := db.OpenSQLite(filepath.Join(dir, indexFile))
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	keys := map[string]ed25519.PublicKey{}
-	for _, q := range []string{`SELECT key_id, public_key FROM station_keys`, `SELECT key_id, public_key FROM agent_keys`} {
-		rows, err := d.QueryContext(ctx, q)
-		if err != nil {
+	rep := &VerifyReport{Checkpoint: cp, Entries: cp.Size, Pinned: opts.LogKey != ""}
+	var index *sql.DB
+	if _, err := os.Stat(filepath.Join(dir, indexFile)); err == nil {
+		if index, err = db.OpenSQLiteReadOnly(filepath.Join(dir, indexFile)); err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id, pem string
-			if err := rows.Scan(&id, &pem); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			k, err := sign.ParsePublicKey([]byte(pem))
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			keys[id] = k
-		}
-		rows.Close()
+		defer index.Close()
 	}
-	rep := &VerifyReport{Checkpoint: cp, Entries: cp.Size}
+	keys := map[string]ed25519.PublicKey{}
 	certs := map[string]uint64{}
+	type pendingCert struct {
+		i    uint64
+		c    *entry.Certificate
+		late bool // its key was not recorded before it
+	}
+	var pending []pendingCert
 	err = logverify.Entries(ctx, f, cp.Size, cp.Hash, func(i uint64, leaf []byte) error {
 		e, err := entry.Open(leaf, pub)
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)
 		}
 		switch {
+		case e.Key != nil:
+			if e.Key.PublicKey != "" {
+				k, err := sign.ParsePublicKey([]byte(e.Key.PublicKey))
+				if err != nil {
+					return fmt.Errorf("entry %d: key %.16s: %w", i, e.Key.KeyID, err)
+				}
+				if sign.KeyID(k) != e.Key.KeyID {
+					return fmt.Errorf("entry %d: key ID %.16s does not match its public key", i, e.Key.KeyID)
+				}
+				keys[e.Key.KeyID] = k
+				rep.Keys++
+			}
+			rep.Events++
 		case e.Certificate != nil:
-			k, ok := keys[e.Certificate.SignerKeyID]
-			if !ok {
-				return fmt.Errorf("entry %d: certificate %s signed by key %.16s, unknown to the index", i, e.Certificate.CertificateID, e.Certificate.SignerKeyID)
-			}
-			if _, err := attest.Verify(e.Certificate.Envelope, k); err != nil {
-				return fmt.Errorf("entry %d: certificate %s: %w", i, e.Certificate.CertificateID, err)
-			}
 			if entry.Digest(e.Certificate.Envelope) != e.Certificate.EnvelopeSHA256 {
 				return fmt.Errorf("entry %d: envelope digest mismatch", i)
 			}
+			// Verified at the end, when every key the log records is
+			// known: keys trusted before keys were logged are recorded
+			// after the certificates they signed.
+			pending = append(pending, pendingCert{i, e.Certificate, keys[e.Certificate.SignerKeyID] == nil})
 			certs[e.Certificate.CertificateID] = i
 			rep.Certificates++
 		case e.Validation != nil:
@@ -243,12 +277,51 @@ func VerifyDir(ctx context.Context, dir string) (*VerifyReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	var indexed int
-	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM certificates WHERE log_index < ?`, cp.Size).Scan(&indexed); err != nil {
-		return rep, err
+	for _, p := range pending {
+		k, ok := keys[p.c.SignerKeyID]
+		if !ok && index != nil {
+			if k, err = legacyKey(ctx, index, p.c.SignerKeyID); err != nil {
+				return rep, fmt.Errorf("entry %d: %w", p.i, err)
+			}
+			ok = k != nil
+		}
+		if !ok {
+			return rep, fmt.Errorf("entry %d: certificate %s signed by key %.16s, which the log does not record", p.i, p.c.CertificateID, p.c.SignerKeyID)
+		}
+		if p.late {
+			rep.LegacyKeys++
+		}
+		if _, err := attest.Verify(p.c.Envelope, k); err != nil {
+			return rep, fmt.Errorf("entry %d: certificate %s: %w", p.i, p.c.CertificateID, err)
+		}
 	}
-	rep.Unindexed = rep.Certificates - indexed
+	if index != nil {
+		var indexed int
+		if err := index.QueryRowContext(ctx, `SELECT COUNT(*) FROM certificates WHERE log_index < ?`, cp.Size).Scan(&indexed); err != nil {
+			return rep, err
+		}
+		rep.Unindexed = rep.Certificates - indexed
+	} else {
+		rep.Unindexed = rep.Certificates
+	}
 	return rep, nil
+}
+
+// legacyKey looks a key up in an index (keys trusted before keys were
+// logged).
+func legacyKey(ctx context.Context, index *sql.DB, id string) (ed25519.PublicKey, error) {
+	for _, q := range []string{`SELECT public_key FROM station_keys WHERE key_id = ?`, `SELECT public_key FROM agent_keys WHERE key_id = ?`} {
+		var pem string
+		err := index.QueryRowContext(ctx, q, id).Scan(&pem)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return sign.ParsePublicKey([]byte(pem))
+	}
+	return nil, nil
 }
 
 func copyTree(src, dst string, keep func(rel string) bool) error {

@@ -185,7 +185,7 @@ func (s *Store) Leaf(ctx context.Context, idx uint64) ([]byte, *logverify.Checkp
 	if idx >= cp.Size {
 		return nil, nil, fmt.Errorf("log entry %d: %w", idx, ErrNotFound)
 	}
-	b, err := client.GetEntryBundle(ctx, s.log.Reader().ReadEntryBundle, idx/256, cp.Size)
+	b, err := client.GetEntryBundle(ctx, s.log.Fetcher().ReadEntryBundle, idx/256, cp.Size)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,7 +215,7 @@ func (s *Store) ValidationProof(ctx context.Context, idx uint64) (*passkey.Proof
 		if i >= cp.Size {
 			return passkey.ProvedEntry{}, nil, fmt.Errorf("log entry %d: %w", i, ErrNotFound)
 		}
-		b, err := client.GetEntryBundle(ctx, s.log.Reader().ReadEntryBundle, i/256, cp.Size)
+		b, err := client.GetEntryBundle(ctx, s.log.Fetcher().ReadEntryBundle, i/256, cp.Size)
 		if err != nil {
 			return passkey.ProvedEntry{}, nil, err
 		}
@@ -227,7 +227,7 @@ func (s *Store) ValidationProof(ctx context.Context, idx uint64) (*passkey.Proof
 		if err != nil {
 			return passkey.ProvedEntry{}, nil, err
 		}
-		p, err := logverify.InclusionProof(ctx, s.log.Reader(), i, cp.Size)
+		p, err := logverify.InclusionProof(ctx, s.log.Fetcher(), i, cp.Size)
 		if err != nil {
 			return passkey.ProvedEntry{}, nil, err
 		}
@@ -276,31 +276,6 @@ func (s *Store) ResetTOTP(ctx context.Context, name string, who Actor) (string, 
 	return secret, totp.URI("lethe-audit", name, secret), nil
 }
 
-// ResetPassword is an admin setting someone else's password: that user
-// must choose their own at the next login.
-func (s *Store) ResetPassword(ctx context.Context, name, password string, who Actor) error {
-	if err := s.SetPassword(ctx, name, password, who); err != nil {
-		return err
-	}
-	return s.Accounts.SetMustChangePassword(ctx, name, true)
-}
-
-// ChangeOwnPassword is a user choosing their own password; it clears the
-// obligation to change it and, for the first admin, removes the
-// first-start credentials file.
-func (s *Store) ChangeOwnPassword(ctx context.Context, name, password string, who Actor) error {
-	if err := s.SetPassword(ctx, name, password, who); err != nil {
-		return err
-	}
-	if err := s.Accounts.SetMustChangePassword(ctx, name, false); err != nil {
-		return err
-	}
-	if name == "admin" {
-		s.RemoveInitialAdminFile()
-	}
-	return nil
-}
-
 // CreateUserByAdmin adds an account whose password the admin chose: its
 // owner must change it at first login.
 func (s *Store) CreateUserByAdmin(ctx context.Context, name, password string, role accounts.Role, who Actor) (*accounts.User, error) {
@@ -324,12 +299,16 @@ func shortID(id []byte) string {
 // failure or the lockout is recorded as Login records it.
 func (s *Store) LoginPasskey(ctx context.Context, name, password, remote string, verify func(*accounts.User) error) (string, *accounts.Session, error) {
 	who := Actor{Name: name, Remote: remote}
+	if err := s.limit("login", remote, name); err != nil {
+		s.sec.countOnly(entry.TypeLoginFailed, who, "rate limited")
+		return "", nil, err
+	}
 	res, err := s.Accounts.AuthenticatePasskey(ctx, name, password, verify)
 	if err != nil {
 		if !errors.Is(err, accounts.ErrBadCredentials) && !errors.Is(err, accounts.ErrLocked) {
 			return "", nil, err
 		}
-		if rerr := s.event(ctx, entry.TypeLoginFailed, who, "session", entry.ResultFailure, res.Reason); rerr != nil {
+		if rerr := s.sec.record(ctx, entry.TypeLoginFailed, who, "session", entry.ResultFailure, res.Reason); rerr != nil {
 			return "", nil, rerr
 		}
 		if res.LockedNow {

@@ -202,16 +202,18 @@ func (s *Store) EventTypes(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-// RecordRejection logs a refused submission (who tried, which key, why)
-// as a security event. Fields that come from the request are bounded so a
-// stranger cannot make large entries.
+// RecordRejection records a refused submission (who tried, which key, why)
+// as a security event, within the bounds of SecurityConfig: the first of
+// each kind from each signer key and source is logged alone, the rest are
+// counted in the window's summary, so strangers cannot grow the log.
 func (s *Store) RecordRejection(ctx context.Context, kind string, status int, problems []string, keyIDs []string, remote string) error {
 	subject := "unknown signer"
 	if len(keyIDs) > 0 {
 		subject = "key:" + clip(keyIDs[0], 16)
 	}
 	detail := fmt.Sprintf("%d %s: %s", status, kind, strings.Join(problems, "; "))
-	return s.event(ctx, entry.TypeCertificate[:len("certificate.")]+"rejected", Actor{Name: subject, Remote: remote}, "certificate", entry.ResultRejected, clip(detail, 400))
+	return s.sec.recordDetail(ctx, entry.TypeCertificate[:len("certificate.")]+"rejected", Actor{Name: subject, Remote: remote}, "certificate",
+		entry.ResultRejected, fmt.Sprintf("%d %s", status, kind), clip(detail, 400))
 }
 
 func clip(s string, n int) string {
@@ -219,38 +221,4 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// EnrollmentTokens lists the enrollment tokens (never their secrets),
-// newest first.
-func (s *Store) EnrollmentTokens(ctx context.Context) ([]EnrollmentToken, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, job, created_by, created_at, expires_at, max_uses, uses FROM enrollment_tokens ORDER BY created_at DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []EnrollmentToken
-	for rows.Next() {
-		var t EnrollmentToken
-		var c, e int64
-		if err := rows.Scan(&t.ID, &t.Job, &t.CreatedBy, &c, &e, &t.MaxUses, &t.Uses); err != nil {
-			return nil, err
-		}
-		t.Created, t.Expires = time.Unix(c, 0).UTC(), time.Unix(e, 0).UTC()
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-// RevokeEnrollmentToken ends a token's remaining uses now (its expiry is
-// set to the present); keys it already enrolled stay registered.
-func (s *Store) RevokeEnrollmentToken(ctx context.Context, id string, who Actor) error {
-	res, err := s.DB.ExecContext(ctx, `UPDATE enrollment_tokens SET expires_at = ? WHERE id = ? AND expires_at > ?`, s.now().Unix(), id, s.now().Unix())
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		err = fmt.Errorf("no live enrollment token %s", id)
-	}
-	return s.admin(ctx, "enrollment-token.revoke", who, "enrollment-token:"+id, err, "")
 }

@@ -144,6 +144,16 @@ func commandName(cmd uint8, feature uint16) string {
 		return "READ NATIVE MAX ADDRESS EXT"
 	case CmdSetMaxExt:
 		return "SET MAX ADDRESS EXT"
+	case CmdAMAConfig:
+		switch feature {
+		case AMAGetNativeMax:
+			return "GET NATIVE MAX ADDRESS EXT"
+		case AMASetAccessibleMax:
+			return "SET ACCESSIBLE MAX ADDRESS EXT"
+		case AMAFreeze:
+			return "FREEZE ACCESSIBLE MAX ADDRESS EXT"
+		}
+		return fmt.Sprintf("ACCESSIBLE MAX ADDRESS CONFIGURATION (feature 0x%04x)", feature)
 	case CmdDeviceConfig:
 		switch feature {
 		case DCORestore:

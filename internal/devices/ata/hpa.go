@@ -24,6 +24,79 @@ func SetMaxCmd(maxLBA uint64, volatile bool) *Command {
 	return c
 }
 
+// Accessible Max Address Configuration (ACS-3 §7.6, command 78h): FEATURE
+// selects the function.
+const (
+	CmdAMAConfig        = 0x78
+	AMAGetNativeMax     = 0x0000 // GET NATIVE MAX ADDRESS EXT
+	AMASetAccessibleMax = 0x0001 // SET ACCESSIBLE MAX ADDRESS EXT
+	AMAFreeze           = 0x0002 // FREEZE ACCESSIBLE MAX ADDRESS EXT (never sent)
+)
+
+// GetNativeMaxCmd is GET NATIVE MAX ADDRESS EXT (78h/0000h, ACS-3
+// §7.6.2): the native max address comes back in LBA 47:0 (CK_COND).
+func GetNativeMaxCmd() *Command {
+	return &Command{TF: TaskFile{Feature: AMAGetNativeMax, Device: DeviceLBA, Command: CmdAMAConfig},
+		Protocol: ProtoNonData, Extend: true, CheckCondition: true}
+}
+
+// SetAccessibleMaxCmd is SET ACCESSIBLE MAX ADDRESS EXT (78h/0001h, ACS-3
+// §7.6.3): maxLBA becomes the highest accessible LBA. The change is
+// non-volatile, and the drive needs no preceding command.
+func SetAccessibleMaxCmd(maxLBA uint64) *Command {
+	return &Command{TF: TaskFile{Feature: AMASetAccessibleMax, LBA: maxLBA & 0xffffffffffff, Device: DeviceLBA, Command: CmdAMAConfig},
+		Protocol: ProtoNonData, Extend: true, CheckCondition: true}
+}
+
+// GetNativeMaxAddress sends GET NATIVE MAX ADDRESS EXT.
+func (d *Device) GetNativeMaxAddress(ctx context.Context) (uint64, error) {
+	regs, err := d.Exec(ctx, GetNativeMaxCmd())
+	if err != nil {
+		return 0, err
+	}
+	if regs == nil || regs.Partial && regs.LBAUpperNonZero {
+		return 0, fmt.Errorf("GET NATIVE MAX ADDRESS EXT: %w", ErrPartialRegisters)
+	}
+	return regs.LBA, nil
+}
+
+// SetAccessibleMaxAddress sends SET ACCESSIBLE MAX ADDRESS EXT.
+func (d *Device) SetAccessibleMaxAddress(ctx context.Context, maxLBA uint64) error {
+	_, err := d.Exec(ctx, SetAccessibleMaxCmd(maxLBA))
+	return err
+}
+
+// Native max address methods, for records.
+const (
+	MethodAMA         = "GET NATIVE MAX ADDRESS EXT (Accessible Max Address, IDENTIFY word 119 bit 8)"
+	MethodReadNative  = "READ NATIVE MAX ADDRESS EXT (HPA feature set)"
+	MethodSetAMA      = "SET ACCESSIBLE MAX ADDRESS EXT"
+	MethodSetMaxNonVV = "SET MAX ADDRESS EXT (non-volatile)"
+)
+
+// NativeMax asks the drive for its native max address the way IDENTIFY
+// says it understands: GET NATIVE MAX ADDRESS EXT when it supports the
+// Accessible Max Address feature set (ACS-3 made READ NATIVE MAX ADDRESS
+// obsolete; hdparm 9.65 -N does the same), else READ NATIVE MAX ADDRESS
+// EXT. It returns the LBA and the method used.
+func (d *Device) NativeMax(ctx context.Context, id *Identify) (uint64, string, error) {
+	if id.AMASupported {
+		n, err := d.GetNativeMaxAddress(ctx)
+		return n, MethodAMA, err
+	}
+	n, err := d.ReadNativeMaxAddress(ctx)
+	return n, MethodReadNative, err
+}
+
+// SetNativeMax makes maxLBA the highest accessible LBA, non-volatile, with
+// the command IDENTIFY says the drive understands. It returns the method.
+func (d *Device) SetNativeMax(ctx context.Context, id *Identify, maxLBA uint64) (string, error) {
+	if id.AMASupported {
+		return MethodSetAMA, d.SetAccessibleMaxAddress(ctx, maxLBA)
+	}
+	return MethodSetMaxNonVV, d.SetMaxAddress(ctx, maxLBA, false)
+}
+
 // ReadNativeMaxAddress returns the native max address: the highest LBA the
 // drive has when no HPA is set.
 func (d *Device) ReadNativeMaxAddress(ctx context.Context) (uint64, error) {
@@ -54,6 +127,8 @@ func (d *Device) SetMaxAddress(ctx context.Context, maxLBA uint64, volatile bool
 type HPA struct {
 	CurrentMaxLBA uint64 // Identify.Sectors - 1
 	NativeMaxLBA  uint64
+	// Method is the command that read NativeMaxLBA.
+	Method string `json:"method,omitempty"`
 }
 
 // Present reports whether sectors are hidden.
@@ -67,9 +142,10 @@ func (h HPA) HiddenSectors() uint64 {
 	return h.NativeMaxLBA - h.CurrentMaxLBA
 }
 
-// ReadHPA compares IDENTIFY's current max with the native max address.
+// ReadHPA compares IDENTIFY's current max with the native max address
+// (see NativeMax for the command used).
 func (d *Device) ReadHPA(ctx context.Context, id *Identify) (HPA, error) {
-	native, err := d.ReadNativeMaxAddress(ctx)
+	native, method, err := d.NativeMax(ctx, id)
 	if err != nil {
 		return HPA{}, err
 	}
@@ -77,7 +153,7 @@ func (d *Device) ReadHPA(ctx context.Context, id *Identify) (HPA, error) {
 	if id.Sectors > 0 {
 		cur = id.Sectors - 1
 	}
-	return HPA{CurrentMaxLBA: cur, NativeMaxLBA: native}, nil
+	return HPA{CurrentMaxLBA: cur, NativeMaxLBA: native, Method: method}, nil
 }
 
 // DCOIdentifyCmd is DEVICE CONFIGURATION IDENTIFY (0xB1/0xC2, PIO in).

@@ -34,6 +34,11 @@ type Identify struct {
 	// HPA and DCO feature sets (words 82/85 bit 10, 83/86 bit 11).
 	HPASupported, HPAEnabled bool
 	DCOSupported             bool
+	// AMASupported is word 119 bit 8: the Accessible Max Address
+	// Configuration feature set (ACS-3 §4.4), which replaces the HPA's
+	// READ NATIVE MAX ADDRESS / SET MAX ADDRESS with GET NATIVE MAX
+	// ADDRESS EXT / SET ACCESSIBLE MAX ADDRESS EXT (78h).
+	AMASupported bool
 
 	// Checksum is the state of word 255 (ACS-4 §7.12.7.93).
 	Checksum ChecksumState
@@ -205,6 +210,10 @@ func ParseIdentify(b []byte) (*Identify, error) {
 	id.Security = sec
 
 	id.HPASupported = w(82)&0x0400 != 0
+	// Words 119-120 are valid when word 86 bit 15 says so and their
+	// bits 15:14 read 01b (ACS-3 §7.12.7.41); hdparm 9.65 identify.c
+	// checks word 86 bit 15 too.
+	id.AMASupported = w(86)&0x8000 != 0 && valid(119) && w(119)&0x0100 != 0
 	id.HPAEnabled = w(85)&0x0400 != 0
 	id.DCOSupported = valid(83) && w(83)&0x0800 != 0
 
@@ -235,22 +244,28 @@ func (d *Device) Identify(ctx context.Context) (*Identify, error) {
 	return ParseIdentify(buf)
 }
 
-// SecurityEraseTimeout is the SECURITY ERASE UNIT timeout lethe uses: twice
-// the drive's estimate (word 89 or 90), and at least the estimate plus an
-// hour (hdparm's rule); 12 hours when the drive gives no estimate, and 2x
-// the largest encodable value when it only says "longer than". An SG_IO
-// timeout aborts a running erase and leaves the drive locked, so it errs
-// long.
+// SecurityEraseTimeout is the SECURITY ERASE UNIT timeout lethe uses: the
+// larger of the drive's figure with a margin (twice the estimate in word 89
+// or 90, at least the estimate plus an hour; 2x the largest encodable
+// value when the drive only says "longer than") and a floor from the
+// capacity: 30 minutes plus the time to write it at 30 MiB/s. hdparm 9.65
+// computes the same floor and takes the larger of it and its own
+// estimate + 1 h (measured with testdata/capture's shim: words 89/90 = 0
+// on 1 GiB gives 1834 s, on 128 GiB 6169 s, and 6169 s with word 89 = 10
+// too). An SG_IO timeout aborts a running erase and leaves the drive
+// locked with lethe's password, so it errs long.
 func (id *Identify) SecurityEraseTimeout(enhanced bool) time.Duration {
 	est, longer := id.Security.EraseTime, id.Security.EraseTimeLongerThan
 	if enhanced {
 		est, longer = id.Security.EnhancedEraseTime, id.Security.EnhancedEraseLongerThan
 	}
+	mib := id.Sectors * uint64(max(id.LogicalSectorSize, 512)) >> 20
+	floor := 30*time.Minute + time.Duration(mib/30)*time.Second
 	if est == 0 {
-		return 12 * time.Hour
+		return floor
 	}
 	if longer {
 		est *= 2
 	}
-	return max(2*est, est+time.Hour)
+	return max(2*est, est+time.Hour, floor)
 }

@@ -85,19 +85,55 @@ func TestParseIdentify(t *testing.T) {
 	if !id.HPASupported || !id.HPAEnabled || !id.DCOSupported || id.Checksum != ChecksumValid {
 		t.Fatal("HPA/DCO/checksum")
 	}
-	// Timeouts: 2x the estimate, at least estimate + 1 h; 12 h unknown.
-	if got := id.SecurityEraseTimeout(false); got != 64*time.Minute {
+	// Timeouts: 2x the estimate, at least estimate + 1 h, and never less
+	// than 30 min + the capacity at 30 MiB/s (1 TB: 9h19m55s).
+	floor := 30*time.Minute + time.Duration(1953525168*512>>20/30)*time.Second
+	if got := id.SecurityEraseTimeout(false); got != floor || floor != 9*time.Hour+19*time.Minute+55*time.Second {
 		t.Fatalf("normal erase timeout %v", got)
 	}
-	if got := id.SecurityEraseTimeout(true); got != 512*time.Minute {
+	if got := id.SecurityEraseTimeout(true); got != floor {
 		t.Fatalf("enhanced erase timeout %v", got)
 	}
-	if got := (&Identify{}).SecurityEraseTimeout(false); got != 12*time.Hour {
-		t.Fatalf("unknown estimate %v", got)
+	small := *id
+	small.Sectors = 1 << 21 // 1 GiB: the drive's 256 min figure wins
+	if got := small.SecurityEraseTimeout(true); got != 512*time.Minute {
+		t.Fatalf("enhanced erase timeout, 1 GiB %v", got)
 	}
 	// 8-bit format all ones: "more than 508 minutes".
 	if d, longer := eraseTime(0x00ff); !longer || d != 510*time.Minute {
 		t.Fatalf("0xff: %v %v", d, longer)
+	}
+}
+
+// Words 89/90 = 0: the capacity floor, as hdparm 9.65 computes it
+// (measured with testdata/capture's shim answering IDENTIFY: 2^21 sectors
+// -> 1834000 ms, 2^28 sectors -> 6169000 ms, also with word 89 = 10).
+// lethe's timeout must never be shorter than hdparm's.
+func TestSecurityEraseTimeoutNoEstimate(t *testing.T) {
+	for _, c := range []struct {
+		sectors uint64
+		w89     time.Duration
+		hdparm  time.Duration
+	}{
+		{1 << 21, 0, 1834 * time.Second},
+		{1 << 28, 0, 6169 * time.Second},
+		{1 << 28, 20 * time.Minute, 6169 * time.Second},
+		{1 << 21, 20 * time.Minute, 80 * time.Minute},
+	} {
+		id := &Identify{Sectors: c.sectors, LogicalSectorSize: 512, Security: SecurityInfo{EraseTime: c.w89}}
+		got := id.SecurityEraseTimeout(false)
+		if got < c.hdparm {
+			t.Errorf("%d sectors, w89 %v: %v < hdparm's %v", c.sectors, c.w89, got, c.hdparm)
+		}
+		if c.w89 == 0 && got != c.hdparm {
+			t.Errorf("%d sectors, no estimate: %v, want hdparm's %v", c.sectors, got, c.hdparm)
+		}
+	}
+	// A large HDD without an estimate is no longer cut off at 12 hours:
+	// 20 TB at 30 MiB/s is about a week.
+	id := &Identify{Sectors: 20e12 / 512, LogicalSectorSize: 512}
+	if got := id.SecurityEraseTimeout(true); got < 7*24*time.Hour {
+		t.Fatalf("20 TB: %v", got)
 	}
 }
 

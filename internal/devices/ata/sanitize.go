@@ -157,21 +157,26 @@ type SanitizeStatus struct {
 	// Progress is LBA 15:0 / 65536 while in progress.
 	Progress    float64
 	ProgressRaw uint16
-	// Failed is set when the command was aborted with reason
-	// ReasonUnsuccessful: the drive is in the failed state (SD3).
+	// Failed is set when STATUS EXT was aborted with reason
+	// ReasonUnsuccessful, or with no reason (0): the drive is in the
+	// failed state (SD3). openSeaChest (opensea-operations
+	// src/sanitize.c, get_ATA_Sanitize_Progress) treats both as a failed
+	// sanitize; a drive that does not report the reason must not pass
+	// for one that has nothing to report.
 	Failed bool
 	Reason SanitizeReason
 	Regs   Registers
 }
 
 // SanitizeStatus sends SANITIZE STATUS EXT. A drive in the failed state
-// aborts it with reason 1; that is reported as Failed, not as an error.
+// aborts it with reason 1 (ACS-4 §7.36.8), some with reason 0; both are
+// reported as Failed, not as an error.
 func (d *Device) SanitizeStatus(ctx context.Context, clearFailure bool) (*SanitizeStatus, error) {
 	regs, err := d.Exec(ctx, SanitizeStatusCmd(clearFailure))
 	if err != nil {
 		if e, ok := AsError(err); ok && e.Aborted() {
 			r := SanitizeReason(e.Regs.LBA & 0xff)
-			if r == ReasonUnsuccessful {
+			if r == ReasonUnsuccessful || r == ReasonNotReported {
 				return &SanitizeStatus{Failed: true, Reason: r, Regs: e.Regs}, nil
 			}
 		}

@@ -43,5 +43,5 @@ func Example_sanitize() {
 	// Output:
 	// in progress 0%
 	// in progress 50%
-	// completed successfully (no deallocate) after progress seen: true
+	// completed successfully after progress seen: true
 }

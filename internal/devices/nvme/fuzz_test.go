@@ -43,6 +43,10 @@ func FuzzParseSanitizeLog(f *testing.F) {
 			t.Fatalf("progress %v", l.Progress)
 		}
 		_ = l.Status.String()
-		l.Estimate(l.Action(), true)
+		for _, nd := range []uint8{0, 2} {
+			if d, ok := l.Estimate(SanitizeRequest{Action: l.Action(), NoDeallocate: true, OverwritePasses: 3}, nd); ok && d < 0 {
+				t.Fatalf("negative estimate %v", d)
+			}
+		}
 	})
 }

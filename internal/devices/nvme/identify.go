@@ -10,10 +10,14 @@ import (
 
 // Identify CNS values (NVMe Base 2.0 §5.17.1, Figure 273).
 const (
-	CNSNamespace      = 0x00
-	CNSController     = 0x01
-	CNSActiveNSList   = 0x02
-	IdentifyDataBytes = 4096
+	CNSNamespace    = 0x00
+	CNSController   = 0x01
+	CNSActiveNSList = 0x02
+	// CNSAllocatedNSList lists every allocated namespace of the NVM
+	// subsystem, attached to this controller or not (controllers that
+	// support Namespace Management, OACS bit 3).
+	CNSAllocatedNSList = 0x10
+	IdentifyDataBytes  = 4096
 )
 
 // IdentifyCmd builds Identify (opcode 0x06): CNS in CDW10 7:0, 4096 bytes.
@@ -29,16 +33,20 @@ type Controller struct {
 	Model      string // MN, bytes 24-63
 	Firmware   string // FR, bytes 64-71
 	IEEE       uint32 // OUI, bytes 73-75
-	CNTLID     uint16
-	Version    uint32 // VER, bytes 80-83
-	OACS       uint16 // bytes 256-257
-	FRMW       uint8  // byte 260
-	LPA        uint8  // byte 261
-	SANICAP    uint32 // bytes 328-331
-	NN         uint32 // bytes 516-519: number of namespaces
-	ONCS       uint16 // bytes 520-521
-	FNA        uint8  // byte 524
-	VWC        uint8  // byte 525
+	// CMIC (byte 76): bit 0 the NVM subsystem may have more than one
+	// port, bit 1 more than one controller, bit 2 this is an SR-IOV
+	// virtual function's controller, bit 3 ANA reporting.
+	CMIC    uint8
+	CNTLID  uint16
+	Version uint32 // VER, bytes 80-83
+	OACS    uint16 // bytes 256-257
+	FRMW    uint8  // byte 260
+	LPA     uint8  // byte 261
+	SANICAP uint32 // bytes 328-331
+	NN      uint32 // bytes 516-519: number of namespaces
+	ONCS    uint16 // bytes 520-521
+	FNA     uint8  // byte 524
+	VWC     uint8  // byte 525
 	// TNVMCAP and UNVMCAP are 128-bit byte counts; the low 64 bits here
 	// (no drive is larger), HighNonZero set otherwise.
 	TNVMCAP, UNVMCAP uint64
@@ -55,6 +63,18 @@ func (c *Controller) SupportsFirmware() bool { return c.OACS&0x0004 != 0 }
 
 // SupportsNamespaceMgmt reports OACS bit 3.
 func (c *Controller) SupportsNamespaceMgmt() bool { return c.OACS&0x0008 != 0 }
+
+// MultiController reports CMIC bit 1: the NVM subsystem may contain two
+// or more controllers, so namespaces this controller cannot see may exist
+// (NVMe Base 2.0 Figure 275).
+func (c *Controller) MultiController() bool { return c.CMIC&0x02 != 0 }
+
+// MultiPort reports CMIC bit 0: the NVM subsystem may have two or more ports.
+func (c *Controller) MultiPort() bool { return c.CMIC&0x01 != 0 }
+
+// VirtualFunction reports CMIC bit 2: this controller belongs to an SR-IOV
+// virtual function.
+func (c *Controller) VirtualFunction() bool { return c.CMIC&0x04 != 0 }
 
 // SupportsDeallocate reports ONCS bit 2: Dataset Management (deallocate).
 func (c *Controller) SupportsDeallocate() bool { return c.ONCS&0x0004 != 0 }
@@ -122,6 +142,7 @@ func ParseController(b []byte) (*Controller, error) {
 		Model:    asciiField(b[24:64]),
 		Firmware: asciiField(b[64:72]),
 		IEEE:     uint32(b[73]) | uint32(b[74])<<8 | uint32(b[75])<<16,
+		CMIC:     b[76],
 		CNTLID:   le16(78),
 		Version:  le32(80),
 		OACS:     le16(256),
@@ -165,6 +186,13 @@ type Namespace struct {
 	FLBAS            uint8
 	MC               uint8
 	DPC, DPS         uint8
+	// NMIC (byte 30) bit 0: the namespace may be attached to two or more
+	// controllers (a shared namespace).
+	NMIC uint8
+	// FPI (byte 32): bit 7 the Format Progress Indicator is supported,
+	// bits 6:0 the percentage of the namespace that remains to be
+	// formatted.
+	FPI uint8
 	// DLFEAT (byte 33) bits 2:0: what deallocated blocks read as: 0 not
 	// reported, 1 all zeros, 2 all ones (0xFF).
 	DLFEAT  uint8
@@ -207,6 +235,16 @@ func (n *Namespace) BlockSize() uint32 {
 // SizeBytes is NSZE times the block size.
 func (n *Namespace) SizeBytes() uint64 { return n.NSZE * uint64(n.BlockSize()) }
 
+// Shared reports NMIC bit 0: the namespace may be attached to other
+// controllers (other hosts may use it).
+func (n *Namespace) Shared() bool { return n.NMIC&0x01 != 0 }
+
+// FormatProgress decodes FPI: whether the controller reports format
+// progress, and the percentage that remains to be formatted.
+func (n *Namespace) FormatProgress() (supported bool, remainingPct uint8) {
+	return n.FPI&0x80 != 0, n.FPI & 0x7f
+}
+
 // DeallocReadsZero reports DLFEAT read behaviour "all bytes 0x00".
 func (n *Namespace) DeallocReadsZero() bool { return n.DLFEAT&0x7 == 1 }
 
@@ -235,7 +273,7 @@ func ParseNamespace(b []byte) (*Namespace, error) {
 	n := &Namespace{
 		NSZE: le64(0), NCAP: le64(8), NUSE: le64(16),
 		NSFEAT: b[24], NLBAF: b[25], FLBAS: b[26], MC: b[27], DPC: b[28], DPS: b[29],
-		DLFEAT: b[33],
+		NMIC: b[30], FPI: b[32], DLFEAT: b[33],
 		NVMCAP: le64(48),
 		Raw:    append([]byte(nil), b[:IdentifyDataBytes]...),
 	}
@@ -252,7 +290,7 @@ func ParseNamespace(b []byte) (*Namespace, error) {
 	return n, nil
 }
 
-// ParseNSList parses an active namespace ID list (CNS 2): up to 1024
+// ParseNSList parses a namespace ID list (CNS 02h active, 10h allocated): up to 1024
 // ascending NSIDs, ended by the first zero.
 func ParseNSList(b []byte) []uint32 {
 	var ids []uint32
@@ -289,6 +327,17 @@ func IdentifyNamespace(ctx context.Context, t Transport, nsid uint32) (*Namespac
 func ActiveNamespaces(ctx context.Context, t Transport) ([]uint32, error) {
 	buf := make([]byte, IdentifyDataBytes)
 	if _, err := Run(ctx, t, "Identify Active Namespace List", IdentifyCmd(CNSActiveNSList, 0, buf)); err != nil {
+		return nil, err
+	}
+	return ParseNSList(buf), nil
+}
+
+// AllocatedNamespaces sends Identify CNS 10h: every allocated namespace of
+// the NVM subsystem, attached to this controller or not. Controllers
+// without Namespace Management (OACS bit 3) refuse it.
+func AllocatedNamespaces(ctx context.Context, t Transport) ([]uint32, error) {
+	buf := make([]byte, IdentifyDataBytes)
+	if _, err := Run(ctx, t, "Identify Allocated Namespace List", IdentifyCmd(CNSAllocatedNSList, 0, buf)); err != nil {
 		return nil, err
 	}
 	return ParseNSList(buf), nil

@@ -102,10 +102,18 @@ func (d *Ioctl) Admin(ctx context.Context, c *Command) (*Completion, error) {
 	}
 	var r uintptr
 	var errno unix.Errno
-	for {
+	// EINTR from this ioctl means the kernel cancelled the request (timed
+	// out and aborted, or a controller reset), not a signal: the command
+	// may have run. Only reads are asked again, a few times; a Format NVM
+	// or Sanitize is never re-sent (see ErrCancelled).
+	for attempt := 0; ; attempt++ {
 		r, _, errno = unix.Syscall(unix.SYS_IOCTL, d.f.Fd(), ioctlAdminCmd, uintptr(unsafe.Pointer(&p)))
 		if errno != unix.EINTR {
 			break
+		}
+		if !RetryAfterCancel(c.Opcode) || attempt >= 2 {
+			runtime.KeepAlive(d.f)
+			return nil, fmt.Errorf("ioctl NVME_IOCTL_ADMIN_CMD (opcode 0x%02x): %w", c.Opcode, ErrCancelled)
 		}
 	}
 	runtime.KeepAlive(d.f)

@@ -165,6 +165,26 @@ type Transport interface {
 	Admin(ctx context.Context, c *Command) (*Completion, error)
 }
 
+// ErrCancelled says the kernel cancelled the command: the NVMe passthrough
+// ioctl returns EINTR when the request timed out and was aborted, or the
+// controller was reset while it was outstanding (it waits
+// uninterruptibly, so a signal does not cause it). The controller may or
+// may not have carried the command out: its outcome is unknown. A Format
+// NVM or Sanitize that got this must never be sent again blindly; the
+// caller follows the drive's own state (the Sanitize Status log, the
+// namespace's Format Progress Indicator) instead.
+var ErrCancelled = errors.New("the kernel cancelled the command (timed out and aborted, or the controller was reset): whether the controller carried it out is unknown")
+
+// IsCancelled reports ErrCancelled in err's chain.
+func IsCancelled(err error) bool { return errors.Is(err, ErrCancelled) }
+
+// RetryAfterCancel says whether a command the kernel cancelled may be sent
+// again: only the ones that read (Identify, Get Log Page). Everything else
+// may have started something in the controller.
+func RetryAfterCancel(opcode uint8) bool {
+	return opcode == OpIdentify || opcode == OpGetLogPage
+}
+
 // StatusError is a command the controller completed with an error status.
 type StatusError struct {
 	Op     string

@@ -2,7 +2,10 @@ package nvme
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 )
 
 // An Identify Controller structure laid out from NVMe Base 2.0 Figure 275.
@@ -122,10 +125,14 @@ func TestParseSanitizeLog(t *testing.T) {
 	if _, ok := l.ETO.Duration(); ok {
 		t.Fatal("ETO 0xFFFFFFFF reported as a time")
 	}
-	if d, ok := l.Estimate(SanitizeCryptoErase, true).Duration(); !ok || d.Seconds() != 7 {
+	// The ND fields count only with NDAS on a NODMMAS=10b controller.
+	if d, ok := l.Estimate(SanitizeRequest{Action: SanitizeCryptoErase, NoDeallocate: true}, NODMMASModified); !ok || d.Seconds() != 7 {
 		t.Fatalf("ETCEND %v", d)
 	}
-	if d, ok := l.Estimate(SanitizeBlockErase, false).Duration(); !ok || d.Seconds() != 60 {
+	if d, ok := l.Estimate(SanitizeRequest{Action: SanitizeCryptoErase, NoDeallocate: true}, NODMMASNotModified); !ok || d.Seconds() != 5 {
+		t.Fatalf("NODMMAS 01b: ETCE %v, want 5 s", d)
+	}
+	if d, ok := l.Estimate(SanitizeRequest{Action: SanitizeBlockErase}, NODMMASModified); !ok || d.Seconds() != 60 {
 		t.Fatalf("ETBE %v", d)
 	}
 	if got := FormatTimeout(l, SESUserData, 0).Minutes(); got != 12 {
@@ -133,6 +140,75 @@ func TestParseSanitizeLog(t *testing.T) {
 	}
 	if _, err := ParseSanitizeLog(b[:31]); err == nil {
 		t.Fatal("short log accepted")
+	}
+}
+
+// SSTAT values per NVMe Base 2.1 Figure 291: 100b is a success with
+// deallocation after NDAS was requested, not "no deallocation".
+func TestSanitizeStates(t *testing.T) {
+	for _, c := range []struct {
+		sstat   uint16
+		want    SanitizeState
+		success bool
+		text    string
+	}{
+		{0, SanitizeNever, false, "never"},
+		{1, SanitizeSuccess, true, "completed successfully"},
+		{2, SanitizeInProgress, false, "in progress"},
+		{3, SanitizeFailed, false, "failed"},
+		{4, SanitizeSuccessDeallocated, true, "with deallocation although no-deallocate was requested"},
+		{5, 5, false, "reserved"},
+	} {
+		b := make([]byte, 32)
+		binary.LittleEndian.PutUint16(b[2:], c.sstat)
+		l, err := ParseSanitizeLog(b)
+		if err != nil || l.Status != c.want || l.Status.Succeeded() != c.success || !strings.Contains(l.Status.String(), c.text) {
+			t.Errorf("SSTAT %d: %v %q succeeded %v (%v)", c.sstat, l.Status, l.Status, l.Status.Succeeded(), err)
+		}
+	}
+}
+
+// ETO is the estimate for 16 passes (NVMe Base 2.1 Figure 291).
+func TestOverwriteEstimateScales(t *testing.T) {
+	l := &SanitizeLog{ETO: 1600, ETOND: 3200}
+	for _, c := range []struct {
+		passes uint8
+		nd     bool
+		want   time.Duration
+	}{{1, false, 100 * time.Second}, {16, false, 1600 * time.Second}, {4, true, 800 * time.Second}} {
+		d, ok := l.Estimate(SanitizeRequest{Action: SanitizeOverwrite, OverwritePasses: c.passes, NoDeallocate: c.nd}, NODMMASModified)
+		if !ok || d != c.want {
+			t.Errorf("%d passes nd %v: %v, want %v", c.passes, c.nd, d, c.want)
+		}
+	}
+}
+
+func TestCMICNMICFPI(t *testing.T) {
+	b := controllerPage()
+	b[76] = 0x03
+	c, err := ParseController(b)
+	if err != nil || !c.MultiController() || !c.MultiPort() || c.VirtualFunction() {
+		t.Fatalf("CMIC %x: %v %v %v", c.CMIC, c.MultiController(), c.MultiPort(), err)
+	}
+	ns := make([]byte, IdentifyDataBytes)
+	ns[30], ns[32] = 0x01, 0x80|42
+	n, err := ParseNamespace(ns)
+	if err != nil || !n.Shared() {
+		t.Fatalf("NMIC %x", n.NMIC)
+	}
+	if sup, rem := n.FormatProgress(); !sup || rem != 42 {
+		t.Fatalf("FPI %v %d", sup, rem)
+	}
+}
+
+func TestRetryAfterCancel(t *testing.T) {
+	for op, want := range map[uint8]bool{OpIdentify: true, OpGetLogPage: true, OpFormatNVM: false, OpSanitize: false, 0x09: false} {
+		if RetryAfterCancel(op) != want {
+			t.Errorf("opcode 0x%02x: retry %v", op, !want)
+		}
+	}
+	if !IsCancelled(fmt.Errorf("x: %w", ErrCancelled)) {
+		t.Fatal("IsCancelled")
 	}
 }
 

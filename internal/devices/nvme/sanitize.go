@@ -29,16 +29,27 @@ func GetLogPageCmd(lid uint8, nsid uint32, buf []byte, rae bool, offset uint64) 
 	return c
 }
 
-// SanitizeState is SSTAT bits 2:0 (NVMe Base 2.0 §5.16.1.25, Figure 266).
+// SanitizeState is SSTAT bits 2:0 of the Sanitize Status log (NVMe Base
+// 2.1 §5.1.12.1.33, Figure 291; NVMe Base 2.0 Figure 266).
 type SanitizeState uint8
 
 // Sanitize states.
+//
+// 100b is easy to read backwards (libblockdev names it
+// ..._SUCCESS_NO_DEALLOC): it reports that the most recent sanitize *for
+// which No-Deallocate After Sanitize was requested* completed
+// successfully **with deallocation** of all user data, i.e. the controller
+// deallocated although asked not to. A sanitize that honoured NDAS
+// reports 001b like any other success.
 const (
-	SanitizeNever            SanitizeState = 0 // never sanitized
-	SanitizeSuccess          SanitizeState = 1 // the most recent sanitize succeeded
-	SanitizeInProgress       SanitizeState = 2
-	SanitizeFailed           SanitizeState = 3
-	SanitizeSuccessNoDealloc SanitizeState = 4 // succeeded with no-deallocate
+	SanitizeNever      SanitizeState = 0 // 000b: never sanitized
+	SanitizeSuccess    SanitizeState = 1 // 001b: the most recent sanitize completed successfully
+	SanitizeInProgress SanitizeState = 2 // 010b
+	SanitizeFailed     SanitizeState = 3 // 011b
+	// SanitizeSuccessDeallocated is 100b: NDAS was requested, the
+	// sanitize succeeded, and the controller deallocated the user data
+	// anyway.
+	SanitizeSuccessDeallocated SanitizeState = 4
 )
 
 func (s SanitizeState) String() string {
@@ -51,15 +62,15 @@ func (s SanitizeState) String() string {
 		return "in progress"
 	case SanitizeFailed:
 		return "failed"
-	case SanitizeSuccessNoDealloc:
-		return "completed successfully (no deallocate)"
+	case SanitizeSuccessDeallocated:
+		return "completed successfully with deallocation although no-deallocate was requested"
 	}
-	return fmt.Sprintf("state %d", uint8(s))
+	return fmt.Sprintf("state %d (reserved)", uint8(s))
 }
 
 // Succeeded reports either success state.
 func (s SanitizeState) Succeeded() bool {
-	return s == SanitizeSuccess || s == SanitizeSuccessNoDealloc
+	return s == SanitizeSuccess || s == SanitizeSuccessDeallocated
 }
 
 // Estimate is a sanitize time estimate in seconds; NotReported (all ones)
@@ -93,8 +104,12 @@ type SanitizeLog struct {
 	// SCDW10 is CDW10 of the sanitize command that started the current or
 	// most recent operation.
 	SCDW10 uint32
-	// Estimated times: overwrite, block erase, crypto erase, and the same
-	// with no-deallocate (NVMe 1.4+).
+	// Estimated times (NVMe Base 2.1 Figure 291): overwrite (ETO, for an
+	// overwrite of 16 passes), block erase, crypto erase; and the same
+	// "with No-Deallocate Media Modification" (ETOND, ETBEND, ETCEND),
+	// which apply only to a sanitize with No-Deallocate After Sanitize
+	// on a controller whose SANICAP.NODMMAS is 10b (the media is
+	// additionally modified after such a sanitize).
 	ETO, ETBE, ETCE, ETOND, ETBEND, ETCEND Estimate
 	Raw                                    []byte
 }
@@ -102,24 +117,51 @@ type SanitizeLog struct {
 // Action returns the SANACT of SCDW10.
 func (l *SanitizeLog) Action() SanitizeAction { return SanitizeAction(l.SCDW10 & 0x7) }
 
-// Estimate returns the estimate for action a with or without no-deallocate.
-func (l *SanitizeLog) Estimate(a SanitizeAction, noDealloc bool) Estimate {
+// EstimateField returns the raw estimate field for action a: the "with
+// No-Deallocate Media Modification" one when mediaModified, else the
+// plain one. Estimate applies the rules for which one counts.
+func (l *SanitizeLog) EstimateField(a SanitizeAction, mediaModified bool) Estimate {
 	switch {
-	case a == SanitizeOverwrite && noDealloc:
+	case a == SanitizeOverwrite && mediaModified:
 		return l.ETOND
 	case a == SanitizeOverwrite:
 		return l.ETO
-	case a == SanitizeBlockErase && noDealloc:
+	case a == SanitizeBlockErase && mediaModified:
 		return l.ETBEND
 	case a == SanitizeBlockErase:
 		return l.ETBE
-	case a == SanitizeCryptoErase && noDealloc:
+	case a == SanitizeCryptoErase && mediaModified:
 		return l.ETCEND
 	case a == SanitizeCryptoErase:
 		return l.ETCE
 	}
 	return NotReported
 }
+
+// Estimate is the controller's estimate for the sanitize r on a controller
+// with SANICAP.NODMMAS nodmmas: the ND field only when r asks for
+// no-deallocate and NODMMAS is 10b (the media is then additionally
+// modified after the sanitize; otherwise the ND fields do not apply), and
+// for an overwrite the 16-pass figure scaled to r's passes.
+func (l *SanitizeLog) Estimate(r SanitizeRequest, nodmmas uint8) (time.Duration, bool) {
+	e := l.EstimateField(r.Action, r.NoDeallocate && nodmmas == NODMMASModified)
+	d, ok := e.Duration()
+	if !ok || r.Action != SanitizeOverwrite {
+		return d, ok
+	}
+	passes := time.Duration(r.OverwritePasses)
+	if passes == 0 || passes > 16 {
+		passes = 16
+	}
+	return d * passes / 16, true
+}
+
+// NODMMAS values (SANICAP bits 31:30).
+const (
+	NODMMASNotReported = 0 // not reported
+	NODMMASNotModified = 1 // media not additionally modified after a no-deallocate sanitize
+	NODMMASModified    = 2 // media additionally modified after a no-deallocate sanitize
+)
 
 // ParseSanitizeLog parses the Sanitize Status log (at least 32 bytes; the
 // page is 512).
@@ -335,20 +377,27 @@ func FormatTimeout(log *SanitizeLog, ses uint8, capacityBytes uint64) time.Durat
 }
 
 // SanitizeTimeout is how long lethe waits for a sanitize operation to end
-// (polling the log): twice the controller's estimate for the action (with
-// or without no-deallocate) plus 10 minutes; without an estimate, the time
-// to write the capacity once per pass at 50 MB/s plus 10 minutes (a crypto
+// (polling the log): twice the controller's estimate for the request (see
+// SanitizeLog.Estimate) plus 10 minutes; without an estimate, the time to
+// write the capacity once per pass at 50 MB/s plus 10 minutes (a crypto
 // erase without an estimate gets the same, erring long: a sanitize cannot
-// be aborted, so giving up early only loses track of it).
-func SanitizeTimeout(l *SanitizeLog, r SanitizeRequest, capacityBytes uint64) time.Duration {
-	if l != nil {
-		if d, ok := l.Estimate(r.Action, r.NoDeallocate).Duration(); ok {
-			return 2*d + 10*time.Minute
-		}
-	}
+// be aborted, so giving up early only loses track of it). An overwrite,
+// whose estimate is scaled from the 16-pass figure, never gets less than
+// that capacity bound.
+func SanitizeTimeout(l *SanitizeLog, r SanitizeRequest, nodmmas uint8, capacityBytes uint64) time.Duration {
 	passes := uint64(1)
 	if r.Action == SanitizeOverwrite && r.OverwritePasses > 0 {
 		passes = uint64(r.OverwritePasses)
 	}
-	return time.Duration(passes*capacityBytes/50e6)*time.Second + 10*time.Minute
+	fromCapacity := time.Duration(passes*capacityBytes/50e6)*time.Second + 10*time.Minute
+	if l != nil {
+		if d, ok := l.Estimate(r, nodmmas); ok {
+			t := 2*d + 10*time.Minute
+			if r.Action == SanitizeOverwrite {
+				t = max(t, fromCapacity)
+			}
+			return t
+		}
+	}
+	return fromCapacity
 }

@@ -35,15 +35,51 @@ type Info struct {
 	// Notes are non-fatal problems, e.g. "Sanitize Status log: Invalid
 	// Field in Command": the capability is then unknown or absent.
 	Notes []string `json:"notes,omitempty"`
+	// Unknown names the fields the source could not give, with why
+	// (captured data replayed without a device: smartctl does not print
+	// SANICAP, for example). A field named here reads as zero in the
+	// parsed structures and must not be taken as "not supported". The
+	// real probe never sets it.
+	Unknown map[string]string `json:"unknown,omitempty"`
 }
+
+// Fields Info.Unknown names.
+const (
+	UnknownSANICAP  = "SANICAP"                    // NVMe Identify Controller bytes 331:328
+	UnknownFNA      = "FNA"                        // NVMe Identify Controller byte 524
+	UnknownCMIC     = "CMIC"                       // NVMe Identify Controller byte 76
+	UnknownWord59   = "IDENTIFY w59"               // ATA sanitize feature set
+	UnknownWord128  = "IDENTIFY w128"              // ATA security: enhanced erase, erase times (words 89/90)
+	UnknownHidden   = "hidden areas"               // ATA HPA/AMA/DCO feature sets (words 82, 83, 119)
+	UnknownOACS     = "OACS"                       // NVMe Identify Controller bytes 257:256
+	UnknownSecurity = "IDENTIFY w82/w128 security" // ATA Security feature set and state
+)
+
+// IsUnknown returns why field is unknown, or "".
+func (in *Info) IsUnknown(field string) string { return in.Unknown[field] }
 
 // NVMeInfo is the NVMe side.
 type NVMeInfo struct {
 	Controller *nvme.Controller `json:"controller"`
 	// NSID is the namespace of the probed block device (0 when the
 	// controller character device was probed).
-	NSID       uint32                     `json:"nsid"`
+	NSID uint32 `json:"nsid"`
+	// Namespaces are the active namespaces that Identify Namespace
+	// described (NSZE > 0).
 	Namespaces map[uint32]*nvme.Namespace `json:"namespaces"`
+	// Active lists the active NSIDs (Identify CNS 02h, or 1..NN on NVMe
+	// 1.0 controllers without it).
+	Active []uint32 `json:"active,omitempty"`
+	// Allocated lists every allocated namespace of the NVM subsystem,
+	// attached here or not (Identify CNS 10h); nil when the controller
+	// has no Namespace Management (OACS bit 3) or refused the question.
+	Allocated []uint32 `json:"allocated,omitempty"`
+	// AllocatedError says why Allocated is nil although the controller
+	// advertises Namespace Management.
+	AllocatedError string `json:"allocatedError,omitempty"`
+	// Unidentified lists active NSIDs whose Identify Namespace failed:
+	// namespaces lethe knows exist but cannot describe.
+	Unidentified []uint32 `json:"unidentified,omitempty"`
 	// SanitizeLog is nil when the controller has no Sanitize Status log.
 	SanitizeLog *nvme.SanitizeLog `json:"sanitizeLog,omitempty"`
 }
@@ -54,10 +90,16 @@ func (n *NVMeInfo) Namespace() *nvme.Namespace { return n.Namespaces[n.NSID] }
 // ATAInfo is the ATA side.
 type ATAInfo struct {
 	Identify *ata.Identify `json:"identify"`
-	// HPA is nil when READ NATIVE MAX ADDRESS EXT failed (see Notes).
-	HPA *ata.HPA `json:"hpa,omitempty"`
-	// DCO is nil when the drive has no DCO or refused DCO IDENTIFY.
-	DCO *ata.DCO `json:"dco,omitempty"`
+	// HPA compares IDENTIFY's current max with the native max address
+	// (GET NATIVE MAX ADDRESS EXT on an Accessible Max Address drive,
+	// else READ NATIVE MAX ADDRESS EXT); nil when it could not be read,
+	// and NativeMaxError says why.
+	HPA            *ata.HPA `json:"hpa,omitempty"`
+	NativeMaxError string   `json:"nativeMaxError,omitempty"`
+	// DCO is nil when the drive has no DCO or refused DCO IDENTIFY
+	// (DCOError says which).
+	DCO      *ata.DCO `json:"dco,omitempty"`
+	DCOError string   `json:"dcoError,omitempty"`
 	// Capacity is the SATL's READ CAPACITY(16), to compare with IDENTIFY
 	// and the OS view (old HBAs cap at 2^32 LBAs).
 	Capacity *scsi.Capacity `json:"capacity,omitempty"`
@@ -97,14 +139,29 @@ func NVMe(ctx context.Context, t nvme.Transport, nsid uint32) (*Info, error) {
 			ids = append(ids, i)
 		}
 	}
+	n.Active = ids
 	for _, id := range ids {
 		ns, err := nvme.IdentifyNamespace(ctx, t, id)
 		if err != nil {
+			// It exists (it is in the active list) but cannot be
+			// described: an erase of the subsystem must account for it.
 			in.note("namespace %d: %v", id, err)
+			n.Unidentified = append(n.Unidentified, id)
 			continue
 		}
 		if ns.NSZE > 0 {
 			n.Namespaces[id] = ns
+		}
+	}
+	// Format with FNA bits 0/1 and every Sanitize act on the whole NVM
+	// subsystem, including namespaces not attached to this controller:
+	// with Namespace Management, CNS 10h lists them all.
+	if c.SupportsNamespaceMgmt() {
+		if all, err := nvme.AllocatedNamespaces(ctx, t); err == nil {
+			n.Allocated = all
+		} else {
+			n.AllocatedError = err.Error()
+			in.note("allocated namespace list: %v", err)
 		}
 	}
 	if nsid != 0 && n.Namespaces[nsid] == nil {
@@ -151,17 +208,25 @@ func probeATA(ctx context.Context, t scsi.Transport) (*Info, error) {
 	if err := dev.PreferDescriptorSense(ctx); err != nil {
 		in.note("descriptor sense: %v", err)
 	}
-	if id.HPASupported {
-		if h, err := dev.ReadHPA(ctx, id); err == nil {
-			a.HPA = &h
-		} else {
-			in.note("HPA: %v", err)
+	// The native max address: asked whatever IDENTIFY advertises (the
+	// command only reads; QEMU's AHCI disk answers READ NATIVE MAX ADDRESS
+	// EXT without advertising the HPA feature set). A drive that
+	// advertises neither HPA nor Accessible Max Address and refuses
+	// cannot have a hidden area of that kind; one that advertises a
+	// feature set and refuses leaves the native capacity unknown.
+	if h, err := dev.ReadHPA(ctx, id); err == nil {
+		a.HPA = &h
+	} else {
+		a.NativeMaxError = err.Error()
+		if id.HPASupported || id.AMASupported {
+			in.note("native max address: %v", err)
 		}
 	}
 	if id.DCOSupported {
 		if d, err := dev.DCOIdentify(ctx); err == nil {
 			a.DCO = d
 		} else {
+			a.DCOError = err.Error()
 			in.note("DCO: %v", err)
 		}
 	}

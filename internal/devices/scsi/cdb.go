@@ -2,6 +2,7 @@ package scsi
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -161,16 +162,50 @@ type FormatRequest struct {
 	Immed bool
 	// FFMT is the fast-format field of the CDB (SBC-4: 0 = full format).
 	FFMT uint8
+	// FMTPINFO (CDB byte 1 bits 7:6) and PFU (PROTECTION FIELD USAGE,
+	// parameter list header byte 0 bits 2:0) select the protection type
+	// the device is formatted with; ProtectionFields derives them from
+	// READ CAPACITY(16) so a format keeps the type the drive has.
+	FMTPINFO, PFU uint8
 }
 
 // FormatUnitCDB returns the CDB and the parameter list header.
 func FormatUnitCDB(r FormatRequest) (cdb, param []byte) {
-	cdb = []byte{OpFormatUnit, 0x10 | 0x08, 0, 0, r.FFMT & 0x03, 0} // FMTDATA, CMPLST
-	param = []byte{0, 0, 0, 0}
+	cdb = []byte{OpFormatUnit, (r.FMTPINFO&0x03)<<6 | 0x10 | 0x08, 0, 0, r.FFMT & 0x03, 0} // FMTDATA, CMPLST
+	param = []byte{r.PFU & 0x07, 0, 0, 0}
 	if r.Immed {
 		param[1] = 0x02
 	}
 	return cdb, param
+}
+
+// ProtectionFields returns the FMTPINFO and PROTECTION FIELD USAGE values
+// that format a device with the protection information type its READ
+// CAPACITY(16) reports (SBC-4 §5.4.2, the FMTPINFO / PROTECTION FIELD USAGE
+// table; sg_format(8) "PROTECTION INFORMATION": type 0 -> 0/0, type 1 ->
+// 2/0, type 2 -> 3/0, type 3 -> 3/1). FORMAT UNIT with FMTPINFO 0 formats a
+// PI drive without protection information, silently changing its format,
+// so an unknown or unkeepable type is an error: lethe sends the short
+// parameter list header, which has no PROTECTION INTERVAL EXPONENT, so a
+// non-zero P_I_EXPONENT cannot be kept either.
+func ProtectionFields(c *Capacity) (fmtpinfo, pfu uint8, err error) {
+	if c == nil {
+		return 0, 0, errors.New("READ CAPACITY(16) was not read: the protection information type is unknown, and FORMAT UNIT would set one")
+	}
+	switch t := c.ProtectionType(); {
+	case c.PIExponent != 0 && t >= 2:
+		return 0, 0, fmt.Errorf("the drive is formatted with protection type %d and P_I_EXPONENT %d, which the short FORMAT UNIT parameter header lethe sends cannot keep", t, c.PIExponent)
+	case t == 0:
+		return 0, 0, nil
+	case t == 1:
+		return 2, 0, nil
+	case t == 2:
+		return 3, 0, nil
+	case t == 3:
+		return 3, 1, nil
+	default:
+		return 0, 0, fmt.Errorf("READ CAPACITY(16) reports PROT_EN=1 with P_TYPE %d, a reserved protection type", c.PType)
+	}
 }
 
 // Mode page handling (SPC-5 §6.13, §6.15, §7.5.10).

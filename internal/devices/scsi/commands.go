@@ -240,8 +240,21 @@ type Capacity struct {
 	PType      uint8
 	// PhysPerLogExp: 2^exp logical blocks per physical block.
 	PhysPerLogExp uint8
+	// PIExponent is P_I_EXPONENT (byte 13 bits 7:4): 2^n protection
+	// intervals per logical block (types 2 and 3).
+	PIExponent    uint8
 	LBPME, LBPRZ  bool // thin provisioning enabled; unmapped blocks read zero
 	LowestAligned uint16
+}
+
+// ProtectionType is the protection information type the device is
+// formatted with: 0 when PROT_EN is clear, else P_TYPE + 1 (SBC-4 §5.20.2:
+// P_TYPE 000b is type 1, 001b type 2, 010b type 3; others reserved).
+func (c *Capacity) ProtectionType() int {
+	if !c.ProtEnable {
+		return 0
+	}
+	return int(c.PType) + 1
 }
 
 // Bytes is the capacity in bytes.
@@ -258,6 +271,7 @@ func ParseReadCapacity16(b []byte) (*Capacity, error) {
 		ProtEnable:    b[12]&0x01 != 0,
 		PType:         (b[12] >> 1) & 0x07,
 		PhysPerLogExp: b[13] & 0x0f,
+		PIExponent:    b[13] >> 4,
 		LBPME:         b[14]&0x80 != 0,
 		LBPRZ:         b[14]&0x40 != 0,
 		LowestAligned: binary.BigEndian.Uint16(b[14:16]) & 0x3fff,

@@ -77,6 +77,16 @@ func TestGoldenCDBs(t *testing.T) {
 	add("scsi-format-unit-immed", c, p)
 	c, p = fmtu(FormatRequest{})
 	add("scsi-format-unit-wait", c, p)
+	// Keeping each protection type (ProtectionFields from READ
+	// CAPACITY(16)), cross-checked with sg_format --fmtpinfo/--pfu.
+	for typ, name := range map[uint8]string{1: "scsi-format-unit-type1", 2: "scsi-format-unit-type2", 3: "scsi-format-unit-type3"} {
+		fpi, pfu, err := ProtectionFields(&Capacity{ProtEnable: true, PType: typ - 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, p = fmtu(FormatRequest{Immed: true, FMTPINFO: fpi, PFU: pfu})
+		add(name, c, p)
+	}
 
 	for _, tc := range cases {
 		e, ok := g[tc.name]

@@ -252,3 +252,41 @@ func TestSanitizeTimeout(t *testing.T) {
 		t.Errorf("format, long drive figure: %s", got)
 	}
 }
+
+func TestProtectionFields(t *testing.T) {
+	for _, c := range []struct {
+		b12, b13    byte
+		typ         int
+		fpi, pfu    uint8
+		errContains string
+	}{
+		{0x00, 0x00, 0, 0, 0, ""},
+		{0x01, 0x00, 1, 2, 0, ""},
+		{0x03, 0x00, 2, 3, 0, ""},
+		{0x05, 0x00, 3, 3, 1, ""},
+		{0x07, 0x00, 4, 0, 0, "reserved"},
+		{0x03, 0x30, 2, 0, 0, "P_I_EXPONENT 3"},
+	} {
+		b := make([]byte, 32)
+		b[7], b[11], b[12], b[13] = 0xff, 0x02, c.b12, c.b13
+		cp, err := ParseReadCapacity16(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.ProtectionType() != c.typ {
+			t.Errorf("byte 12 %02x: type %d, want %d", c.b12, cp.ProtectionType(), c.typ)
+		}
+		fpi, pfu, err := ProtectionFields(cp)
+		switch {
+		case c.errContains != "":
+			if err == nil || !strings.Contains(err.Error(), c.errContains) {
+				t.Errorf("byte 12 %02x: %v, want an error with %q", c.b12, err, c.errContains)
+			}
+		case err != nil || fpi != c.fpi || pfu != c.pfu:
+			t.Errorf("byte 12 %02x: FMTPINFO %d PFU %d %v", c.b12, fpi, pfu, err)
+		}
+	}
+	if _, _, err := ProtectionFields(nil); err == nil {
+		t.Error("unknown capacity accepted")
+	}
+}

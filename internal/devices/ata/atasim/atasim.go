@@ -11,7 +11,12 @@
 //
 // Capacity: Sectors (native max + 1), HPASectors (what IDENTIFY shows when
 // an HPA hides the rest; non-volatile), DCOSectors (factory capacity when a
-// DCO has reduced the native max), DCOFrozen.
+// DCO has reduced the native max), DCOFrozen. AMA makes it an ACS-3 drive:
+// the Accessible Max Address Configuration feature set (IDENTIFY word 119
+// bit 8; GET NATIVE MAX ADDRESS EXT / SET ACCESSIBLE MAX ADDRESS EXT, 78h)
+// instead of the HPA feature set and DCO, whose commands it aborts.
+// NativeMaxFails aborts both ways of reading the native max. NoRotationRate
+// leaves IDENTIFY word 217 at 0 (not reported), as many SSDs do.
 //
 // Security: NoSecurity, EnhancedErase, EraseTime/EnhancedEraseTime (raw
 // IDENTIFY words 89/90), UserPassword (set: the drive powers up locked,
@@ -20,7 +25,8 @@
 // suspend/resume cycle does), EnhancedPattern.
 //
 // Sanitize: Sanitize plus Crypto/Block/Overwrite/Antifreeze support bits,
-// SanitizeFrozenAtPowerOn (SD1), PreviousSanitizeSucceeded (the trap: an
+// SanitizeFrozenAtPowerOn (SD1), FailureReasonZero (STATUS EXT in SD3
+// aborts with reason 0 rather than 1), PreviousSanitizeSucceeded (the trap: an
 // idle drive whose STATUS EXT says "completed without error"), Steps,
 // ManualProgress (only Advance moves it; otherwise each STATUS EXT reports
 // then advances one step), FailAtStep (SD3; with the FAILURE MODE bit the
@@ -36,6 +42,11 @@
 // Host I/O (ReadAt/WriteAt) fails while the drive is locked or a sanitize
 // runs or has failed, and beyond the current max address.
 //
+// PowerCycle and SuspendResume both lose the volatile state: a drive with a
+// user password comes back locked (SEC4; ACS-4 §4.18.4: the power-on state
+// of an enabled drive is locked), which a suspend/resume cycle also causes
+// because the drive loses power in S3.
+//
 // Simplifications, documented so tests do not rely on them: SECURITY ERASE
 // UNIT in SEC1 (no user password) is aborted; a normal erase covers LBA 0 to
 // the current max, an enhanced erase and every sanitize the whole medium;
@@ -46,6 +57,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/lethe-project/lethe/internal/devices/ata"
@@ -61,8 +73,11 @@ type Config struct {
 	DCOSectors              uint64 // 0: no DCO reduction
 	DCOFrozen               bool
 	RotationRate            uint16 // default 1 (solid state)
+	NoRotationRate          bool   // word 217 = 0: not reported
 	WWN                     uint64
 	TRIM                    bool
+	AMA                     bool // Accessible Max Address instead of HPA and DCO
+	NativeMaxFails          bool
 
 	NoSecurity        bool
 	EnhancedErase     bool
@@ -79,6 +94,7 @@ type Config struct {
 	Crypto, Block, Overwrite, Antifreeze bool
 	SanitizeFrozenAtPowerOn              bool
 	PreviousSanitizeSucceeded            bool
+	FailureReasonZero                    bool
 	Steps                                int // default 4
 	ManualProgress                       bool
 	FailAtStep                           int
@@ -190,7 +206,9 @@ func MustNew(cfg Config) *Drive {
 // powerOn applies the power-on state (c.mu held or during New).
 func (d *Drive) powerOn() {
 	d.locked = d.enabled
-	d.frozen = d.cfg.FrozenAtPowerOn
+	// The BIOS's SECURITY FREEZE LOCK is aborted by a locked drive (SEC4),
+	// so only an unlocked one powers up frozen (SEC2).
+	d.frozen = d.cfg.FrozenAtPowerOn && !d.locked
 	d.attempts = 5
 	d.prepared, d.readNative, d.nvSetDone = false, false, false
 	d.curMax = d.nvMax
@@ -228,6 +246,19 @@ func (d *Drive) SuspendResume() {
 	}
 }
 
+// WarmReboot simulates a reboot that keeps the drive powered (its security
+// state survives) while the BIOS sends SECURITY FREEZE LOCK: an unlocked
+// drive with a password ends in SEC6 (enabled, unlocked, frozen), a locked
+// one aborts the freeze and stays SEC4.
+func (d *Drive) WarmReboot() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.prepared, d.readNative = false, false
+	if !d.locked {
+		d.frozen = true
+	}
+}
+
 // Advance moves a running sanitize n steps.
 func (d *Drive) Advance(n int) error {
 	d.mu.Lock()
@@ -251,6 +282,26 @@ func (d *Drive) Commands() []ata.TaskFile {
 
 // Disk is the medium, for raw inspection.
 func (d *Drive) Disk() *simdisk.Disk { return d.disk }
+
+// Medium is Disk, named as the other simulators name it.
+func (d *Drive) Medium() *simdisk.Disk { return d.disk }
+
+// Sanitizing reports whether a sanitize runs (SD2).
+func (d *Drive) Sanitizing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.san == sd2InProgress
+}
+
+// CommandLog returns every ATA command received, one line each
+// ("SANITIZE BLOCK ERASE EXT FEATURE=0x0012 COUNT=0x0000 LBA=0x0000426b4572").
+func (d *Drive) CommandLog() []string {
+	var out []string
+	for _, tf := range d.Commands() {
+		out = append(out, fmt.Sprintf("%s FEATURE=0x%04x COUNT=0x%04x LBA=0x%012x", (&ata.Command{TF: tf}).Name(), tf.Feature, tf.Count, tf.LBA))
+	}
+	return out
+}
 
 // Errors of host I/O.
 var (
@@ -474,12 +525,48 @@ func (d *Drive) execute(tf ata.TaskFile, proto ata.Protocol, data []byte) result
 	case ata.CmdSecurityEraseUnit:
 		return d.eraseUnit(data, wasPrepared)
 	case ata.CmdReadNativeMaxExt:
+		if d.cfg.AMA || d.cfg.NativeMaxFails {
+			return abort() // obsolete on an ACS-3 AMA drive
+		}
 		d.readNative = true
 		return okWith(0, d.nativeMax)
 	case ata.CmdSetMaxExt:
+		if d.cfg.AMA {
+			return abort()
+		}
 		return d.setMax(tf, wasReadNative)
+	case ata.CmdAMAConfig:
+		return d.ama(tf)
 	case ata.CmdDeviceConfig:
+		if d.cfg.AMA {
+			return abort()
+		}
 		return d.dco(tf, data)
+	}
+	return abort()
+}
+
+// ama implements the Accessible Max Address Configuration feature set
+// (ACS-3 §7.6): GET NATIVE MAX ADDRESS EXT returns the native max; SET
+// ACCESSIBLE MAX ADDRESS EXT changes the accessible max, non-volatile,
+// with no preceding command; an address above the native max is ID NOT
+// FOUND.
+func (d *Drive) ama(tf ata.TaskFile) result {
+	if !d.cfg.AMA {
+		return abort()
+	}
+	switch tf.Feature {
+	case ata.AMAGetNativeMax:
+		if d.cfg.NativeMaxFails {
+			return abort()
+		}
+		return okWith(0, d.nativeMax)
+	case ata.AMASetAccessibleMax:
+		if tf.LBA > d.nativeMax {
+			return result{err: ata.ErrorIDNF}
+		}
+		d.nvMax, d.curMax = tf.LBA, tf.LBA
+		return okWith(0, tf.LBA)
 	}
 	return abort()
 }
@@ -696,6 +783,9 @@ func (d *Drive) sanitizeStatus(tf ata.TaskFile) result {
 			d.san = sd0Idle
 			return okWith(0, 0)
 		}
+		if d.cfg.FailureReasonZero {
+			return abortReason(0)
+		}
 		return abortReason(uint8(ata.ReasonUnsuccessful))
 	}
 	var count uint16
@@ -783,6 +873,17 @@ func (d *Drive) identify(data []byte) {
 	w[85] = 0x0400
 	w[86] = 0x0400 | 0x0800
 	w[87] = 0x4000
+	w[119] = 0x4000
+	w[86] |= 0x8000 // words 119-120 valid (ACS-3 §7.12.7.41)
+	w[120] = 0x4000
+	if d.cfg.AMA {
+		// ACS-3: Accessible Max Address instead of HPA and DCO.
+		w[82] &^= 0x0400
+		w[85] &^= 0x0400
+		w[83] &^= 0x0800
+		w[86] &^= 0x0800
+		w[119] |= 0x0100
+	}
 	if !d.cfg.NoSecurity {
 		w[82] |= 0x0002
 		if d.enabled {
@@ -818,6 +919,9 @@ func (d *Drive) identify(data []byte) {
 	w[100], w[101], w[102], w[103] = uint16(sectors), uint16(sectors>>16), uint16(sectors>>32), uint16(sectors>>48)
 	w[106] = 0x4000
 	w[217] = d.cfg.RotationRate
+	if d.cfg.NoRotationRate {
+		w[217] = 0
+	}
 	for i, v := range w {
 		binary.LittleEndian.PutUint16(data[2*i:], v)
 	}

@@ -479,3 +479,82 @@ func TestSanitizeResumesAfterPowerLoss(t *testing.T) {
 		t.Fatalf("security state after power cycle: %s", id.Security.State())
 	}
 }
+
+// An ACS-3 drive with the Accessible Max Address feature set: IDENTIFY word
+// 119 bit 8, no HPA/DCO; 27h/37h are aborted, 78h works.
+func TestAccessibleMaxAddress(t *testing.T) {
+	d := MustNew(Config{AMA: true, Sectors: 4096, HPASectors: 3000})
+	dev := ata.New(d)
+	id := identify(t, dev)
+	if !id.AMASupported || id.HPASupported || id.DCOSupported || id.Sectors != 3000 {
+		t.Fatalf("AMA %v HPA %v DCO %v sectors %d", id.AMASupported, id.HPASupported, id.DCOSupported, id.Sectors)
+	}
+	if _, err := dev.ReadNativeMaxAddress(ctx); !ata.IsAborted(err) {
+		t.Fatalf("READ NATIVE MAX on an AMA drive: %v", err)
+	}
+	h, err := dev.ReadHPA(ctx, id)
+	if err != nil || h.NativeMaxLBA != 4095 || h.HiddenSectors() != 1096 || h.Method != ata.MethodAMA {
+		t.Fatalf("ReadHPA %+v %v", h, err)
+	}
+	if err := dev.SetAccessibleMaxAddress(ctx, 5000); !ata.IsIDNotFound(err) {
+		t.Fatalf("SET ACCESSIBLE MAX beyond native: %v", err)
+	}
+	if m, err := dev.SetNativeMax(ctx, id, 4095); err != nil || m != ata.MethodSetAMA {
+		t.Fatalf("SetNativeMax %s %v", m, err)
+	}
+	d.PowerCycle() // non-volatile
+	if id := identify(t, dev); id.Sectors != 4096 {
+		t.Fatalf("after SET ACCESSIBLE MAX ADDRESS EXT and a power cycle: %d sectors", id.Sectors)
+	}
+	if id := identify(t, ata.New(MustNew(Config{NoRotationRate: true}))); id.RotationRate != 0 {
+		t.Fatalf("word 217 %d", id.RotationRate)
+	}
+}
+
+// A drive with a user password loses power in S3: after suspend/resume it
+// is unfrozen but locked again (SEC4), so the unlock must be repeated.
+func TestSuspendResumeLocks(t *testing.T) {
+	d := MustNew(Config{UserPassword: []byte("owner"), FrozenAtPowerOn: true})
+	dev := ata.New(d)
+	if s := identify(t, dev).Security; !s.Locked || s.Frozen {
+		t.Fatalf("power-on with a password: %s (a locked drive aborts the BIOS's freeze)", s.State())
+	}
+	pw, _ := ata.NewPassword("owner")
+	if err := dev.SecurityUnlock(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+	d.WarmReboot() // the drive keeps power, the BIOS freezes it: SEC6
+	if s := identify(t, dev).Security; s.State() != "SEC6 (enabled, unlocked, frozen)" {
+		t.Fatalf("after a warm reboot: %s", s.State())
+	}
+	if err := dev.SecurityDisablePassword(ctx, pw); !ata.IsAborted(err) {
+		t.Fatalf("disable password while frozen: %v", err)
+	}
+	d.SuspendResume()
+	if s := identify(t, dev).Security; !s.Locked || s.Frozen {
+		t.Fatalf("after suspend/resume: %s, want SEC4", s.State())
+	}
+	if err := dev.SecurityDisablePassword(ctx, pw); !ata.IsAborted(err) {
+		t.Fatalf("disable password while locked: %v", err)
+	}
+	if err := dev.SecurityUnlock(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.SecurityDisablePassword(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// STATUS EXT in SD3 aborted with reason 0 still means "failed".
+func TestSanitizeFailureReasonZero(t *testing.T) {
+	d := MustNew(Config{Sanitize: true, FailAtStep: 1, FailureReasonZero: true})
+	dev := ata.New(d)
+	if err := dev.Sanitize(ctx, ata.SanitizeBlockErase, ata.SanitizeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Advance(1)
+	st, err := dev.SanitizeStatus(ctx, false)
+	if err != nil || !st.Failed || st.Reason != ata.ReasonNotReported {
+		t.Fatalf("status %+v %v", st, err)
+	}
+}

@@ -29,8 +29,28 @@
 //     included, but the medium is untouched (and not deallocated).
 //   - IgnoreSES: Format behaves as QEMU: any SES is accepted without
 //     checking FNA, and every format zeroes the namespace.
+//   - DeallocateDespiteNDAS: a sanitize with No-Deallocate After Sanitize
+//     still deallocates, and the log reports SSTAT 100b (NVMe Base 2.1
+//     Figure 291). Without it a no-deallocate sanitize leaves the media
+//     readable and reports 001b, as any success.
 //   - Estimates: ETO/ETBE/ETCE (and ND variants) reported in the log.
-//   - Namespaces: size, LBA formats, current format, DLFEAT read behaviour.
+//   - Namespaces: size, LBA formats, current format, DLFEAT read behaviour,
+//     Shared (NMIC bit 0), Detached (allocated in the NVM subsystem but
+//     not attached to this controller: listed by Identify CNS 10h, not by
+//     CNS 02h; every sanitize still erases it), IdentifyError (Identify
+//     Namespace fails with that status).
+//   - CMIC: the controller capabilities the subsystem advertises (bit 1:
+//     more than one controller). Identify CNS 10h answers only with OACS
+//     bit 3 (Namespace Management).
+//   - FormatSteps, FPI: a Format NVM that runs in the background in steps
+//     (host I/O refused meanwhile), reported by Identify Namespace's
+//     Format Progress Indicator when FPI is set; each Identify Namespace
+//     of a formatting namespace reports, then advances one step. Without
+//     CancelNext the command waits for all the steps.
+//   - CancelNext(opcode): the controller carries out the next command with
+//     that opcode, but the host gets nvme.ErrCancelled, as the Linux ioctl
+//     returns EINTR for a request that timed out and was aborted or was
+//     outstanding across a controller reset.
 //
 // PowerCycle simulates power loss: an in-progress sanitize resumes from
 // where it was (NVMe: a sanitize continues after a reset or power loss),
@@ -63,6 +83,14 @@ type NamespaceConfig struct {
 	// Disk, when set, is used as the medium (its block size must match the
 	// format); otherwise an in-memory disk is created.
 	Disk *simdisk.Disk
+	// Shared sets NMIC bit 0: the namespace may be attached to other
+	// controllers.
+	Shared bool
+	// Detached: allocated but not attached to this controller.
+	Detached bool
+	// IdentifyError, when non-zero, is the status Identify Namespace of
+	// this namespace fails with.
+	IdentifyError uint16
 }
 
 // Config configures a Controller.
@@ -71,7 +99,15 @@ type Config struct {
 	SANICAP                 uint32
 	FNA                     uint8
 	OACS                    uint16
+	CMIC                    uint8
 	Namespaces              []NamespaceConfig // default: one
+
+	// DeallocateDespiteNDAS: see the package comment.
+	DeallocateDespiteNDAS bool
+	// FormatSteps > 0 runs Format NVM in the background in that many
+	// steps; FPI reports its progress in Identify Namespace.
+	FormatSteps int
+	FPI         bool
 
 	Steps          int // sanitize steps, default 4
 	ManualProgress bool
@@ -92,18 +128,25 @@ type Config struct {
 
 // Default capability values.
 const (
-	SANICAPAll = 0x7 // crypto, block, overwrite
-	OACSFormat = 0x2
+	SANICAPAll   = 0x7 // crypto, block, overwrite
+	OACSFormat   = 0x2
+	OACSNSMgmt   = 0x8 // Namespace Management: Identify CNS 10h answers
+	CMICMultiCtl = 0x2 // the NVM subsystem may contain two or more controllers
 )
 
 // Namespace is one simulated namespace.
 type Namespace struct {
-	ID      uint32
-	Formats []nvme.LBAFormat
-	Format  uint8
-	DLFEAT  uint8
-	Disk    *simdisk.Disk
-	ctrl    *Controller
+	ID       uint32
+	Formats  []nvme.LBAFormat
+	Format   uint8
+	DLFEAT   uint8
+	Disk     *simdisk.Disk
+	Shared   bool
+	Detached bool
+	idErr    uint16
+	ctrl     *Controller
+	// fmtOp is a background format of this namespace.
+	fmtOp *simdisk.Operation
 }
 
 // ErrBusy is returned by host I/O while a sanitize runs or has failed.
@@ -111,7 +154,7 @@ var ErrBusy = errors.New("nvmesim: namespace not accessible (sanitize in progres
 
 // ReadAt is a host read (what the OS block device would return).
 func (n *Namespace) ReadAt(p []byte, off int64) (int, error) {
-	if err := n.ctrl.ioAllowed(); err != nil {
+	if err := n.ctrl.ioAllowed(n); err != nil {
 		return 0, err
 	}
 	return n.Disk.ReadAt(p, off)
@@ -119,7 +162,7 @@ func (n *Namespace) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteAt is a host write.
 func (n *Namespace) WriteAt(p []byte, off int64) (int, error) {
-	if err := n.ctrl.ioAllowed(); err != nil {
+	if err := n.ctrl.ioAllowed(n); err != nil {
 		return 0, err
 	}
 	return n.Disk.WriteAt(p, off)
@@ -151,6 +194,7 @@ type Controller struct {
 	seed        uint64
 	gdeAllowed  bool // a sanitize completed and nothing was written since
 	powerCycles int
+	cancel      map[uint8]bool // opcodes whose next command the host sees cancelled
 }
 
 // New builds a controller.
@@ -199,7 +243,8 @@ func New(cfg Config) (*Controller, error) {
 		if nc.DLFEAT&0x7 == 2 {
 			d.SetDeallocFill(0xff)
 		}
-		c.ns = append(c.ns, &Namespace{ID: uint32(i + 1), Formats: nc.Formats, Format: nc.Format, DLFEAT: nc.DLFEAT, Disk: d, ctrl: c})
+		c.ns = append(c.ns, &Namespace{ID: uint32(i + 1), Formats: nc.Formats, Format: nc.Format, DLFEAT: nc.DLFEAT, Disk: d,
+			Shared: nc.Shared, Detached: nc.Detached, idErr: nc.IdentifyError, ctrl: c})
 	}
 	return c, nil
 }
@@ -221,6 +266,14 @@ func (c *Controller) Namespace(nsid uint32) *Namespace {
 	return c.ns[nsid-1]
 }
 
+// attached returns namespace nsid if it is attached to this controller.
+func (c *Controller) attached(nsid uint32) *Namespace {
+	if ns := c.Namespace(nsid); ns != nil && !ns.Detached {
+		return ns
+	}
+	return nil
+}
+
 // Commands returns a copy of every admin command received, in order.
 func (c *Controller) Commands() []nvme.Command {
 	c.mu.Lock()
@@ -228,11 +281,72 @@ func (c *Controller) Commands() []nvme.Command {
 	return append([]nvme.Command(nil), c.cmds...)
 }
 
-// Advance moves a running sanitize n steps.
+// CommandLog returns every admin command received, one line each
+// ("Sanitize CDW10=0x00000204"), for tests that read the three
+// simulators alike.
+func (c *Controller) CommandLog() []string {
+	var out []string
+	for _, cmd := range c.Commands() {
+		name := map[uint8]string{nvme.OpIdentify: "Identify", nvme.OpGetLogPage: "Get Log Page", nvme.OpFormatNVM: "Format NVM", nvme.OpSanitize: "Sanitize"}[cmd.Opcode]
+		if name == "" {
+			name = fmt.Sprintf("opcode 0x%02x", cmd.Opcode)
+		}
+		out = append(out, fmt.Sprintf("%s NSID=0x%x CDW10=0x%08x CDW11=0x%08x", name, cmd.NSID, cmd.CDW10, cmd.CDW11))
+	}
+	return out
+}
+
+// CancelNext makes the next command with this opcode be carried out by the
+// controller while the host gets nvme.ErrCancelled.
+func (c *Controller) CancelNext(opcode uint8) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel == nil {
+		c.cancel = map[uint8]bool{}
+	}
+	c.cancel[opcode] = true
+}
+
+// Medium is namespace 1's medium.
+func (c *Controller) Medium() *simdisk.Disk { return c.ns[0].Disk }
+
+// Formatting reports whether a background format runs.
+func (c *Controller) Formatting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ns := range c.ns {
+		if ns.fmtOp != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Advance moves a running sanitize (or background format) n steps.
 func (c *Controller) Advance(n int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, ns := range c.ns {
+		if err := ns.advanceFormat(n); err != nil {
+			return err
+		}
+	}
 	return c.advance(n)
+}
+
+func (n *Namespace) advanceFormat(steps int) error {
+	if n.fmtOp == nil {
+		return nil
+	}
+	done, err := n.fmtOp.Advance(steps)
+	if err != nil {
+		return err
+	}
+	if done {
+		n.fmtOp = nil
+		return n.Disk.ApplyAll(simdisk.Deallocate{})
+	}
+	return nil
 }
 
 // FailNextSanitize makes the next (or the running) sanitize fail at step.
@@ -247,10 +361,16 @@ func (c *Controller) FailNextSanitize(step int) {
 // power loss resumes), so a running sanitize keeps its progress and
 // continues, and a failure mode persists. It returns how many power cycles
 // the controller has seen.
-func (c *Controller) PowerCycle() int {
+func (c *Controller) PowerCycle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.powerCycles++
+}
+
+// PowerCycles returns how many power cycles the controller has seen.
+func (c *Controller) PowerCycles() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.powerCycles
 }
 
@@ -261,10 +381,10 @@ func (c *Controller) Sanitizing() bool {
 	return c.op != nil
 }
 
-func (c *Controller) ioAllowed() error {
+func (c *Controller) ioAllowed(n *Namespace) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.op != nil || c.fail != noFailure {
+	if c.op != nil || c.fail != noFailure || n.fmtOp != nil {
 		return ErrBusy
 	}
 	return nil
@@ -298,16 +418,21 @@ func (c *Controller) advance(n int) error {
 	return nil
 }
 
+// finishSanitize ends a successful sanitize. NVMe Base 2.1 Figure 291:
+// SSTAT 001b is any successful completion (with NDAS honoured, the media
+// stays readable); 100b says NDAS was requested and the controller
+// deallocated anyway.
 func (c *Controller) finishSanitize() {
 	noDealloc := c.scdw10&(1<<9) != 0
-	if !c.cfg.Lying && !noDealloc {
+	dealloc := !noDealloc || c.cfg.DeallocateDespiteNDAS
+	if !c.cfg.Lying && dealloc {
 		for _, ns := range c.ns {
 			_ = ns.Disk.ApplyAll(simdisk.Deallocate{})
 		}
 	}
 	c.sstat = nvme.SanitizeSuccess
-	if noDealloc {
-		c.sstat = nvme.SanitizeSuccessNoDealloc
+	if noDealloc && c.cfg.DeallocateDespiteNDAS {
+		c.sstat = nvme.SanitizeSuccessDeallocated
 	}
 	c.op, c.others = nil, nil
 	c.fail = noFailure
@@ -337,7 +462,15 @@ func (c *Controller) Admin(ctx context.Context, cmd *nvme.Command) (*nvme.Comple
 	rec := *cmd
 	rec.Data = nil
 	c.cmds = append(c.cmds, rec)
+	cpl, err := c.admin(cmd)
+	if err == nil && c.cancel[cmd.Opcode] {
+		delete(c.cancel, cmd.Opcode)
+		return nil, fmt.Errorf("nvmesim: %w", nvme.ErrCancelled)
+	}
+	return cpl, err
+}
 
+func (c *Controller) admin(cmd *nvme.Command) (*nvme.Completion, error) {
 	switch cmd.Opcode {
 	case nvme.OpIdentify:
 		return c.identify(cmd), nil
@@ -351,10 +484,20 @@ func (c *Controller) Admin(ctx context.Context, cmd *nvme.Command) (*nvme.Comple
 	}
 	switch cmd.Opcode {
 	case nvme.OpSanitize:
+		for _, ns := range c.ns {
+			if ns.fmtOp != nil {
+				return status(nvme.StatusFormatInProgress, false), nil
+			}
+		}
 		return c.sanitize(cmd)
 	case nvme.OpFormatNVM:
 		if c.fail != noFailure {
 			return status(nvme.StatusSanitizeFailed, false), nil
+		}
+		for _, ns := range c.ns {
+			if ns.fmtOp != nil {
+				return status(nvme.StatusFormatInProgress, false), nil
+			}
 		}
 		return c.format(cmd)
 	}
@@ -373,6 +516,7 @@ func (c *Controller) identify(cmd *nvme.Command) *nvme.Completion {
 	switch uint8(cmd.CDW10) {
 	case nvme.CNSController:
 		binary.LittleEndian.PutUint16(b[0:], 0x1b36) // QEMU's PCI vendor, a harmless value
+		b[76] = c.cfg.CMIC
 		putASCII(b[4:24], c.cfg.Serial)
 		putASCII(b[24:64], c.cfg.Model)
 		putASCII(b[64:72], c.cfg.Firmware)
@@ -397,6 +541,12 @@ func (c *Controller) identify(cmd *nvme.Command) *nvme.Completion {
 			}
 			return status(nvme.StatusInvalidNamespace, true)
 		}
+		if ns.idErr != 0 {
+			return status(ns.idErr, false)
+		}
+		if ns.Detached {
+			return ok // an inactive NSID: zero filled (NVMe Base 2.0 §5.17.2.1)
+		}
 		blocks := uint64(ns.Disk.Blocks())
 		binary.LittleEndian.PutUint64(b[0:], blocks)
 		binary.LittleEndian.PutUint64(b[8:], blocks)
@@ -404,6 +554,15 @@ func (c *Controller) identify(cmd *nvme.Command) *nvme.Completion {
 		b[25] = uint8(len(ns.Formats) - 1)
 		b[26] = ns.Format&0xf | (ns.Format>>4)<<5
 		b[33] = ns.DLFEAT
+		if ns.Shared {
+			b[30] = 0x01
+		}
+		if c.cfg.FPI {
+			b[32] = 0x80
+			if ns.fmtOp != nil {
+				b[32] |= uint8(100 - int(ns.fmtOp.Progress())*100/65536)
+			}
+		}
 		binary.LittleEndian.PutUint64(b[48:], uint64(ns.Disk.Size()))
 		// NGUID/EUI64 derived from serial and NSID so they are stable.
 		for i := range 16 {
@@ -415,16 +574,26 @@ func (c *Controller) identify(cmd *nvme.Command) *nvme.Completion {
 		for i, f := range ns.Formats {
 			binary.LittleEndian.PutUint32(b[128+4*i:], uint32(f.MS)|uint32(f.LBADS)<<16|uint32(f.RP&3)<<24)
 		}
-	case nvme.CNSActiveNSList:
+	case nvme.CNSActiveNSList, nvme.CNSAllocatedNSList:
+		if uint8(cmd.CDW10) == nvme.CNSAllocatedNSList && c.cfg.OACS&OACSNSMgmt == 0 {
+			return status(nvme.StatusInvalidField, true)
+		}
 		o := 0
 		for _, ns := range c.ns {
-			if ns.ID > cmd.NSID {
+			if ns.ID > cmd.NSID && (!ns.Detached || uint8(cmd.CDW10) == nvme.CNSAllocatedNSList) {
 				binary.LittleEndian.PutUint32(b[o:], ns.ID)
 				o += 4
 			}
 		}
 	default:
 		return status(nvme.StatusInvalidField, true)
+	}
+	// Report first, then move: a poller of the format progress always
+	// sees the state it caused.
+	if uint8(cmd.CDW10) == nvme.CNSNamespace && !c.cfg.ManualProgress {
+		if ns := c.Namespace(cmd.NSID); ns != nil {
+			_ = ns.advanceFormat(1)
+		}
 	}
 	return ok
 }
@@ -571,10 +740,10 @@ func (c *Controller) format(cmd *nvme.Command) (*nvme.Completion, error) {
 			return status(nvme.StatusInvalidField, true), nil
 		}
 		targets = c.ns
-	case c.Namespace(cmd.NSID) == nil:
+	case c.attached(cmd.NSID) == nil:
 		return status(nvme.StatusInvalidNamespace, true), nil
 	case c.cfg.FNA&0x1 != 0 || ses != 0 && c.cfg.FNA&0x2 != 0:
-		targets = c.ns // FNA: format / secure erase applies to all namespaces
+		targets = c.ns // FNA: format / secure erase applies to all namespaces of the subsystem
 	default:
 		targets = []*Namespace{c.Namespace(cmd.NSID)}
 	}
@@ -611,6 +780,13 @@ func (c *Controller) format(cmd *nvme.Command) (*nvme.Completion, error) {
 		case ses == 2:
 			e = simdisk.Scramble{Seed: c.seed}
 		}
+		if c.cfg.FormatSteps > 0 && e != nil {
+			// A format that takes time: it runs in steps, and the
+			// command waits for them unless the host's request is
+			// cancelled (CancelNext), when it goes on in the background.
+			ns.fmtOp = &simdisk.Operation{Disk: ns.Disk, Effects: []simdisk.Effect{e}, Steps: c.cfg.FormatSteps}
+			continue
+		}
 		if e != nil {
 			if err := ns.Disk.ApplyAll(e); err != nil {
 				return nil, err
@@ -618,6 +794,13 @@ func (c *Controller) format(cmd *nvme.Command) (*nvme.Completion, error) {
 		}
 		if ses != 0 || c.cfg.IgnoreSES {
 			if err := ns.Disk.ApplyAll(simdisk.Deallocate{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.cfg.FormatSteps > 0 && !c.cancel[nvme.OpFormatNVM] {
+		for _, ns := range targets {
+			if err := ns.advanceFormat(c.cfg.FormatSteps); err != nil {
 				return nil, err
 			}
 		}

@@ -115,7 +115,9 @@ func TestSanitizeOverwriteNoDealloc(t *testing.T) {
 	}
 	last := pollToEnd(t, c)
 	l := last[len(last)-1]
-	if l.Status != nvme.SanitizeSuccessNoDealloc || l.OverwritePasses != 3 {
+	// NVMe Base 2.1 Figure 291: a sanitize that honoured NDAS reports
+	// 001b like any success; 100b would mean it deallocated anyway.
+	if l.Status != nvme.SanitizeSuccess || l.OverwritePasses != 3 {
 		t.Fatalf("log %+v", l)
 	}
 	if d, ok := l.ETO.Duration(); !ok || d.Seconds() != 120 {
@@ -128,6 +130,117 @@ func TestSanitizeOverwriteNoDealloc(t *testing.T) {
 	want := bytes.Repeat([]byte{0x44, 0x33, 0x22, 0x11}, int(ns.Disk.Size())/4)
 	if !bytes.Equal(read(t, ns), want) {
 		t.Error("medium after overwrite does not hold the pattern")
+	}
+}
+
+// A controller that deallocates although NDAS was requested reports SSTAT
+// 100b, and the host then reads what deallocated blocks return.
+func TestDeallocateDespiteNDAS(t *testing.T) {
+	c := MustNew(Config{SANICAP: SANICAPAll, Steps: 2, DeallocateDespiteNDAS: true, BlockEraseFill: 0x5a})
+	ns := c.Namespace(1)
+	old(t, ns)
+	if err := nvme.Sanitize(ctx, c, nvme.SanitizeRequest{Action: nvme.SanitizeBlockErase, NoDeallocate: true}); err != nil {
+		t.Fatal(err)
+	}
+	last := pollToEnd(t, c)
+	if l := last[len(last)-1]; l.Status != nvme.SanitizeSuccessDeallocated {
+		t.Fatalf("SSTAT %v, want 100b", l.Status)
+	}
+	if !allBytes(read(t, ns), 0) {
+		t.Fatal("host reads are not the deallocated value")
+	}
+	raw := make([]byte, ns.Disk.Size())
+	ns.Disk.RawReadAt(raw, 0)
+	if !allBytes(raw, 0x5a) {
+		t.Fatal("medium not block erased")
+	}
+}
+
+// Namespaces the controller cannot see still exist in the subsystem: CNS
+// 10h lists them with Namespace Management, and a sanitize erases them.
+func TestAllocatedNamespaces(t *testing.T) {
+	c := MustNew(Config{SANICAP: SANICAPAll, OACS: OACSNSMgmt, CMIC: CMICMultiCtl,
+		Namespaces: []NamespaceConfig{{Shared: true}, {Detached: true}}})
+	act, err := nvme.ActiveNamespaces(ctx, c)
+	if err != nil || len(act) != 1 || act[0] != 1 {
+		t.Fatalf("active %v %v", act, err)
+	}
+	all, err := nvme.AllocatedNamespaces(ctx, c)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("allocated %v %v", all, err)
+	}
+	ctrl, _ := nvme.IdentifyController(ctx, c)
+	n1, _ := nvme.IdentifyNamespace(ctx, c, 1)
+	n2, _ := nvme.IdentifyNamespace(ctx, c, 2)
+	if !ctrl.MultiController() || !n1.Shared() || n2.NSZE != 0 {
+		t.Fatalf("CMIC %x NMIC %x NSZE2 %d", ctrl.CMIC, n1.NMIC, n2.NSZE)
+	}
+	old(t, c.Namespace(2))
+	if err := nvme.Sanitize(ctx, c, nvme.SanitizeRequest{Action: nvme.SanitizeBlockErase}); err != nil {
+		t.Fatal(err)
+	}
+	pollToEnd(t, c)
+	if !allBytes(read(t, c.Namespace(2)), 0) {
+		t.Fatal("the detached namespace survived the sanitize")
+	}
+	if _, err := nvme.AllocatedNamespaces(ctx, MustNew(Config{})); !nvme.IsInvalidField(err) {
+		t.Fatalf("CNS 10h without Namespace Management: %v", err)
+	}
+}
+
+// A Format NVM the kernel cancels goes on in the controller; the Format
+// Progress Indicator shows it.
+func TestFormatCancelledContinues(t *testing.T) {
+	c := MustNew(Config{OACS: OACSFormat, FormatSteps: 4, FPI: true})
+	ns := c.Namespace(1)
+	old(t, ns)
+	c.CancelNext(nvme.OpFormatNVM)
+	if err := nvme.Format(ctx, c, nvme.FormatRequest{NSID: 1, SES: nvme.SESUserData}); !nvme.IsCancelled(err) {
+		t.Fatalf("format: %v", err)
+	}
+	if _, err := ns.ReadAt(make([]byte, 512), 0); err == nil {
+		t.Fatal("host I/O during the format")
+	}
+	var rem []uint8
+	for range 10 {
+		n, err := nvme.IdentifyNamespace(ctx, c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sup, r := n.FormatProgress()
+		if !sup {
+			t.Fatal("FPI not supported")
+		}
+		rem = append(rem, r)
+		if r == 0 {
+			break
+		}
+	}
+	if len(rem) < 3 || rem[0] != 100 || rem[len(rem)-1] != 0 || c.Formatting() {
+		t.Fatalf("remaining %v", rem)
+	}
+	if !allBytes(read(t, ns), 0) {
+		t.Fatal("not formatted")
+	}
+	// Without cancellation the command waits for the whole format.
+	c2 := MustNew(Config{OACS: OACSFormat, FormatSteps: 4})
+	old(t, c2.Namespace(1))
+	if err := nvme.Format(ctx, c2, nvme.FormatRequest{NSID: 1, SES: nvme.SESUserData}); err != nil || c2.Formatting() || !allBytes(read(t, c2.Namespace(1)), 0) {
+		t.Fatalf("blocking format: %v", err)
+	}
+}
+
+func TestCancelledSanitizeRuns(t *testing.T) {
+	c := MustNew(Config{SANICAP: SANICAPAll})
+	c.CancelNext(nvme.OpSanitize)
+	if err := nvme.Sanitize(ctx, c, nvme.SanitizeRequest{Action: nvme.SanitizeBlockErase}); !nvme.IsCancelled(err) {
+		t.Fatalf("sanitize: %v", err)
+	}
+	if !c.Sanitizing() {
+		t.Fatal("the cancelled sanitize did not start")
+	}
+	if err := nvme.Sanitize(ctx, c, nvme.SanitizeRequest{Action: nvme.SanitizeBlockErase}); !nvme.IsSanitizeInProgress(err) {
+		t.Fatalf("second sanitize: %v", err)
 	}
 }
 

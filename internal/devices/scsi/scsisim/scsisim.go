@@ -25,6 +25,16 @@
 //   - UnitAttentionOnPowerCycle: after PowerCycle the next command other
 //     than INQUIRY and REQUEST SENSE gets UNIT ATTENTION, POWER ON RESET.
 //   - BlockEraseFill: what block erase leaves.
+//   - ProtectionType (0-3) and PIExponent: the protection information the
+//     medium is formatted with, reported by READ CAPACITY(16) (PROT_EN,
+//     P_TYPE, P_I_EXPONENT). FORMAT UNIT formats with the type its
+//     FMTPINFO and PROTECTION FIELD USAGE select (SBC-4 §5.4.2: 0/0 type 0,
+//     2/0 type 1, 3/0 type 2, 3/1 type 3) and P_I_EXPONENT 0 (short
+//     header), as a real drive does: a format without FMTPINFO drops the
+//     drive's PI. A type the drive does not support (other than 0 and its
+//     own) is INVALID FIELD IN CDB.
+//   - RotationRate 0 or NoBlockDeviceCharacteristics: the drive does not
+//     say whether it rotates.
 //
 // ATA PASS-THROUGH is an invalid opcode here, as on virtio-scsi and SAS.
 package scsisim
@@ -33,6 +43,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -47,6 +58,10 @@ type Config struct {
 	Blocks                            uint64 // default 32768
 	BlockSize                         uint32 // default 512
 	RotationRate                      uint16 // VPD 0xB1: default 1 (non-rotating)
+	NoRotationRate                    bool   // VPD 0xB1 reports 0: not reported
+	NoBlockDeviceCharacteristics      bool   // no VPD 0xB1 at all
+	ProtectionType                    int    // 0 (none) .. 3
+	PIExponent                        uint8
 
 	Sanitize                 bool
 	Overwrite, Block, Crypto bool
@@ -91,6 +106,8 @@ type Disk struct {
 	seed   uint64
 	dsense bool
 	ua     bool
+	ptype  int
+	piexp  uint8
 }
 
 // New builds a disk.
@@ -128,7 +145,10 @@ func New(cfg Config) (*Disk, error) {
 	if cfg.Sanitize && !cfg.Overwrite && !cfg.Block && !cfg.Crypto {
 		cfg.Overwrite, cfg.Block, cfg.Crypto = true, true, true
 	}
-	d := &Disk{cfg: cfg, disk: cfg.Disk, failAt: cfg.FailAtStep, seed: 1, dsense: cfg.DescriptorSense}
+	if cfg.ProtectionType < 0 || cfg.ProtectionType > 3 {
+		return nil, errors.New("scsisim: protection type out of range")
+	}
+	d := &Disk{cfg: cfg, disk: cfg.Disk, failAt: cfg.FailAtStep, seed: 1, dsense: cfg.DescriptorSense, ptype: cfg.ProtectionType, piexp: cfg.PIExponent}
 	if d.disk == nil {
 		d.disk = simdisk.NewMem(int64(cfg.Blocks)*int64(cfg.BlockSize), int(cfg.BlockSize))
 	} else if uint64(d.disk.Blocks()) != cfg.Blocks || d.disk.BlockSize() != int(cfg.BlockSize) {
@@ -154,6 +174,36 @@ func (d *Disk) CDBs() [][]byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([][]byte(nil), d.cdbs...)
+}
+
+// ProtectionType is the protection type the medium is formatted with now.
+func (d *Disk) ProtectionType() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ptype
+}
+
+// Sanitizing reports whether a SANITIZE runs.
+func (d *Disk) Sanitizing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st == sanitizing
+}
+
+// CommandLog returns every CDB received, one line each ("SANITIZE CDB
+// 4882000000000000000000"), for tests that read the three simulators alike.
+func (d *Disk) CommandLog() []string {
+	var out []string
+	for _, c := range d.CDBs() {
+		name := map[byte]string{scsi.OpTestUnitReady: "TEST UNIT READY", scsi.OpRequestSense: "REQUEST SENSE", scsi.OpFormatUnit: "FORMAT UNIT",
+			scsi.OpInquiry: "INQUIRY", scsi.OpSanitize: "SANITIZE", scsi.OpServiceIn16: "SERVICE ACTION IN(16)", scsi.OpMaintenanceIn: "MAINTENANCE IN",
+			scsi.OpModeSense10: "MODE SENSE(10)", scsi.OpModeSelect10: "MODE SELECT(10)"}[c[0]]
+		if name == "" {
+			name = fmt.Sprintf("opcode 0x%02x", c[0])
+		}
+		out = append(out, fmt.Sprintf("%s CDB %x", name, c))
+	}
+	return out
 }
 
 // Advance moves a running SANITIZE or FORMAT UNIT n steps.
@@ -306,6 +356,10 @@ func (d *Disk) Exec(ctx context.Context, c *scsi.Command) (*scsi.Result, error) 
 			b := make([]byte, 32)
 			binary.BigEndian.PutUint64(b[0:], uint64(d.disk.Blocks()-1))
 			binary.BigEndian.PutUint32(b[8:], uint32(d.disk.BlockSize()))
+			if d.ptype > 0 {
+				b[12] = byte(d.ptype-1)<<1 | 0x01 // P_TYPE, PROT_EN
+				b[13] = d.piexp << 4
+			}
 			return dataIn(c, b), nil
 		}
 	case scsi.OpSanitize:
@@ -364,6 +418,9 @@ func (d *Disk) inquiry(c *scsi.Command) *scsi.Result {
 	switch page := c.CDB[2]; page {
 	case scsi.VPDSupportedPages:
 		p = []byte{0x00, 0x80, 0x83, 0xb1}
+		if d.cfg.NoBlockDeviceCharacteristics {
+			p = p[:3]
+		}
 	case scsi.VPDUnitSerial:
 		p = []byte(d.cfg.Serial)
 	case scsi.VPDDeviceID:
@@ -371,8 +428,13 @@ func (d *Disk) inquiry(c *scsi.Command) *scsi.Result {
 		p[0], p[1], p[3] = 0x01, 0x03, 8 // binary, LU, NAA
 		binary.BigEndian.PutUint64(p[4:], d.cfg.NAA)
 	case scsi.VPDBlockDeviceChar:
+		if d.cfg.NoBlockDeviceCharacteristics {
+			return d.check(scsi.KeyIllegalRequest, scsi.ASCInvalidFieldInCDB)
+		}
 		p = make([]byte, 0x3c)
-		binary.BigEndian.PutUint16(p[0:], d.cfg.RotationRate)
+		if !d.cfg.NoRotationRate {
+			binary.BigEndian.PutUint16(p[0:], d.cfg.RotationRate)
+		}
 	default:
 		return d.check(scsi.KeyIllegalRequest, scsi.ASCInvalidFieldInCDB)
 	}
@@ -505,11 +567,33 @@ func (d *Disk) format(c *scsi.Command) (*scsi.Result, error) {
 		return d.check(scsi.KeyIllegalRequest, scsi.ASCInvalidFieldInCDB), nil
 	}
 	immed := false
+	var pfu uint8
 	if c.CDB[1]&0x10 != 0 { // FMTDATA: a parameter list header follows
 		if c.Dir != scsi.DirOut || len(c.Data) < 4 {
 			return d.check(scsi.KeyIllegalRequest, scsi.ASCParamListLengthError), nil
 		}
 		immed = c.Data[1]&0x02 != 0
+		pfu = c.Data[0] & 0x07
+	}
+	// SBC-4 §5.4.2: FMTPINFO and PROTECTION FIELD USAGE select the type.
+	var typ int
+	switch fpi := c.CDB[1] >> 6; {
+	case fpi == 0 && pfu == 0:
+		typ = 0
+	case fpi == 2 && pfu == 0:
+		typ = 1
+	case fpi == 3 && pfu == 0:
+		typ = 2
+	case fpi == 3 && pfu == 1:
+		typ = 3
+	default:
+		return d.check(scsi.KeyIllegalRequest, scsi.ASCInvalidFieldInCDB), nil
+	}
+	if typ != 0 && typ != d.cfg.ProtectionType {
+		return d.check(scsi.KeyIllegalRequest, scsi.ASCInvalidFieldInCDB), nil
+	}
+	if !d.cfg.FormatLying {
+		d.ptype, d.piexp = typ, 0
 	}
 	d.st = formatting
 	d.op = &simdisk.Operation{Disk: d.disk, Effects: []simdisk.Effect{simdisk.Zero}, Steps: d.cfg.Steps, Lying: d.cfg.FormatLying}

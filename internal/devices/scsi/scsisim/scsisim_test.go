@@ -321,3 +321,50 @@ func TestSanitizeResumesAfterPowerLoss(t *testing.T) {
 		t.Fatalf("after resume: %+v", st)
 	}
 }
+
+// A drive formatted with protection information reports it in READ
+// CAPACITY(16), and a FORMAT UNIT without FMTPINFO formats it away.
+func TestProtectionInformation(t *testing.T) {
+	ctx := context.Background()
+	for typ := 1; typ <= 3; typ++ {
+		d := MustNew(Config{ProtectionType: typ})
+		c, err := scsi.ReadCapacity16(ctx, d)
+		if err != nil || c.ProtectionType() != typ {
+			t.Fatalf("type %d: READ CAPACITY(16) says %d (%v)", typ, c.ProtectionType(), err)
+		}
+		fpi, pfu, err := scsi.ProtectionFields(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := scsi.FormatUnit(ctx, d, scsi.FormatRequest{FMTPINFO: fpi, PFU: pfu}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if d.ProtectionType() != typ {
+			t.Fatalf("type %d lost by a format that keeps it: %d", typ, d.ProtectionType())
+		}
+		if err := scsi.FormatUnit(ctx, d, scsi.FormatRequest{}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if d.ProtectionType() != 0 {
+			t.Fatalf("FMTPINFO 0 kept type %d", d.ProtectionType())
+		}
+	}
+	d := MustNew(Config{ProtectionType: 1})
+	if err := scsi.FormatUnit(ctx, d, scsi.FormatRequest{FMTPINFO: 3, PFU: 1}, time.Minute); !scsi.IsInvalidField(err) {
+		t.Fatalf("an unsupported type: %v", err)
+	}
+}
+
+func TestRotationUnknown(t *testing.T) {
+	ctx := context.Background()
+	p, err := scsi.VPD(ctx, MustNew(Config{NoRotationRate: true}), scsi.VPDBlockDeviceChar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := scsi.ParseBlockDeviceCharacteristics(p); b.RotationKnown {
+		t.Fatalf("%+v", b)
+	}
+	if _, err := scsi.VPD(ctx, MustNew(Config{NoBlockDeviceCharacteristics: true}), scsi.VPDBlockDeviceChar); !scsi.IsInvalidField(err) {
+		t.Fatalf("VPD B1 without the page: %v", err)
+	}
+}
