@@ -262,6 +262,9 @@ func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end End) 
 		}
 		b.WriteString("\n")
 	}
+	if len(unsent) > 0 {
+		fmt.Fprintf(&b, "%d certificate(s) NOT DELIVERED to an audit store: each is printed below; keep this log, it may be their only copy\n", len(unsent))
+	}
 	for _, d := range unsent {
 		data, err := os.ReadFile(d.res.CertPath)
 		if err != nil {
