@@ -12,6 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 all: build
 
 build:
+	@echo "building $(BIN) ($(VERSION)); the first build downloads modules and compiles for several minutes"
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lethe
 
 # A scratch disk is created, filled with sample data, wiped, verified and

@@ -102,4 +102,11 @@ type Host struct {
 	// that co-signed the certificate (lethe agent on a host with a TPM):
 	// the same TPM gives the same key on every boot.
 	TPMKey string `json:"tpmKey,omitempty"`
+	// BootKey is the public key (PKIX PEM, ed25519) of the boot agent's
+	// per-boot key that signed this certificate (schema version 2). It
+	// lets an auditor check the signature offline; the certificate naming
+	// its own key proves only integrity, so trust comes from the audit
+	// store's receipt (the store accepted the certificate under a key it
+	// enrolled with a token) or from a key the auditor holds.
+	BootKey string `json:"bootKey,omitempty"`
 }

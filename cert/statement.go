@@ -85,6 +85,10 @@ type Personnel struct {
 	Job          string `json:"job,omitempty"`
 	// AssetTag is the organizationally assigned media or property number.
 	AssetTag string `json:"assetTag,omitempty"`
+	// Anonymous records that the run was started with --allow-anonymous:
+	// the operator or the organization is missing by the operator's
+	// choice, not by omission (schema version 2).
+	Anonymous bool `json:"anonymous,omitempty"`
 }
 
 // Media describes the sanitized medium (NIST Appendix G "Media

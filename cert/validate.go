@@ -1,8 +1,12 @@
 package cert
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -84,6 +88,8 @@ func (v *validator) statement(st *Statement) {
 	if p.Tool.Name == "" {
 		v.addf("tool name is missing")
 	}
+	v.personnel(p)
+	v.bootKey(p)
 	v.media(p)
 	v.sanitization(p)
 	v.verification("verification", &p.Verification)
@@ -143,6 +149,47 @@ func short(id string) string {
 		return id[:16]
 	}
 	return id
+}
+
+// personnel: "anonymous" (schema 2) is the operator's choice to run
+// without naming operator or organization; it cannot be set while both
+// are named.
+func (v *validator) personnel(p *Predicate) {
+	if !p.Personnel.Anonymous {
+		return
+	}
+	if strings.TrimSpace(p.Personnel.Operator) != "" && strings.TrimSpace(p.Personnel.Organization) != "" {
+		v.addf("personnel.anonymous is set but operator and organization are both named")
+	}
+}
+
+// bootKey: host.bootKey (schema 2) must be one PEM "PUBLIC KEY" block
+// holding an ed25519 key.
+func (v *validator) bootKey(p *Predicate) {
+	if p.Host.BootKey == "" {
+		return
+	}
+	if _, err := ParseBootKey(p.Host.BootKey); err != nil {
+		v.addf("host.bootKey: %v", err)
+	}
+}
+
+// ParseBootKey decodes host.bootKey: exactly one PEM "PUBLIC KEY" block
+// (PKIX) holding an ed25519 key, nothing around it.
+func ParseBootKey(s string) (ed25519.PublicKey, error) {
+	block, rest := pem.Decode([]byte(s))
+	if block == nil || block.Type != "PUBLIC KEY" || len(strings.TrimSpace(string(rest))) > 0 {
+		return nil, errors.New("not one PEM PUBLIC KEY block")
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T, not an ed25519 key", k)
+	}
+	return pub, nil
 }
 
 func (v *validator) media(p *Predicate) {
@@ -391,6 +438,12 @@ func sinceV2(p *Predicate) []string {
 		if sectorFields {
 			out = append(out, "firmware.proof (sectorBytes, unchangedSectors, canarySectorsSurvived, canarySectors)")
 		}
+	}
+	if p.Personnel.Anonymous {
+		out = append(out, "personnel.anonymous")
+	}
+	if p.Host.BootKey != "" {
+		out = append(out, "host.bootKey")
 	}
 	for name, h := range map[string]*HiddenState{"hiddenAreas.beforeState": p.HiddenAreas.BeforeState, "hiddenAreas.afterState": p.HiddenAreas.AfterState} {
 		if h != nil && (h.NativeMaxSource != "" || h.NativeMaxUnknown || h.DCOUnknown) {

@@ -118,6 +118,45 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// personnel.anonymous (schema 2): only in schema 2, and only when operator
+// or organization really is missing.
+func TestValidateAnonymous(t *testing.T) {
+	st := validStatement(t, "v1/overwrite-random-loop.cert.json")
+	st.Predicate.Personnel.Anonymous = true
+	st.Predicate.Personnel.Organization = ""
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "personnel.anonymous is a schema 2 field") {
+		t.Errorf("anonymous in schema 1: %v", err)
+	}
+	st.Predicate.SchemaVersion = "2"
+	if err := st.Validate(); err != nil {
+		t.Errorf("anonymous without organization in schema 2: %v", err)
+	}
+	st.Predicate.Personnel.Operator, st.Predicate.Personnel.Organization = "A. Tech", "Example DC"
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "both named") {
+		t.Errorf("anonymous with both named: %v", err)
+	}
+}
+
+func TestValidateBootKey(t *testing.T) {
+	// An ed25519 PKIX key (RFC 8410 §10.1 example public key).
+	const key = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"
+	st := validStatement(t, "v1/overwrite-random-loop.cert.json")
+	st.Predicate.Host.BootKey = key
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "host.bootKey is a schema 2 field") {
+		t.Errorf("bootKey in schema 1: %v", err)
+	}
+	st.Predicate.SchemaVersion = "2"
+	if err := st.Validate(); err != nil {
+		t.Errorf("bootKey in schema 2: %v", err)
+	}
+	for _, bad := range []string{"x", key + key, strings.Replace(key, "PUBLIC KEY", "PRIVATE KEY", 2)} {
+		st.Predicate.Host.BootKey = bad
+		if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "host.bootKey") {
+			t.Errorf("bootKey %q: %v", bad, err)
+		}
+	}
+}
+
 // A schema 1 certificate cannot carry schema 2 fields; schema 2 rules for
 // what the new fields imply hold for ERASED.
 func TestSchema2Fields(t *testing.T) {

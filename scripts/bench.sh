@@ -139,14 +139,14 @@ for cfg in "disk 4096" "disk 512" "tmpfs 4096" "tmpfs 512"; do
 		# Interleave the tools so machine noise hits them alike.
 		t=$(timed dd if=/dev/zero of="$dev" bs=4M count=$((size / 4)) oflag=direct); r[ddw]+="$(dd_rate) "; c[ddw]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
 		rm -rf "$work/certs"
-		t=$(timed "$LETHE" wipe --yes --key "$work/key/lethe.key" --cert-dir "$work/certs" --method random --verify off \
+		t=$(timed "$LETHE" wipe --yes --key "$work/key/lethe.key" --cert-dir "$work/certs" --operator bench --organization bench --method random --verify off \
 			--progress log --log-format json "$dev")
 		r[lr]+="$(lethe_rate overwrite) "; c[lr]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
 		t=$(timed "$LETHE" verify --cert "$work"/certs/*.cert.json --key "$work/key/lethe.pub" --progress log --log-format json "$dev")
 		r[lvr]+="$(lethe_rate verify) "; c[lvr]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
 		t=$(timed dd if="$dev" of=/dev/null bs=4M count=$((size / 4)) iflag=direct); r[ddr]+="$(dd_rate) "; c[ddr]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
 		r[ddw4]+="$(ddpar write) "; r[ddr4]+="$(ddpar read) "
-		t=$(timed "$LETHE" wipe --yes --key "$work/key/lethe.key" --cert-dir "$work/certs" --method zero --verify off \
+		t=$(timed "$LETHE" wipe --yes --key "$work/key/lethe.key" --cert-dir "$work/certs" --operator bench --organization bench --method zero --verify off \
 			--progress log --log-format json "$dev")
 		r[lz]+="$(lethe_rate overwrite) "; c[lz]+="$(awk -v g="$gb" '{print $2/g}' <<<"$t") "
 		t=$(timed "$LETHE" verify --expect zero --progress log --log-format json "$dev")

@@ -360,7 +360,7 @@ func TestAgentDirectBoot(t *testing.T) {
 	cmdline := strings.Join([]string{
 		"lethe.policy=purge", "lethe.exclude=LETHEVBLK0001",
 		fmt.Sprintf("lethe.audit=https://10.0.2.2:%d", port), "lethe.auditca=" + pin,
-		"lethe.token=" + tok.Token, "lethe.job=J-DIRECT", `lethe.operator="E2E Tester"`, "lethe.site=qemu-direct",
+		"lethe.token=" + tok.Token, "lethe.job=J-DIRECT", "lethe.enrollfirst=0", `lethe.operator="E2E Tester"`, "lethe.site=qemu-direct",
 		"lethe.end=poweroff",
 	}, " ")
 	res := qemutest.Boot(t, img, qemutest.Options{
@@ -412,6 +412,20 @@ func TestAgentDirectBoot(t *testing.T) {
 			t.Errorf("certificate %s does not verify with the per-boot key: %v", c.st.Predicate.Media.Serial, err)
 		}
 		checkCert(t, c, img, "J-DIRECT")
+		// Offline, as an auditor: the certificate and its receipt, no key
+		// file (the certificate names its per-boot key, the receipt
+		// vouches for it).
+		if c.st.Predicate.Host.BootKey == "" {
+			t.Errorf("%s: no host.bootKey", c.st.Predicate.Media.Serial)
+		}
+		dir := t.TempDir()
+		base := filepath.Join(dir, c.st.Predicate.Media.Serial)
+		rcJSON, _ := json.Marshal(c.receipt)
+		os.WriteFile(base+".cert.json", c.envelope, 0o644)
+		os.WriteFile(base+".receipt.json", rcJSON, 0o644)
+		if r := lethe(t, "cert", "verify", base+".cert.json"); r.code != 0 || !strings.Contains(r.stdout, "host.bootKey") || !strings.Contains(r.stdout, "inclusion proof verifies") {
+			t.Errorf("offline verification without a key file: %s", r)
+		}
 		if p := c.st.Predicate.Personnel; p.Operator != "E2E Tester" || p.Site != "qemu-direct" {
 			t.Errorf("personnel %+v", p)
 		}
@@ -500,6 +514,11 @@ func TestAgentPXEWithTPM(t *testing.T) {
 		Timeout: 12 * time.Minute,
 	})
 	con := res.Console
+	// lethe.enrollfirst (the default): the store accepted the per-boot key
+	// before the first write reached a disk.
+	if reg, first := strings.Index(res.Console, "registered for job"), strings.Index(res.Console, "first write completed"); reg < 0 || first < 0 || reg > first {
+		t.Errorf("enrollment (at %d) not confirmed before the first write (at %d)", reg, first)
+	}
 	for _, want := range []string{"iPXE", "LETHE-AGENT-RESULT PASS", "verified (signed by", "lethe.policy from the command line replaced by the signed configuration", "TPM signing key"} {
 		if !strings.Contains(con, want) {
 			t.Errorf("console lacks %q", want)

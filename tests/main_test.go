@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	letheBin = filepath.Join(dir, "lethe")
-	build := exec.Command("go", "build", "-o", letheBin, "-ldflags", "-X main.version=e2e-test", "../cmd/lethe")
+	// -trimpath, as make build does: the binary records no GOROOT, which is
+	// what technicians run (lethe image build must still find Go).
+	build := exec.Command("go", "build", "-trimpath", "-o", letheBin, "-ldflags", "-X main.version=e2e-test", "../cmd/lethe")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build lethe:", err)
@@ -52,7 +54,9 @@ func lethe(t testing.TB, args ...string) result {
 	cmd := exec.Command(letheBin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Env = append(os.Environ(), "LETHE_KEY=")
+	// An empty configuration: this machine's /etc/lethe/lethe.yaml (if
+	// any) must not change what the tests see.
+	cmd.Env = append(os.Environ(), "LETHE_KEY=", "LETHE_CONFIG=/dev/null")
 	err := cmd.Run()
 	code := 0
 	var ee *exec.ExitError
@@ -88,7 +92,7 @@ func newStation(t testing.TB) station {
 
 // wipeArgs are the flags every test wipe uses.
 func (s station) wipeArgs(extra ...string) []string {
-	return append([]string{"wipe", "--yes", "--key", s.key, "--cert-dir", s.certs, "--operator", "e2e", "--progress", "none"}, extra...)
+	return append([]string{"wipe", "--yes", "--key", s.key, "--cert-dir", s.certs, "--operator", "e2e", "--organization", "e2e-org", "--progress", "none"}, extra...)
 }
 
 // certs returns the certificate files written so far.

@@ -306,7 +306,7 @@ func TestGuards(t *testing.T) {
 	t.Run("no confirmation", func(t *testing.T) {
 		l := newLoop(t, 8<<20)
 		before := sum(t, l)
-		r := lethe(t, "wipe", "--key", s.key, "--cert-dir", s.certs, l.Path)
+		r := lethe(t, "wipe", "--key", s.key, "--cert-dir", s.certs, "--operator", "e2e", "--organization", "e2e-org", l.Path)
 		if r.code != 2 || !strings.Contains(r.stderr, "pass --yes") {
 			t.Fatalf("wipe without --yes on a non-terminal: %s", r)
 		}
@@ -383,7 +383,7 @@ func TestBadInput(t *testing.T) {
 	// A signing key is required before anything is touched.
 	l := newLoop(t, 4<<20)
 	before := sum(t, l)
-	if r := lethe(t, "wipe", "--yes", l.Path); r.code != 2 || !strings.Contains(r.stderr, "no signing key") {
+	if r := lethe(t, "wipe", "--yes", "--operator", "e2e", "--organization", "e2e-org", l.Path); r.code != 2 || !strings.Contains(r.stderr, "no signing key") {
 		t.Errorf("wipe without a key: %s", r)
 	}
 	if sum(t, l) != before {
@@ -480,7 +480,7 @@ func TestVerifyCommand(t *testing.T) {
 	// Change one byte in LBA 9999: full verification finds exactly it.
 	l.WriteAt(t, []byte{0x5a}, 9999*512+7)
 	r = mustLethe(t, 1, "verify", "--cert", cert, "--key", s.pub, "--progress", "none", l.Path)
-	if !strings.Contains(r.stdout, "mismatch at LBA 9999 +1") {
+	if !strings.Contains(r.stdout, "LBA 9999-9999 (1 sector(s))") || !strings.Contains(r.stdout, "mismatched: 1 sector(s)") {
 		t.Fatalf("verify after a one-byte change: %s", r)
 	}
 	if r := lethe(t, "verify", "--expect", "zero", "--progress", "none", l.Path); r.code != 1 {

@@ -31,7 +31,7 @@ const findDisks = `for d in /sys/block/sd*; do case "$(cat $d/device/vendor)" in
 // guest's tmpfs; certificates go to $OUT/certs/NAME.
 func guestWipe(name, args string) string {
 	return "lethe wipe --yes --key /mnt/lethe/in/lethe.key --cert-dir $OUT/certs/" + name +
-		" --state-dir /tmp/lethe-state --operator qemu-guest --progress none " + args
+		" --state-dir /tmp/lethe-state --operator qemu-guest --organization lethe-tests --progress none " + args
 }
 
 type guestTechnique struct {

@@ -42,12 +42,24 @@ func newCertVerifyCmd() *cobra.Command {
 	var keyPaths []string
 	var rf receiptFlags
 	cmd := &cobra.Command{
-		Use:   "verify --key PUB [--receipt FILE...] CERT...",
+		Use:   "verify (--key PUB | --receipt FILE...) CERT...",
 		Short: "Check certificates' signatures and content; exit 0 only if every one verifies",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Check each certificate's signature and content. With --key, against the
+given public keys. Without --key, a certificate made by the boot agent is
+checked against the per-boot key it names (host.bootKey) together with the
+audit store's receipt (--receipt, or BASE.receipt.json beside
+BASE.cert.json): the receipt shows the store accepted exactly this
+certificate, which it does only under a key it enrolled.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := loadKeys(keyPaths)
-			if err != nil {
+			var keys []ed25519.PublicKey
+			var err error
+			bootKeys := len(keyPaths) == 0
+			if bootKeys {
+				if err := rf.receiptsBeside(args); err != nil {
+					return err
+				}
+			} else if keys, err = loadKeys(keyPaths); err != nil {
 				return err
 			}
 			if err := rf.check(len(args)); err != nil {
@@ -56,6 +68,14 @@ func newCertVerifyCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			bad := 0
 			for _, path := range args {
+				if bootKeys {
+					if keys, err = certBootKey(path); err != nil {
+						bad++
+						rf.next++
+						fmt.Fprintf(out, "FAIL %s: %v\n", path, err)
+						continue
+					}
+				}
 				v, err := attest.ReadFile(path, keys...)
 				var ve *attest.VerifyError
 				switch {
@@ -72,6 +92,9 @@ func newCertVerifyCmd() *cobra.Command {
 					p := v.Statement.Predicate
 					fmt.Fprintf(out, "OK   %s: %s %s, %s (%s), signed by key %s\n", path, p.Status,
 						v.Statement.Subject[0].Name, p.Sanitization.Category, p.Sanitization.Technique, v.KeyID[:16])
+					if bootKeys {
+						fmt.Fprintf(out, "     the key is the agent's per-boot key named in the certificate (host.bootKey); the receipt below is what vouches for it\n")
+					}
 					if !rf.verify(out, path, len(args)) {
 						bad++
 					}

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/lethe-project/lethe/cert"
 	"github.com/lethe-project/lethe/sign"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/internal/certpdf"
 )
 
 // receiptFlags are cert verify's audit-log options: check that each
@@ -84,64 +79,4 @@ func (r *receiptFlags) verify(out io.Writer, path string, _ int) bool {
 	}
 	fmt.Fprintf(out, "FAIL %s: receipt %s: %v\n", path, rp, err)
 	return false
-}
-
-func newCertPDFCmd() *cobra.Command {
-	var out, pageURL string
-	var keyPaths []string
-	var unverifiedOK bool
-	cmd := &cobra.Command{
-		Use:   "pdf (--key PUB | --unverified) CERT -o FILE",
-		Short: "Render a certificate as a PDF for people (the JSON stays authoritative)",
-		Long: `Render CERT as a PDF. With --key the signature is checked first and a
-certificate that does not verify is refused (exit 1). Without a key a PDF
-would look like a valid certificate, so lethe refuses (exit 2) unless
---unverified is given: then every page and line is stamped UNVERIFIED and
-the status is never shown in green.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usageErr("-o FILE is required")
-			}
-			if len(keyPaths) == 0 && !unverifiedOK {
-				return usageErr("refusing to render %s without checking its signature: pass --key PUB (or --unverified for a PDF stamped UNVERIFIED on every page)", args[0])
-			}
-			data, err := sign.ReadFile(args[0])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			sum := sha256.Sum256(data)
-			opt := certpdf.Options{URL: pageURL, EnvelopeSHA256: hex.EncodeToString(sum[:])}
-			var st *cert.Statement
-			if len(keyPaths) > 0 {
-				keys, err := loadKeys(keyPaths)
-				if err != nil {
-					return err
-				}
-				v, err := attest.Verify(data, keys...)
-				if err != nil {
-					return failed("%s does not verify: %v", args[0], err)
-				}
-				st, opt.Signature, opt.Verified = v.Statement, "valid ed25519 signature by key "+v.KeyID, true
-			} else if st, err = attest.Decode(data); err != nil {
-				return usageErr("%s: %v", args[0], err)
-			} else {
-				opt.Signature = "not checked (rendered with --unverified)"
-			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			if err := certpdf.Render(f, st, opt); err != nil {
-				f.Close()
-				return err
-			}
-			return f.Close()
-		},
-	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "PDF file to write")
-	cmd.Flags().StringVar(&pageURL, "url", "", "link to the certificate's page (shown as a QR code)")
-	cmd.Flags().StringSliceVar(&keyPaths, "key", nil, "verify the signature first with this public key")
-	cmd.Flags().BoolVar(&unverifiedOK, "unverified", false, "render without checking the signature, every page and line stamped UNVERIFIED")
-	return cmd
 }

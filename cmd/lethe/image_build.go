@@ -59,6 +59,7 @@ DHCP) into DIR, and prints the image digest that certificates record.`,
 	f.StringVar(&o.KernelDeb, "kernel-deb", "", "build from this kernel .deb instead of asking apt")
 	f.StringVar(&o.Cmdline, "cmdline", "", "extra kernel command line for boot.ipxe (agent settings)")
 	f.StringVar(&o.IPXEBase, "ipxe-base", "", "URL boot.ipxe fetches the files from (default tftp://${next-server})")
+	f.StringVar(&o.GOROOT, "goroot", "", "Go toolchain to compile the image with (default $GOROOT, else the go command on PATH)")
 	f.StringVar(&o.Version, "version", "", "version stamped into the image's lethe (default: this lethe's)")
 	f.BoolVar(&asJSON, "json", false, "print the build manifest as JSON")
 	return cmd

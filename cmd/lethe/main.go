@@ -125,6 +125,8 @@ var commands = []func() *cobra.Command{
 	newDevicesCmd,
 	newPlanCmd,
 	newWipeCmd,
+	newConfigCmd,
+	newStationCmd,
 	newVerifyCmd,
 	newKeygenCmd,
 	newCertCmd,
@@ -160,10 +162,11 @@ the old data is gone, and signs a certificate of sanitization per drive
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: text, json, or auto (json when stderr is not a terminal)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addConfigFlag(root.PersistentFlags())
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitUsage, err} })
+	polishCLI(root)
 	return root
 }
 

@@ -31,6 +31,13 @@ sg_vpd/sg_opcodes; see docs/captures.md) through the same probe and
 planner, with no device: DIR is one capture directory (with a PROVENANCE
 file) or a directory of them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The configuration's default policy and verification apply
+			// here as in lethe wipe (flags override them).
+			c, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			f.opts.Policy, f.opts.Verify = c.Settings().Policy, c.Settings().Verify
 			cfg, err := f.opts.Parse()
 			if err != nil {
 				return err

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 
+	"github.com/lethe-project/lethe/internal/progress"
 	"github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
@@ -92,81 +93,53 @@ func (l *logUI) finish(device, status string) {
 
 func (l *logUI) Close() {}
 
-// barUI draws one mpb progress bar per drive.
-type barUI struct {
-	p       *mpb.Progress
+// boardUI draws one line per drive (internal/progress): phase, bytes
+// done of total, speed, elapsed and time left; a final line per drive with
+// its average speed and duration. Log lines are printed above it.
+type boardUI struct {
+	board   *progress.Board
+	term    *progress.Terminal
 	prevLog io.Writer
-	mu      sync.Mutex
-	bars    map[string]*bar
 }
 
-type bar struct {
-	b     *mpb.Bar
-	mu    sync.Mutex
-	phase string
-	rate  float64
-}
-
-func newBarUI() *barUI {
-	u := &barUI{p: mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(40), mpb.WithRefreshRate(250*time.Millisecond)), bars: map[string]*bar{}}
-	// Log lines go above the bars instead of through them.
-	u.prevLog = logOutput.Set(u.p)
+func newBarUI() *boardUI {
+	b := progress.NewBoard(nil)
+	size := func() (int, int) {
+		w, h, err := term.GetSize(int(os.Stderr.Fd()))
+		if err != nil {
+			return 80, 25
+		}
+		return w, h
+	}
+	u := &boardUI{board: b, term: progress.NewTerminal(os.Stderr, b, size)}
+	// Log lines go above the drive lines instead of through them.
+	u.prevLog = logOutput.Set(u.term)
+	u.term.Start(250 * time.Millisecond)
 	return u
 }
 
-func (u *barUI) Progress(device string) func(wipe.Progress) {
-	br := &bar{phase: "starting"}
-	// Total 0: the total is set from the first event, and completion is
-	// triggered explicitly in Finish (mpb only allows both that way).
-	br.b = u.p.AddBar(0,
-		mpb.PrependDecorators(decor.Name(device, decor.WC{W: len(device) + 1, C: decor.DindentRight}),
-			decor.Any(func(decor.Statistics) string {
-				br.mu.Lock()
-				defer br.mu.Unlock()
-				return br.phase
-			}, decor.WC{W: 22, C: decor.DindentRight})),
-		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 6}),
-			decor.Any(func(decor.Statistics) string {
-				br.mu.Lock()
-				defer br.mu.Unlock()
-				return fmt.Sprintf(" %7.1f MB/s", br.rate/1e6)
-			})),
-	)
-	u.mu.Lock()
-	u.bars[device] = br
-	u.mu.Unlock()
-	return func(p wipe.Progress) {
-		br.mu.Lock()
-		br.phase = fmt.Sprintf("%s %d/%d", p.Phase, p.Pass, p.Passes)
-		br.rate = p.Rate()
-		br.mu.Unlock()
-		if p.OverallTotal > 0 {
-			br.b.SetTotal(p.OverallTotal, false)
-			br.b.SetCurrent(p.OverallDone)
-		}
-	}
+// name is how the board shows a device: its kernel name (sdb, loop2),
+// the path for an image file.
+func boardName(device string) string { return strings.TrimPrefix(device, "/dev/") }
+
+func (u *boardUI) Progress(device string) func(wipe.Progress) {
+	u.board.Add(boardName(device), "starting")
+	return func(p wipe.Progress) { u.board.Update(boardName(device), p) }
 }
 
-func (u *barUI) Finished(r station.Result) { u.finish(r.Drive.Device.Path, string(r.Status())) }
-
-func (u *barUI) finish(device, status string) {
-	u.mu.Lock()
-	br := u.bars[device]
-	u.mu.Unlock()
-	if br == nil {
-		return
+func (u *boardUI) Finished(r station.Result) {
+	note := ""
+	if r.Report != nil && r.Report.Status != wipe.StatusErased {
+		note = r.Report.StatusReason
+	} else if r.Report == nil && r.Err != nil {
+		note = r.Err.Error()
 	}
-	br.mu.Lock()
-	br.phase = status
-	br.mu.Unlock()
-	if status == string(wipe.StatusErased) || status == string(wipe.StatusPartial) {
-		br.b.SetTotal(-1, true)
-	} else {
-		br.b.Abort(false)
-	}
+	u.board.Finish(boardName(r.Drive.Device.Path), string(r.Status()), note)
 }
 
-func (u *barUI) Close() {
-	u.p.Wait()
+func (u *boardUI) finish(device, status string) { u.board.Finish(boardName(device), status, "") }
+
+func (u *boardUI) Close() {
+	u.term.Stop()
 	logOutput.Set(u.prevLog)
 }

@@ -19,7 +19,8 @@ func newVerifyCmd() *cobra.Command {
 	var expect, certPath, seedHex, progress string
 	var keyPaths []string
 	var samplePercent float64
-	var chunkMiB, workers int
+	var chunkMiB, workers, showRanges int
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "verify (--expect zero|one|0xHEX | --cert CERT --key PUB) [--sample-percent N] DEVICE",
 		Short: "Read a device back and check it holds the expected pattern; writes nothing",
@@ -129,12 +130,16 @@ certificate's.`,
 			if rep.Sample != nil {
 				fmt.Fprintf(out, "  sample %s seed %s: %d units of %d bytes in %d subsections\n", rep.Sample.Algorithm, rep.Sample.Seed, rep.Sample.Units, rep.Sample.UnitBytes, rep.Sample.Subsection)
 			}
-			fmt.Fprintf(out, "  mismatched sectors: %d, unreadable ranges: %d\n", rep.MismatchedSectors, len(rep.Unreadable))
-			for _, r := range rep.Mismatched {
-				fmt.Fprintf(out, "  mismatch at LBA %d +%d\n", r.LBA, r.Count)
-			}
-			for _, r := range rep.Unreadable {
-				fmt.Fprintf(out, "  unreadable LBA %d +%d: %s\n", r.LBA, r.Count, r.Error)
+			if asJSON {
+				if err := writeJSON(out, rep); err != nil {
+					return err
+				}
+			} else {
+				if rep.MismatchedSectors == 0 && len(rep.Unreadable) == 0 {
+					fmt.Fprintln(out, "  every sector read holds the expected content")
+				}
+				writeRangeSummary(out, "mismatched", rep.Mismatched, rep.MismatchedSectors, t.SectorSize(), rep.Bytes, showRanges)
+				writeRangeSummary(out, "unreadable", rep.Unreadable, 0, t.SectorSize(), 0, showRanges)
 			}
 			if rep.Result != wipe.VerifyPassed {
 				return failed("%s does not hold the expected content", d.Path)
@@ -151,6 +156,8 @@ certificate's.`,
 	fl.StringVar(&progress, "progress", "auto", "progress display: auto, bar, log, none")
 	fl.IntVar(&chunkMiB, "chunk-mib", 4, "I/O size in MiB")
 	fl.IntVar(&workers, "workers", 4, "I/Os in flight")
+	fl.IntVar(&showRanges, "ranges", 5, "how many mismatched or unreadable LBA ranges to list")
+	fl.BoolVar(&asJSON, "json", false, "print the verification report as JSON (every recorded range) after the summary line")
 	return cmd
 }
 

@@ -2,19 +2,27 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/config"
 	"github.com/lethe-project/lethe/internal/devices"
+	"github.com/lethe-project/lethe/internal/progress"
 	"github.com/lethe-project/lethe/internal/station"
+	"github.com/lethe-project/lethe/internal/wipe"
 	"github.com/lethe-project/lethe/sign"
 )
 
@@ -30,6 +38,9 @@ type wipeFlags struct {
 	yes       bool
 	progress  string
 	audit     auditFlags
+	// allowAnon lets a run go on without operator or organization; the
+	// certificates then say so (personnel.anonymous).
+	allowAnon bool
 }
 
 func (f *wipeFlags) addPlanFlags(cmd *cobra.Command) {
@@ -56,13 +67,15 @@ func (f *wipeFlags) addWipeFlags(cmd *cobra.Command) {
 	d := station.DefaultOptions()
 	fl := cmd.Flags()
 	fl.StringVar(&f.opts.SampleSeed, "sample-seed", d.SampleSeed, "with --verify sample: 32-byte hex seed for the sampled positions (e.g. from the audit server); random if empty")
-	fl.StringVar(&f.certDir, "cert-dir", "certificates", "directory for the signed certificates")
-	fl.StringVar(&f.keyPath, "key", os.Getenv("LETHE_KEY"), "ed25519 signing key, PKCS#8 PEM (from lethe keygen; default $LETHE_KEY)")
-	fl.StringVar(&f.personnel.Operator, "operator", os.Getenv("USER"), "name of the person performing the sanitization")
-	fl.StringVar(&f.personnel.Organization, "organization", "", "organization performing the sanitization")
-	fl.StringVar(&f.personnel.Site, "site", "", "location of the sanitization")
+	fl.StringVar(&f.certDir, "cert-dir", "", "directory for the signed certificates, their PDFs, receipts and lethe.log (default: cert-dir in lethe config show, "+config.DefaultCertDir+")")
+	fl.StringVar(&f.keyPath, "key", "", "ed25519 signing key, PKCS#8 PEM (from lethe keygen; default: key in lethe config show, or $LETHE_KEY)")
+	fl.StringVar(&f.personnel.Operator, "operator", "", "name of the person performing the sanitization (default: operator in the configuration)")
+	fl.StringVar(&f.personnel.Organization, "organization", "", "organization performing the sanitization (default: organization in the configuration)")
+	fl.StringVar(&f.personnel.Site, "site", "", "location of the sanitization (default: site in the configuration)")
 	fl.StringVar(&f.personnel.Job, "job", "", "job or ticket identifier")
 	fl.StringVar(&f.personnel.AssetTag, "asset-tag", "", "organizationally assigned media or property number")
+	fl.BoolVar(&f.allowAnon, "allow-anonymous", false, "go on without operator or organization (the certificates record that they name nobody; an auditor may reject them)")
+	fl.Bool("pdf", true, "write a PDF beside each certificate (default: pdf in the configuration)")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, bar, log, none")
 	fl.IntVar(&f.opts.ChunkMiB, "chunk-mib", d.ChunkMiB, "I/O size in MiB")
@@ -92,12 +105,16 @@ written).`,
 }
 
 func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
+	settings, err := f.applyConfig(cmd)
+	if err != nil {
+		return err
+	}
 	cfg, err := f.opts.Parse()
 	if err != nil {
 		return err
 	}
 	if f.keyPath == "" {
-		return usageErr("no signing key: pass --key FILE or set LETHE_KEY (create one with lethe keygen --out DIR)")
+		return usageErr("no signing key: set key in the configuration (lethe config show), pass --key FILE or set LETHE_KEY (create one with lethe keygen --out DIR)")
 	}
 	key, err := sign.LoadPrivateKey(f.keyPath)
 	if err != nil {
@@ -106,6 +123,11 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	if err := os.MkdirAll(f.certDir, 0o755); err != nil {
 		return usageErr("--cert-dir: %v", err)
 	}
+	rl, err := startRunLog(f.certDir)
+	if err != nil {
+		return usageErr("--cert-dir: %v", err)
+	}
+	defer rl.Close()
 	f.sel.Args = args
 	list, skips, err := station.Select(f.sel, logger)
 	for _, s := range skips {
@@ -118,56 +140,163 @@ func runWipe(cmd *cobra.Command, f wipeFlags, args []string) error {
 	if err := station.Refusals(drives); err != nil {
 		return err
 	}
-	if err := requireConfirmation(f.yes, list, "ERASE"); err != nil {
+	if err := requireConfirmation(f.yes, drives, cfg, "ERASE"); err != nil {
 		return err
 	}
 	targets, err := station.OpenTargets(list, f.sel.Force)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills the process the usual way
-		if cmd.Context().Err() == nil {
-			fmt.Fprintln(os.Stderr, "\nlethe: stopping; host overwrites stop now and their certificates say ABORTED (a firmware erase in a drive cannot be stopped: lethe says what happens to it)")
-		}
-	}()
+	ctx, stopped := interruptible(cmd.Context())
+	defer stopped()
 
 	ui, err := newProgressUI(f.progress)
 	if err != nil {
 		return err
 	}
+	stderr := cmd.ErrOrStderr()
+	fmt.Fprintf(stderr, "certificates: %s\nlog:          %s\n", f.certDir, rl.Path)
+	if _, ok := ui.(*boardUI); ok {
+		rl.Quiet() // the board owns the terminal: only warnings and errors above it
+	}
 	c := station.Certifier{Dir: f.certDir, Signers: []sign.Signer{sign.KeySigner{Key: key}},
 		Personnel: f.personnel, Host: devices.Host.Host(), Tool: toolInfo()}
 	results := station.Run(ctx, drives, targets, cfg, c, ui, logger)
 	ui.Close()
+	if settings.PDF {
+		for _, r := range results {
+			if r.CertPath == "" {
+				continue
+			}
+			if err := writeCertPDF(r.CertPath, r.Certificate); err != nil {
+				logger.Warn("PDF not written", "certificate", r.CertPath, "error", err)
+			}
+		}
+	}
 	return f.audit.submit(cmd, f.certDir, key, results, summarize(cmd, results))
 }
 
-// summarize prints one line per drive and picks the exit code.
+// applyConfig fills the flags the operator did not give from the
+// configuration file and the environment (package config), and refuses a
+// run that would name nobody in its certificates unless --allow-anonymous.
+func (f *wipeFlags) applyConfig(cmd *cobra.Command) (config.Settings, error) {
+	c, err := loadConfig(cmd)
+	if err != nil {
+		return config.Settings{}, err
+	}
+	s := c.Settings()
+	f.keyPath, f.certDir = s.Key, s.CertDir
+	f.personnel.Operator, f.personnel.Organization, f.personnel.Site = s.Operator, s.Organization, s.Site
+	f.opts.Policy, f.opts.Verify = s.Policy, s.Verify
+	f.audit.url, f.audit.ca, f.audit.token = s.Audit.URL, s.Audit.CA, s.Audit.Token
+	if missing := s.Anonymous(); len(missing) > 0 {
+		if !f.allowAnon {
+			where := "the configuration file " + c.File
+			if c.FileMissing {
+				where = c.File + " (not present yet)"
+			}
+			return s, usageErr("no %s: a certificate must name who sanitized the drive and for whom, or an auditor rejects it; "+
+				"pass --operator NAME --organization ORG, set them in %s, or pass --allow-anonymous (recorded in each certificate); nothing was written", joinAnd(missing), where)
+		}
+		f.personnel.Anonymous = true
+	}
+	return s, nil
+}
+
+// interruptible is ctx, cancelled by the first Ctrl-C or SIGTERM, which
+// also prints what stopping means. Only a real signal prints it: stop
+// (deferred by the caller when the run ends normally) ends the watch
+// silently. A second Ctrl-C kills the process the usual way.
+func interruptible(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintln(os.Stderr, "\nlethe: stopping; host overwrites stop now and their certificates say ABORTED (a firmware erase in a drive cannot be stopped: lethe says what happens to it)")
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
+}
+
+// summarize prints a few lines per drive and picks the exit code. On a
+// terminal the lines are wrapped to its width (never cut); for scripts
+// each item stays on one line.
 func summarize(cmd *cobra.Command, results []station.Result) error {
 	out := cmd.OutOrStdout()
+	width := 0
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			width = w - 1
+		}
+	}
+	put := func(first, rest, text string) {
+		if width <= 0 {
+			fmt.Fprintln(out, first+text)
+			return
+		}
+		for i, l := range wrapText(text, width-len(first)) {
+			if i == 0 {
+				fmt.Fprintln(out, first+l)
+			} else {
+				fmt.Fprintln(out, rest+l)
+			}
+		}
+	}
+	const indent = "         "
 	bad := 0
+	dirs := map[string]bool{}
 	for _, r := range results {
 		d := r.Drive.Device
 		switch {
 		case r.Report == nil:
 			bad++
-			fmt.Fprintf(out, "%-8s %s: %v\n", "FAILED", d.Label(), r.Err)
+			put(fmt.Sprintf("%-8s ", "FAILED"), indent, fmt.Sprintf("%s: %v", d.Label(), r.Err))
 			continue
 		case r.Err != nil:
 			bad++
-			fmt.Fprintf(out, "%-8s %s: %s; certificate NOT written: %v\n", r.Report.Status, d.Label(), r.Report.StatusReason, r.Err)
+			put(fmt.Sprintf("%-8s ", r.Report.Status), indent, fmt.Sprintf("%s: %s; certificate NOT written: %v", d.Label(), r.Report.StatusReason, r.Err))
 			continue
 		}
-		fmt.Fprintf(out, "%-8s %s: %s\n", r.Report.Status, d.Label(), r.Report.StatusReason)
-		fmt.Fprintf(out, "         certificate: %s\n", r.CertPath)
 		if !r.Erased() {
 			// PARTIAL is not a success: the result is not proven.
 			bad++
 		}
+		if width > 0 {
+			// A terminal: one line per drive (the board above has its
+			// duration and speed), the reason only where it is not ERASED,
+			// and the directory once below.
+			line := fmt.Sprintf("%s  %s", d.Path, filepath.Base(r.CertPath))
+			if fileExists(certBase(r.CertPath) + ".pdf") {
+				line += " (+ .pdf)"
+			}
+			put(fmt.Sprintf("%-8s ", r.Report.Status), indent, line)
+			if r.Report.Status != wipe.StatusErased {
+				put(indent, indent, r.Report.StatusReason)
+			}
+			dirs[filepath.Dir(r.CertPath)] = true
+			continue
+		}
+		put(fmt.Sprintf("%-8s ", r.Report.Status), indent, fmt.Sprintf("%s: %s", d.Label(), r.Report.StatusReason))
+		put(indent+"certificate: ", indent+"             ", r.CertPath)
+		if pdf := certBase(r.CertPath) + ".pdf"; fileExists(pdf) {
+			put(indent+"PDF:         ", indent+"             ", pdf)
+		}
+	}
+	for dir := range dirs {
+		put("certificates and PDFs in ", "  ", dir)
 	}
 	if bad > 0 {
 		return &exitError{exitFailed, fmt.Errorf("%d of %d drive(s) not erased", bad, len(results))}
@@ -175,11 +304,40 @@ func summarize(cmd *cobra.Command, results []station.Result) error {
 	return nil
 }
 
-// confirm asks the operator to type "yes" after naming every drive.
-func confirm(in io.Reader, out io.Writer, list []*devices.Device, action string) error {
-	fmt.Fprintf(out, "About to %s ALL DATA on %d device(s):\n", action, len(list))
-	for _, d := range list {
-		fmt.Fprintf(out, "  %-14s %-10s model %-24s serial %-20s %s\n", d.Path, devices.HumanBytes(d.SizeBytes), dash(d.Model), dash(d.Serial), d.Transport)
+// wrapText breaks s at spaces into lines of at most w columns; a word
+// longer than a line (a path) is broken where it must be.
+func wrapText(s string, w int) []string {
+	if w < 20 {
+		w = 20
+	}
+	var out []string
+	for len(s) > w {
+		at := strings.LastIndexByte(s[:w+1], ' ')
+		if at <= 0 {
+			at = w
+		}
+		out = append(out, strings.TrimRight(s[:at], " "))
+		s = strings.TrimLeft(s[at:], " ")
+	}
+	return append(out, s)
+}
+
+// confirm asks the operator to type "yes" after naming every drive with
+// what will be done to it: technique and category, an estimate of the
+// time, and whether it can be stopped once started.
+func confirm(in io.Reader, out io.Writer, drives []station.Drive, cfg station.Config, action string) error {
+	fmt.Fprintf(out, "About to %s ALL DATA on %d device(s):\n", action, len(drives))
+	for _, dr := range drives {
+		d, p := dr.Device, dr.Plan
+		fmt.Fprintf(out, "  %s  %s  model %s  serial %s  %s\n", d.Path, devices.HumanBytes(d.SizeBytes), dash(d.Model), dash(d.Serial), d.Transport)
+		fmt.Fprintf(out, "      %s -> %s\n", p.Technique.Name, strings.ToUpper(string(p.Category)))
+		est, basis := estimate(dr, cfg)
+		if est > 0 {
+			fmt.Fprintf(out, "      takes about %s (%s)\n", progress.Clock(est), basis)
+		} else {
+			fmt.Fprintf(out, "      duration unknown (%s)\n", basis)
+		}
+		fmt.Fprintf(out, "      %s\n", stoppable(p))
 	}
 	fmt.Fprint(out, "Type 'yes' to continue: ")
 	line, err := bufio.NewReader(in).ReadString('\n')
@@ -192,14 +350,63 @@ func confirm(in io.Reader, out io.Writer, list []*devices.Device, action string)
 	return nil
 }
 
-func requireConfirmation(yes bool, list []*devices.Device, action string) error {
+// Assumed sequential speeds for an estimate before anything ran: a hard
+// disk's outer-track write speed, and a conservative SSD one. The
+// progress display shows the real time left once data moves.
+const (
+	assumedHDDRate = 150e6
+	assumedSSDRate = 1e9
+)
+
+// estimate is the time a drive's plan should take: the drive's own
+// estimate for a firmware erase, else the bytes a host overwrite writes
+// and reads back at an assumed speed for its medium.
+func estimate(dr station.Drive, cfg station.Config) (time.Duration, string) {
+	p, d := dr.Plan, dr.Device
+	if p.Estimate > 0 {
+		return p.Estimate, "the drive's own estimate"
+	}
+	if p.Technique.ID != wipe.TechOverwrite {
+		return 0, "the drive reports no estimate"
+	}
+	passes := int64(max(len(p.Method.Passes), 1))
+	bytes := float64(d.SizeBytes * passes)
+	switch cfg.Verify {
+	case wipe.VerifyLast:
+		bytes += float64(d.SizeBytes)
+	case wipe.VerifyAll:
+		bytes += float64(d.SizeBytes * passes)
+	case wipe.VerifySample:
+		bytes += float64(d.SizeBytes) * cfg.SamplePercent / 100
+	}
+	rate, what := assumedSSDRate, "assuming ~1 GB/s"
+	if d.Media == devices.MediaHDD {
+		rate, what = assumedHDDRate, "assuming ~150 MB/s for a hard disk"
+	}
+	return time.Duration(bytes / rate * float64(time.Second)), fmt.Sprintf("%d pass(es) and the read-back, %s", passes, what)
+}
+
+// stoppable says what Ctrl-C does to the plan.
+func stoppable(p wipe.Plan) string {
+	if p.Technique.ID == wipe.TechOverwrite {
+		return "can be stopped: Ctrl-C stops it at once (its certificate then says ABORTED)"
+	}
+	return "CANNOT be stopped once started: it runs inside the drive (a sanitize even resumes after a power loss)"
+}
+
+func requireConfirmation(yes bool, drives []station.Drive, cfg station.Config, action string) error {
 	if yes {
 		return nil
 	}
 	if !stdinIsTerminal() {
 		return usageErr("refusing to %s without confirmation: stdin is not a terminal; pass --yes", action)
 	}
-	return confirm(os.Stdin, os.Stderr, list, action)
+	return confirm(os.Stdin, os.Stderr, drives, cfg, action)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // keyOf is the public half of a signing key.

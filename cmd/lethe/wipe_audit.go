@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,9 +25,9 @@ type auditFlags struct {
 }
 
 func (a *auditFlags) add(fl *pflag.FlagSet) {
-	fl.StringVar(&a.url, "audit", os.Getenv("LETHE_AUDIT_URL"), "submit each certificate to this audit store (https://host:port; default $LETHE_AUDIT_URL)")
-	fl.StringVar(&a.token, "audit-token", os.Getenv("LETHE_AUDIT_TOKEN"), "enrollment token (lenr_...: registers --key's public key for the job) or API token (lapi_...)")
-	fl.StringVar(&a.ca, "audit-ca", os.Getenv("LETHE_AUDIT_CA"), "PEM certificate to trust for the audit store (its DATA/tls/cert.pem)")
+	fl.StringVar(&a.url, "audit", "", "submit each certificate to this audit store (https://host:port; default: audit.url in the configuration, or $LETHE_AUDIT_URL)")
+	fl.StringVar(&a.token, "audit-token", "", "enrollment token (lenr_...: registers --key's public key for the job) or API token (lapi_...); default: audit.token, or $LETHE_AUDIT_TOKEN")
+	fl.StringVar(&a.ca, "audit-ca", "", "PEM certificate to trust for the audit store (its DATA/tls/cert.pem); default: audit.ca, or $LETHE_AUDIT_CA")
 	fl.DurationVar(&a.wait, "audit-wait", 30*time.Second, "how long to retry an unreachable audit store before leaving certificates in the spool")
 }
 
@@ -91,8 +90,13 @@ func reportDelivery(cmd *cobra.Command, sp *client.Spool, st station.DeliverySta
 		switch st.States[id] {
 		case station.Delivered:
 			if rc, _ := sp.Receipt(id); rc != nil {
-				fmt.Fprintf(out, "audit: certificate %s logged as entry %d (receipt %s)\n", rc.CertificateID, rc.LogIndex,
-					filepath.Join(sp.Dir(), "sent", id+".receipt.json"))
+				// The receipt goes beside its certificate, under the same
+				// base name (the spool keeps its own copy).
+				where := filepath.Join(sp.Dir(), "sent", id+".receipt.json")
+				if err := copyReceipt(sp.Dir(), id, path); err == nil {
+					where = certBase(path) + ".receipt.json"
+				}
+				fmt.Fprintf(out, "audit: certificate %s logged as entry %d (receipt %s)\n", rc.CertificateID, rc.LogIndex, where)
 			}
 		case station.Rejected:
 			rejected++

@@ -82,6 +82,9 @@ type Config struct {
 	Delay time.Duration
 	// DryRun plans and shows everything, and writes nothing.
 	DryRun bool
+	// EnrollFirst waits, before the first write, until the audit store
+	// has accepted the per-boot key (default on; lethe.enrollfirst=0).
+	EnrollFirst bool
 	// Unfreeze allows suspending the machine to RAM and resuming it to
 	// unfreeze ATA drives the BIOS froze (lethe wipe --allow-unfreeze).
 	Unfreeze bool
@@ -114,6 +117,7 @@ func Default() Config {
 		End:           EndPoweroff,
 		OnFail:        EndShell,
 		Wait:          Forever,
+		EnrollFirst:   true,
 		Net:           "dhcp",
 		Sources:       map[string]string{},
 	}
@@ -248,6 +252,11 @@ var params = map[string]param{
 		}
 		c.Delay = d
 		return nil
+	}},
+	"enrollfirst": {cmdlineOK: true, fileOK: true, set: func(c *Config, v string) error {
+		b, err := parseBool(v)
+		c.EnrollFirst = b
+		return err
 	}},
 	"dryrun": {cmdlineOK: true, fileOK: true, set: func(c *Config, v string) error {
 		b, err := parseBool(v)

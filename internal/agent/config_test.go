@@ -45,6 +45,9 @@ func TestParseCmdline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if off, err := ParseCmdline("lethe.enrollfirst=0"); err != nil || off.EnrollFirst {
+		t.Errorf("lethe.enrollfirst=0: %+v %v", off.EnrollFirst, err)
+	}
 	if err := c.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +56,7 @@ func TestParseCmdline(t *testing.T) {
 		Exclude: []string{"S1", "S2", "/dev/sdz"}, BootDev: []string{"USB1"}, NoBootDisk: true, // fixture: never opened
 		Audit: "https://10.0.2.2:8443", AuditCA: strings.TrimPrefix(pin, "sha256:"), Token: "lenr_abc", Job: "J42",
 		Operator: "Jane Doe", Site: "dc1", End: EndShell, OnFail: EndShell, Wait: 90 * time.Second, Delay: 2 * time.Second, Net: "dhcp",
-		Unfreeze: true,
+		Unfreeze: true, EnrollFirst: true,
 	}
 	c.Sources, c.Notes = nil, nil
 	if g, w := mustJSON(t, c), mustJSON(t, want); g != w {

@@ -18,11 +18,12 @@ import (
 // init's copy of standard output, so that what the agent draws last is on
 // the wire before it powers the machine off (see package power).
 type Console struct {
-	mu      sync.Mutex
-	outs    []io.Writer
-	files   []*os.File
-	events  []string
-	last    string
+	mu     sync.Mutex
+	outs   []io.Writer
+	files  []*os.File
+	events []string
+	// shown is the frame on the screen; nil after plain text scrolled it.
+	shown   []string
 	started time.Time
 }
 
@@ -57,26 +58,42 @@ func NewConsole(ws ...io.Writer) *Console {
 	return &Console{outs: ws, started: time.Now()}
 }
 
-// Draw clears the screen and draws lines (from Render). It skips a frame
-// identical to the last one, so a serial log does not fill with copies.
+// Draw shows lines (from Render). The first frame, and the first after
+// plain text was printed, clears the screen and draws everything; after
+// that only the lines that changed are rewritten, in place (cursor
+// addressing), and an unchanged frame writes nothing: a serial console's
+// log grows by what changed on the screen, not by a screenful per redraw.
 func (c *Console) Draw(lines []string) {
-	var b strings.Builder
-	b.WriteString("\x1b[H\x1b[2J")
-	for i, l := range lines {
-		if i > 0 {
-			b.WriteString("\r\n")
-		}
-		b.WriteString(l)
-	}
-	b.WriteString("\r\n")
-	frame := b.String()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if frame == c.last {
-		return
+	var b strings.Builder
+	if c.shown == nil {
+		b.WriteString("\x1b[H\x1b[2J")
+		for i, l := range lines {
+			if i > 0 {
+				b.WriteString("\r\n")
+			}
+			b.WriteString(l)
+		}
+		b.WriteString("\r\n")
+	} else {
+		for i, l := range lines {
+			if i < len(c.shown) && c.shown[i] == l {
+				continue
+			}
+			fmt.Fprintf(&b, "\x1b[%d;1H%s\x1b[K", i+1, l)
+		}
+		if len(lines) < len(c.shown) {
+			fmt.Fprintf(&b, "\x1b[%d;1H\x1b[J", len(lines)+1)
+		}
+		if b.Len() == 0 {
+			return
+		}
+		// Park the cursor below the screen, where a plain line would go.
+		fmt.Fprintf(&b, "\x1b[%d;1H", len(lines)+1)
 	}
-	c.last = frame
-	c.write(frame)
+	c.shown = append(c.shown[:0:0], lines...)
+	c.write(b.String())
 }
 
 // Event records a line for the screen's event area and prints it at once
@@ -92,7 +109,7 @@ func (c *Console) Event(format string, args ...any) {
 		c.events = c.events[len(c.events)-maxEvents:]
 	}
 	c.write("lethe: " + msg + "\r\n")
-	c.last = ""
+	c.shown = nil
 }
 
 // Events returns the recorded event lines, oldest first.
@@ -108,7 +125,7 @@ func (c *Console) Print(text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.write(strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", "\r\n") + "\r\n")
-	c.last = ""
+	c.shown = nil
 }
 
 func (c *Console) write(s string) {

@@ -208,6 +208,11 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	r.keyID = sign.KeyID(bootKey.Public().(ed25519.PublicKey))
 	r.event("per-boot signing key ed25519:%s (key ID %s)", base64.StdEncoding.EncodeToString(bootKey.Public().(ed25519.PublicKey)), r.keyID)
 	host := devices.Host.Host()
+	// The certificates carry the per-boot public key (host.bootKey), so
+	// an auditor checks them offline with the store's receipt, without
+	// building a key file from the console.
+	host.BootKey = string(sign.MarshalPublicKey(bootKey.Public().(ed25519.PublicKey)))
+	r.con.Print("lethe: per-boot public key (also in every certificate as host.bootKey):\n" + strings.TrimSpace(host.BootKey))
 	if tk, err := tpmkey.Open(); err == nil {
 		defer tk.Close()
 		signers = append(signers, tk)
@@ -294,6 +299,11 @@ func (r *agentRun) run(ctx context.Context) (bool, string) {
 	}
 	if cfg.DryRun {
 		return false, "dry run (lethe.dryrun): nothing was written"
+	}
+	if r.dlv != nil && cfg.EnrollFirst {
+		if err := r.awaitEnrollment(ctx); err != nil {
+			return false, err.Error()
+		}
 	}
 	if cfg.Delay > 0 {
 		r.event("wiping %d disk(s) in %s", len(ready), cfg.Delay)
@@ -635,6 +645,40 @@ func (r *agentRun) startDelivery(ctx context.Context, cfg Config, key ed25519.Pr
 	return nil
 }
 
+// awaitEnrollment waits, before the first write, until the audit store
+// has accepted this boot's signing key (lethe.enrollfirst, on by default):
+// a token the store refuses means no certificate of this boot could ever
+// be delivered, so nothing is wiped.
+func (r *agentRun) awaitEnrollment(ctx context.Context) error {
+	announce := time.NewTicker(time.Minute)
+	defer announce.Stop()
+	said := false
+	for {
+		ch := r.dlv.Changed()
+		st := r.dlv.Status()
+		switch {
+		case st.EnrollRefused != "":
+			return fmt.Errorf("the audit store refused the enrollment token (%s): nothing was written, because no certificate of this boot could be delivered", st.EnrollRefused)
+		case st.Enrolled:
+			if said {
+				r.event("enrollment confirmed by the audit store: wiping")
+			}
+			return nil
+		}
+		if !said {
+			r.event("waiting for the audit store to confirm the enrollment before the first write (lethe.enrollfirst=0 wipes without waiting)")
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("stopped while waiting for the enrollment: nothing was written")
+		case <-ch:
+		case <-announce.C:
+			r.event("still waiting for the audit store to confirm the enrollment: %s; nothing written yet", dash(st.LastError))
+		}
+	}
+}
+
 // certLabel is how a certificate's delivery shows in its drive row.
 func certLabel(d station.Delivery) string {
 	switch d {
@@ -651,12 +695,16 @@ func certLabel(d station.Delivery) string {
 func (r *agentRun) finish(pass bool, why string) error {
 	r.mu.Lock()
 	cfg := r.cfg
-	r.final = &Final{Pass: pass}
 	r.mu.Unlock()
 	if !pass {
 		r.event("FAIL: %s", why)
 	}
+	// No verdict banner while certificates are on their way: PASS means
+	// erased AND delivered.
 	unsent := r.waitForDelivery(cfg)
+	r.mu.Lock()
+	r.final = &Final{Pass: pass, Undelivered: len(unsent) > 0}
+	r.mu.Unlock()
 
 	end := cfg.End
 	if !pass {
@@ -751,7 +799,7 @@ func (r *agentRun) waitForDelivery(cfg Config) []*agentDrive {
 		r.mu.Lock()
 		r.status = nil
 		base := r.statusLines()
-		r.status = append([]string{fmt.Sprintf("! %d CERTIFICATE(S) NOT YET RECEIVED by the audit store: in RAM only - do not power off", len(left))}, base...)
+		r.status = append([]string{fmt.Sprintf("! DELIVERING: %d CERTIFICATE(S) NOT YET RECEIVED by the audit store: in RAM only - do not power off", len(left))}, base...)
 		r.mu.Unlock()
 		r.draw()
 		select {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/wipe"
@@ -46,8 +45,10 @@ func (r *agentRun) headerLines() []string {
 	} else {
 		img = strings.TrimPrefix(img, "sha256:")[:16]
 	}
-	up := Uptime()
-	lines := []string{fmt.Sprintf("lethe agent %s  image %s  up %.0fs", r.o.Version, img, up)}
+	// Nothing in the frame ticks by itself (no uptime, no countdown): the
+	// console redraws only what changed, so a serial log stays quiet
+	// while the agent waits.
+	lines := []string{fmt.Sprintf("lethe agent %s  image %s  started %s UTC", r.o.Version, img, r.start.UTC().Format("15:04:05"))}
 	lines = append(lines, r.header...)
 	return lines
 }
@@ -85,7 +86,7 @@ func (r *agentRun) statusLines() []string {
 		case st.EnrollRefused != "":
 			s += "ENROLLMENT REFUSED: " + st.EnrollRefused
 		case st.LastError != "" && !st.NextTry.IsZero():
-			s += fmt.Sprintf("retry in %.0fs: %s", time.Until(st.NextTry).Seconds(), st.LastError)
+			s += fmt.Sprintf("next try %s UTC: %s", st.NextTry.UTC().Format("15:04:05"), st.LastError)
 		case st.Enrolled:
 			s += "key registered"
 		default:
@@ -198,16 +199,35 @@ func (r *agentRun) verdictLines(pass bool, why string, unsent []*agentDrive, hop
 			kept++
 		}
 	}
-	if pass {
-		lines = append(lines, fmt.Sprintf("%d drive(s) ERASED and verified; %d kept", erased, kept))
-	} else {
+	spool := filepath.Join(r.o.Work, "spool")
+	switch {
+	case !pass:
 		lines = append(lines, "FAIL: "+why)
+	case len(unsent) > 0:
+		lines = append(lines, fmt.Sprintf("HOLD: %d drive(s) ERASED and verified, but %d certificate(s) NOT DELIVERED", erased, len(unsent)))
+	default:
+		lines = append(lines, fmt.Sprintf("PASS: %d drive(s) ERASED and verified, every certificate received by the audit store; %d kept", erased, kept))
 	}
 	switch {
+	case len(unsent) > 0 && end != EndShell:
+		// lethe.wait allowed ending without delivery: say where the
+		// certificates are, not "do not power off" before powering off.
+		why := "no audit store configured (lethe.audit)"
+		if r.dlv != nil {
+			why = "not delivered within lethe.wait"
+		}
+		lines = append(lines, fmt.Sprintf("! %d certificate(s) %s: printed above on the console - keep the serial/BMC log, it is their only copy", len(unsent), why))
 	case len(unsent) > 0 && r.dlv == nil:
-		lines = append(lines, fmt.Sprintf("! %d certificate(s) NOT DELIVERED: no audit store configured (lethe.audit); printed above, in RAM only", len(unsent)))
+		lines = append(lines, fmt.Sprintf("! no audit store configured (lethe.audit): the %d certificate(s) exist only in RAM and on this console (printed above). DO NOT POWER OFF: copy %s to a USB stick from the shell, or save the console log", len(unsent), r.o.Work))
+	case len(unsent) > 0 && hopeless:
+		st := r.dlv.Status()
+		reason := st.EnrollRefused
+		if reason == "" {
+			reason = "the store rejected them"
+		}
+		lines = append(lines, fmt.Sprintf("! delivery cannot succeed (%s). DO NOT POWER OFF: the certificates are in RAM only (%s) and printed above; fix the store or token, then lethe audit flush --spool %s", reason, spool, spool))
 	case len(unsent) > 0:
-		lines = append(lines, fmt.Sprintf("! %d CERTIFICATE(S) NOT DELIVERED to the audit store; printed above; in RAM only (%s)", len(unsent), filepath.Join(r.o.Work, "spool")))
+		lines = append(lines, fmt.Sprintf("! the audit store was not reached in time. DO NOT POWER OFF: certificates in RAM only (%s), printed above; lethe audit flush --spool %s delivers them", spool, spool))
 	default:
 		if l := r.certLine(); l != "" {
 			lines = append(lines, l+" (receipts verified)")
@@ -228,10 +248,7 @@ func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end End) 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
-	verdict := "FAIL"
-	if pass {
-		verdict = "PASS"
-	}
+	verdict := Final{Pass: pass, Undelivered: len(unsent) > 0}.Word()
 	fmt.Fprintf(&b, "==== lethe agent: %s ====\n", verdict)
 	if why != "" {
 		fmt.Fprintf(&b, "reason: %s\n", why)
@@ -244,6 +261,9 @@ func (r *agentRun) report(pass bool, why string, unsent []*agentDrive, end End) 
 			fmt.Fprintf(&b, "  (%s)", d.view.Note)
 		}
 		b.WriteString("\n")
+	}
+	if len(unsent) > 0 {
+		fmt.Fprintf(&b, "%d certificate(s) NOT DELIVERED to an audit store: each is printed below; keep this log, it may be their only copy\n", len(unsent))
 	}
 	for _, d := range unsent {
 		data, err := os.ReadFile(d.res.CertPath)

@@ -50,15 +50,35 @@ type DriveView struct {
 	Cert string
 }
 
-// Final is the end-of-run verdict.
+// Final is the end-of-run verdict: PASS only when every drive is erased
+// AND its certificate delivered; HOLD when the drives are erased but
+// certificates are not delivered (they exist only in RAM: do not power
+// off, see the status lines); FAIL otherwise.
 type Final struct {
 	Pass bool
+	// Undelivered marks a passing wipe whose certificates did not reach
+	// the audit store: the banner says HOLD, not PASS.
+	Undelivered bool
+}
+
+// Word is the banner's word.
+func (f Final) Word() string {
+	switch {
+	case !f.Pass:
+		return "FAIL"
+	case f.Undelivered:
+		return "HOLD"
+	}
+	return "PASS"
 }
 
 // Render lays the view out in at most w columns and h lines of plain
-// ASCII. Long values are cut, never wrapped, so the layout holds on any
-// console; when there are more drives than rows, finished and kept drives
-// are summarized on one line and running or failed ones stay visible.
+// ASCII. A value too long for its column is never cut where it matters:
+// the drive's row marks it with '~' and a continuation line below the row
+// gives the whole value; status and event lines wrap onto indented lines.
+// When there are more drives than lines, finished and kept drives are
+// summarized on one line and running or failed ones stay visible; the
+// oldest events give way first.
 func Render(v View, w, h int) []string {
 	var out []string
 	add := func(s string) { out = append(out, fit(s, w)) }
@@ -72,11 +92,16 @@ func Render(v View, w, h int) []string {
 	add(fmt.Sprintf("%-8s %-20s %8s %-14s %-11s %-7s %s", "DRIVE", "SERIAL", "SIZE", "METHOD", "PROGRESS", "RESULT", "CERT"))
 	var banner []string
 	if v.Final != nil {
-		banner = Banner(v.Final.Pass, w)
+		banner = BannerWord(v.Final.Word(), w)
 	}
-	status := v.Status
-	if len(status) > 4 {
-		status = status[:4]
+	var status []string
+	for i, l := range v.Status {
+		if i < 4 {
+			status = append(status, wrap(l, w, "  ")...)
+		}
+	}
+	if len(status) > 8 {
+		status = status[:8]
 	}
 	// What stays below the table: a rule, the banner, the status lines and
 	// at least one event line.
@@ -85,7 +110,7 @@ func Render(v View, w, h int) []string {
 	if rows < 1 {
 		rows = 1
 	}
-	for _, l := range driveRows(v.Drives, rows) {
+	for _, l := range driveRows(v.Drives, rows, w) {
 		add(l)
 	}
 	add(rule)
@@ -95,12 +120,17 @@ func Render(v View, w, h int) []string {
 	for _, l := range status {
 		add(l)
 	}
-	ev := h - len(out)
-	if ev > len(v.Events) {
-		ev = len(v.Events)
+	// Events, newest last, each whole: fill the rest from the newest back.
+	var ev []string
+	for i := len(v.Events) - 1; i >= 0; i-- {
+		lines := wrap(v.Events[i], w, "         ")
+		if len(out)+len(ev)+len(lines) > h {
+			break
+		}
+		ev = append(lines, ev...)
 	}
-	for _, e := range v.Events[len(v.Events)-ev:] {
-		add(e)
+	for _, l := range ev {
+		add(l)
 	}
 	if len(out) > h {
 		out = out[:h]
@@ -108,22 +138,25 @@ func Render(v View, w, h int) []string {
 	return out
 }
 
-func driveRows(ds []DriveView, rows int) []string {
-	if len(ds) <= rows {
-		out := make([]string, len(ds))
-		for i, d := range ds {
-			out[i] = driveRow(d)
-		}
-		return out
+// driveRows lays out the drives in at most rows lines.
+func driveRows(ds []DriveView, rows, w int) []string {
+	var all []string
+	for _, d := range ds {
+		all = append(all, driveLines(d, w)...)
+	}
+	if len(all) <= rows {
+		return all
 	}
 	// Keep what needs attention: running drives, failures, unsent
 	// certificates; summarize the rest.
-	var shown []DriveView
+	var out []string
 	counts := map[string]int{}
 	var order []string
+	shown := 0
 	for _, d := range ds {
-		if len(shown) < rows-1 && needsAttention(d) {
-			shown = append(shown, d)
+		if lines := driveLines(d, w); needsAttention(d) && len(out)+len(lines) <= rows-1 {
+			out = append(out, lines...)
+			shown++
 			continue
 		}
 		r := d.Result
@@ -135,16 +168,11 @@ func driveRows(ds []DriveView, rows int) []string {
 		}
 		counts[r]++
 	}
-	out := make([]string, 0, rows)
-	for _, d := range shown {
-		out = append(out, driveRow(d))
-	}
 	var parts []string
 	for _, r := range order {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 	}
-	out = append(out, fmt.Sprintf("... %d more drive(s): %s", len(ds)-len(shown), strings.Join(parts, ", ")))
-	return out
+	return append(out, fmt.Sprintf("... %d more drive(s): %s", len(ds)-shown, strings.Join(parts, ", ")))
 }
 
 func needsAttention(d DriveView) bool {
@@ -155,32 +183,69 @@ func needsAttention(d DriveView) bool {
 	return d.Cert == "UNSENT" || d.Cert == "REJECT" || d.Cert == "NONE"
 }
 
-func driveRow(d DriveView) string {
+// driveLines is a drive's row, and continuation lines with every value the
+// row had to shorten.
+func driveLines(d DriveView, w int) []string {
 	cert := d.Cert
 	if cert == "" {
 		cert = "-"
 	}
+	var full []string // values the row cut, in full
+	c := func(s string, n int, label string) string {
+		if utf8.RuneCountInString(s) > n {
+			if label != "" {
+				full = append(full, label+" "+s)
+			} else {
+				full = append(full, s)
+			}
+		}
+		return cut(s, n)
+	}
 	result := d.Result
+	var row string
 	if d.Note != "" && (d.Result == "KEPT" || d.Result == "REFUSED" || d.Result == "SKIPPED") {
-		return fmt.Sprintf("%-8s %-20s %8s %-26s %-7s %s", cut(d.Name, 8), cut(d.Serial, 20), cut(d.Size, 8), cut(d.Note, 26), cut(result, 7), cert)
-	}
-	progress := ""
-	switch {
-	case d.Result != "":
-		progress = "done"
-		if d.Note != "" {
-			progress = d.Note
+		row = fmt.Sprintf("%-8s %-20s %8s %-26s %-7s %s", c(d.Name, 8, "drive"), c(d.Serial, 20, "serial"), c(d.Size, 8, ""), c(d.Note, 26, ""), cut(result, 7), cert)
+	} else {
+		progress := ""
+		switch {
+		case d.Result != "":
+			progress = "done"
+			if d.Note != "" {
+				progress = c(d.Note, 11, "")
+			}
+		case d.Phase != "":
+			pct := int(d.Done * 100) // 99.9% is not done
+			if pct > 100 {
+				pct = 100
+			}
+			progress = fmt.Sprintf("%-6s %3d%%", c(d.Phase, 6, "phase"), pct)
+		default:
+			progress = "waiting"
 		}
-	case d.Phase != "":
-		pct := int(d.Done * 100) // 99.9% is not done
-		if pct > 100 {
-			pct = 100
-		}
-		progress = fmt.Sprintf("%-6s %3d%%", cut(d.Phase, 6), pct)
-	default:
-		progress = "waiting"
+		row = fmt.Sprintf("%-8s %-20s %8s %-14s %-11s %-7s %s", c(d.Name, 8, "drive"), c(d.Serial, 20, "serial"), c(d.Size, 8, ""), c(d.Method, 14, "method"), progress, cut(result, 7), cert)
 	}
-	return fmt.Sprintf("%-8s %-20s %8s %-14s %-11s %-7s %s", cut(d.Name, 8), cut(d.Serial, 20), cut(d.Size, 8), cut(d.Method, 14), cut(progress, 11), cut(result, 7), cert)
+	lines := []string{row}
+	if len(full) > 0 {
+		lines = append(lines, wrap(strings.Join(full, "; "), w, "         ")...)
+		lines[1] = "         " + strings.TrimLeft(lines[1], " ")
+	}
+	return lines
+}
+
+// wrap breaks s into lines of at most w columns at spaces; lines after the
+// first start with indent. A word longer than a line is broken.
+func wrap(s string, w int, indent string) []string {
+	s = strings.TrimRight(printable(s), " ")
+	var out []string
+	for len(s) > w {
+		cutAt := strings.LastIndexByte(s[:w+1], ' ')
+		if cutAt <= len(indent) || (len(out) > 0 && cutAt <= len(indent)) {
+			cutAt = w
+		}
+		out = append(out, strings.TrimRight(s[:cutAt], " "))
+		s = indent + strings.TrimLeft(s[cutAt:], " ")
+	}
+	return append(out, s)
 }
 
 // glyphs are 5x5 block letters for the verdict.
@@ -191,6 +256,9 @@ var glyphs = map[rune][5]string{
 	'F': {"#####", "#    ", "#### ", "#    ", "#    "},
 	'I': {"#####", "  #  ", "  #  ", "  #  ", "#####"},
 	'L': {"#    ", "#    ", "#    ", "#    ", "#####"},
+	'H': {"#   #", "#   #", "#####", "#   #", "#   #"},
+	'O': {" ### ", "#   #", "#   #", "#   #", " ### "},
+	'D': {"#### ", "#   #", "#   #", "#   #", "#### "},
 }
 
 // Banner is the verdict in letters five lines high and two columns per
@@ -200,6 +268,11 @@ func Banner(pass bool, w int) []string {
 	if pass {
 		word = "PASS"
 	}
+	return BannerWord(word, w)
+}
+
+// BannerWord is a four-letter word (PASS, FAIL, HOLD) in block letters.
+func BannerWord(word string, w int) []string {
 	lines := make([]string, 5)
 	for row := range 5 {
 		var b strings.Builder
@@ -227,13 +300,19 @@ func Banner(pass bool, w int) []string {
 
 // fit makes s plain printable ASCII no wider than w.
 func fit(s string, w int) string {
-	s = strings.Map(func(r rune) rune {
+	return cut(strings.TrimRight(printable(s), " "), w)
+}
+
+// printable replaces everything but printable ASCII (a serial console
+// and the VGA text mode show nothing else reliably; an escape sequence in
+// a drive's model string must not move the cursor).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
 			return '?'
 		}
 		return r
 	}, s)
-	return cut(strings.TrimRight(s, " "), w)
 }
 
 // cut shortens s to n characters, marking the cut with '~'.

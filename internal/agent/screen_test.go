@@ -63,7 +63,23 @@ func views() map[string]View {
 		}
 		many.Drives = append(many.Drives, d)
 	}
-	return map[string]View{"running": running, "pass": pass, "fail": fail, "many": many}
+	refused := running
+	refused.Drives = []DriveView{
+		{Name: "nvme0n1", Serial: "LETHENVME0001", Size: "96.0 MiB", Method: "nvme-format-user-data", Phase: "format", Done: 0.1},
+		{Name: "sda", Serial: "LETHESATA0001", Size: "80.0 MiB", Result: "REFUSED", Note: "is mounted: /srv (ext4) by a process lethe does not know"},
+	}
+	refused.Status = []string{"! 2 CERTIFICATE(S) NOT DELIVERED to the audit store; printed above; in RAM only (/run/lethe/spool) - do not power off",
+		"per-boot key sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+	hold := pass
+	hold.Drives = []DriveView{
+		{Name: "nvme0n1", Serial: "LETHENVME0001", Size: "96.0 MiB", Method: "overwrite", Result: "ERASED", Cert: "UNSENT"},
+		{Name: "sda", Serial: "LETHESATA0001", Size: "80.0 MiB", Method: "overwrite", Result: "ERASED", Cert: "UNSENT"},
+	}
+	hold.Final = &Final{Pass: true, Undelivered: true}
+	hold.Status = []string{"HOLD: 2 drive(s) ERASED and verified, but 2 certificate(s) NOT DELIVERED",
+		"! delivery cannot succeed (enrollment token expired). DO NOT POWER OFF: the certificates are in RAM only (/run/lethe/spool) and printed above; fix the store or token, then lethe audit flush --spool /run/lethe/spool",
+		"staying on: the rescue shell follows (certificates in /run/lethe)"}
+	return map[string]View{"running": running, "pass": pass, "fail": fail, "many": many, "refused": refused, "hold": hold}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -97,6 +113,27 @@ func TestRenderGolden(t *testing.T) {
 		}
 		if got != string(want) {
 			t.Errorf("%s: screen differs from %s (go test -update rewrites it):\n%s", name, path, got)
+		}
+	}
+}
+
+// TestRenderKeepsKeyFacts: no status line, note, method or serial is cut
+// short on the 80-column screen; what does not fit wraps.
+func TestRenderKeepsKeyFacts(t *testing.T) {
+	for name, v := range views() {
+		screen := strings.Join(Render(v, Width, Height), " ")
+		flat := strings.Join(strings.Fields(screen), " ")
+		var facts []string
+		facts = append(facts, v.Status...)
+		for _, d := range v.Drives {
+			if len(v.Drives) < 10 {
+				facts = append(facts, d.Serial, d.Method, d.Note)
+			}
+		}
+		for _, f := range facts {
+			if !strings.Contains(flat, strings.Join(strings.Fields(f), " ")) {
+				t.Errorf("%s: %q is not on the screen whole:\n%s", name, f, strings.Join(Render(v, Width, Height), "\n"))
+			}
 		}
 	}
 }
@@ -137,5 +174,37 @@ func TestConsoleDraw(t *testing.T) {
 	}
 	if ev := c.Events(); len(ev) != 1 || !strings.HasSuffix(ev[0], "first write to /dev/nvme0n1") { // fixture: never opened
 		t.Errorf("events %q", ev)
+	}
+}
+
+// TestConsoleRedrawsOnlyChanges: after the first frame only changed lines
+// are written; a screen that ticks one line costs that line, not a
+// screenful, and a frame that did not change costs nothing.
+func TestConsoleRedrawsOnlyChanges(t *testing.T) {
+	var buf bytes.Buffer
+	c := NewConsole(&buf)
+	v := views()["running"]
+	frame := Render(v, Width, Height)
+	c.Draw(frame)
+	first := buf.Len()
+	buf.Reset()
+	for range 100 {
+		c.Draw(Render(v, Width, Height))
+	}
+	if buf.Len() != 0 {
+		t.Errorf("100 unchanged frames wrote %d bytes", buf.Len())
+	}
+	v.Drives = append([]DriveView(nil), v.Drives...)
+	v.Drives[0].Done = 0.43
+	c.Draw(Render(v, Width, Height))
+	got := buf.String()
+	if !strings.Contains(got, "\x1b[6;1H") || !strings.Contains(got, "43%") || strings.Contains(got, "LETHESATA0001") || len(got) > 120 {
+		t.Errorf("one changed row wrote %d bytes (first frame %d): %q", len(got), first, got)
+	}
+	// A shorter frame clears what is left below it.
+	buf.Reset()
+	c.Draw(frame[:10])
+	if !strings.Contains(buf.String(), "\x1b[11;1H\x1b[J") {
+		t.Errorf("shorter frame: %q", buf.String())
 	}
 }

@@ -148,7 +148,13 @@ func (e Env) describeSysfsDir(dir string) (*Device, error) {
 
 	diskName := filepath.Base(disk)
 	d.Transport = classifyTransport(diskName, disk)
-	d.Virtual = isVirtualName(diskName)
+	// A loop device is not physical media (its backing file is), and it
+	// never rotates, whatever the loop driver copied from the disk under
+	// the file.
+	d.Virtual = isVirtualName(diskName) || d.Transport == TransportLoop
+	if d.Transport == TransportLoop {
+		d.Rotational = false
+	}
 	e.readIdentity(d, diskName, disk)
 	d.Media = classifyMedia(d)
 	d.DiskSeq = uint64(readInt(filepath.Join(disk, "diskseq")))

@@ -100,8 +100,9 @@ type Device struct {
 
 	Partitions []Partition `json:"partitions,omitempty"`
 	Usage      Usage       `json:"usage"`
-	// Virtual is true for zram, dm, md, sr and similar devices that are not
-	// physical media; `lethe devices` hides them unless --all.
+	// Virtual is true for zram, dm, md, sr, loop and similar devices that
+	// are not physical media; `lethe devices` hides them unless --all
+	// (loop devices excepted: they are listed, and wiped only when named).
 	Virtual bool `json:"virtual"`
 
 	// fileDev and fileIno identify an image file (stat st_dev, st_ino), so

@@ -2,6 +2,7 @@ package devices
 
 import (
 	"errors"
+	"github.com/lethe-project/lethe/internal/humanize"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,7 +250,8 @@ func TestDiscoverServer(t *testing.T) {
 		t.Errorf("vda = %+v", vda)
 	}
 	loop := byName(t, list, "loop1")
-	if loop.Transport != TransportLoop || loop.BackingFile != "/srv/images/customer.img" || loop.Virtual {
+	if loop.Transport != TransportLoop || loop.BackingFile != "/srv/images/customer.img" || !loop.Virtual || loop.Rotational || loop.Media != MediaVirtual ||
+		slices.Contains(reasons(loop), ReasonVirtual) {
 		t.Errorf("loop1 = %+v", loop)
 	}
 	for _, name := range []string{"zram0", "dm-0"} {
@@ -340,5 +342,14 @@ func TestDescribeBadInput(t *testing.T) {
 	}
 	if got := reasons(d); !slices.Equal(got, []Reason{ReasonEmpty}) {
 		t.Errorf("empty image refusals %v", got)
+	}
+}
+
+func TestNaturalCompare(t *testing.T) {
+	names := []string{"loop10", "sda", "loop2", "nvme10n1", "nvme2n1", "loop1", "nvme2n10", "nvme2n2", "sdaa", "sdb", "loop02"}
+	slices.SortFunc(names, humanize.NaturalCompare)
+	want := []string{"loop1", "loop2", "loop02", "loop10", "nvme2n1", "nvme2n2", "nvme2n10", "nvme10n1", "sda", "sdaa", "sdb"}
+	if !slices.Equal(names, want) {
+		t.Errorf("got %v\nwant %v", names, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jaypipes/ghw"
+
+	"github.com/lethe-project/lethe/internal/humanize"
 )
 
 // Discover lists the block devices of the machine: every disk ghw finds,
@@ -41,7 +43,7 @@ func (e Env) Discover() ([]*Device, error) {
 		}
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b *Device) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *Device) int { return humanize.NaturalCompare(a.Name, b.Name) })
 	return out, nil
 }
 

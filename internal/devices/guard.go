@@ -108,7 +108,7 @@ func Check(d *Device) []*Refusal {
 	if len(u.LoopBacking) > 0 {
 		add(ReasonLoopBacking, "is the backing file of %s", strings.Join(u.LoopBacking, ", "))
 	}
-	if d.Virtual {
+	if d.Virtual && d.Transport != TransportLoop { // loop devices are wiped when named (never by --all)
 		add(ReasonVirtual, "is a virtual device (%s), not physical media", d.Name)
 	}
 	return out

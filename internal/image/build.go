@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -76,6 +77,9 @@ type Options struct {
 	// IPXEBase is where boot.ipxe fetches the kernel and initramfs from
 	// unless ${lethe-base} is set; default tftp://${next-server}.
 	IPXEBase string
+	// GOROOT is the Go toolchain that compiles the image's binaries;
+	// default: FindGo.
+	GOROOT string
 	// Log receives progress lines (default: discarded).
 	Log io.Writer
 }
@@ -149,6 +153,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	// Find Go before downloading a kernel: without it nothing can be built.
+	goroot := opts.GOROOT
+	if goroot == "" {
+		if goroot, err = FindGo(ctx); err != nil {
+			return nil, err
+		}
+	}
+	goBin := filepath.Join(goroot, "bin", "go")
+	logf("go: %s", goBin)
 
 	var k *Kernel
 	if opts.KernelDeb != "" {
@@ -180,17 +193,19 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	logf("modules: %d shipped (%d load at boot)", len(ix.Modules), countDefault(ix))
 
 	// The lethe_guest tag leaves the image builder out of the image's own
-	// lethe (cmd/lethe/image_build_guest.go).
+	// lethe (cmd/lethe/image_build_guest.go). GOROOT is always set: a
+	// lethe built with -trimpath has no GOROOT of its own, and gobusybox
+	// would then run "bin/go" relative to the working directory.
 	env := golang.Default(golang.DisableCGO(), golang.WithGOOS("linux"), golang.WithGOARCH("amd64"),
-		golang.WithWorkingDir(src), golang.WithBuildTag(GuestBuildTag))
+		golang.WithWorkingDir(src), golang.WithBuildTag(GuestBuildTag), golang.WithGOROOT(goroot))
 	goVersion, err := env.Version()
 	if err != nil {
 		return nil, fmt.Errorf("image build: go version: %w", err)
 	}
 	b := manifest.Build{
 		Schema:         manifest.Schema,
-		URoot:          modVersion(ctx, src, "github.com/u-root/u-root"),
-		MkUImage:       modVersion(ctx, src, "github.com/u-root/mkuimage"),
+		URoot:          modVersion(ctx, goBin, src, "github.com/u-root/u-root"),
+		MkUImage:       modVersion(ctx, goBin, src, "github.com/u-root/mkuimage"),
 		Kernel:         k.Info(),
 		Commands:       append(slices.Clone(Commands), Module+"/cmd/lethe"),
 		DefaultModules: slices.Clone(DefaultModules),
@@ -388,10 +403,43 @@ func FindSource(dir string) (string, error) {
 	}
 }
 
+// ErrNoGo says the Go toolchain the image build needs was not found.
+var ErrNoGo = errors.New("lethe image build compiles lethe and u-root for the image and needs the Go toolchain (the version go.mod names, Go 1.26): install it (https://go.dev/doc/install), then put its bin directory on PATH or set GOROOT, or pass --goroot")
+
+// FindGo finds the Go toolchain's root: $GOROOT, else the toolchain this
+// lethe was built with when its GOROOT is recorded and still there (not
+// with -trimpath, as `make build` does), else `go env GOROOT` of the go
+// command on PATH.
+func FindGo(ctx context.Context) (string, error) {
+	has := func(root string) bool {
+		fi, err := os.Stat(filepath.Join(root, "bin", "go"))
+		return root != "" && err == nil && !fi.IsDir()
+	}
+	if r := os.Getenv("GOROOT"); r != "" {
+		if has(r) {
+			return r, nil
+		}
+		return "", fmt.Errorf("GOROOT=%s has no bin/go: %w", r, ErrNoGo)
+	}
+	//lint:ignore SA1019 runtime.GOROOT is what we want when the build recorded one.
+	if r := runtime.GOROOT(); has(r) {
+		return r, nil
+	}
+	bin, err := exec.LookPath("go")
+	if err != nil {
+		return "", ErrNoGo
+	}
+	out, err := exec.CommandContext(ctx, bin, "env", "GOROOT").Output()
+	if r := strings.TrimSpace(string(out)); err == nil && has(r) {
+		return r, nil
+	}
+	return "", fmt.Errorf("%s env GOROOT: %v: %w", bin, err, ErrNoGo)
+}
+
 // modVersion is the version of module path that the source tree's go.mod
 // selects: the one the busybox is compiled with.
-func modVersion(ctx context.Context, src, path string) string {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}", path)
+func modVersion(ctx context.Context, goBin, src, path string) string {
+	cmd := exec.CommandContext(ctx, goBin, "list", "-m", "-f", "{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}", path)
 	cmd.Dir = src
 	out, err := cmd.Output()
 	if err != nil {

@@ -152,6 +152,9 @@ type Options struct {
 	// starting a service once the guest reached a point). It runs with the
 	// console's lock held: return quickly, start slow work in a goroutine.
 	OnConsole func(line string)
+	// QMPSocket, when set, is where QEMU listens for QMP (see DialQMP):
+	// a test hot-plugs devices while its steps run.
+	QMPSocket string
 	// Released boots the released initramfs as it is, so its own uinit
 	// (`lethe agent`) runs, configured by Cmdline, instead of the test
 	// runner: no share, no steps. Boot returns once the guest powers
@@ -294,6 +297,9 @@ func boot(t testing.TB, img *Image, opt Options, steps []Step) (*Result, error) 
 	res.DiskFiles = files
 	args = append(args, diskArgs...)
 	args = append(args, opt.QEMUArgs...)
+	if opt.QMPSocket != "" {
+		args = append(args, "-qmp", "unix:"+opt.QMPSocket+",server=on,wait=off")
+	}
 
 	logf, err := os.Create(res.ConsoleFile)
 	if err != nil {

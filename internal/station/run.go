@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/lethe-project/lethe/cert"
@@ -97,6 +98,7 @@ func runOne(ctx context.Context, dr Drive, t wipe.Target, cfg Config, c Certifie
 		log.Error("wipe refused or failed before writing", "error", err)
 		return Result{Drive: dr, Err: err}
 	}
+	abortedBy(ctx, rep)
 	res := Result{Drive: dr, Report: rep}
 	res.CertPath, res.Certificate, res.Err = c.write(d, rep)
 	log.Info(rep.StatusReason, "event", "result", "status", rep.Status, "certificate", res.CertPath)
@@ -104,6 +106,20 @@ func runOne(ctx context.Context, dr Drive, t wipe.Target, cfg Config, c Certifie
 		log.Error("certificate not written", "error", res.Err)
 	}
 	return res
+}
+
+// abortedBy records why a run was cancelled when the canceller said why
+// (context.WithCancelCause: a drive pulled out of its bay): a drive that
+// did not end ERASED is then ABORTED (re-sanitize) with that reason,
+// rather than FAILED (destroy) for the I/O errors its removal caused. A
+// plain cancellation (Ctrl-C) keeps the engine's own report.
+func abortedBy(ctx context.Context, rep *wipe.Report) {
+	cause := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) || rep.Status == cert.StatusErased {
+		return
+	}
+	rep.Status = cert.StatusAborted
+	rep.StatusReason = cause.Error() + "; " + strings.Replace(rep.StatusReason, "stopped by the operator", "stopped", 1)
 }
 
 // write certifies one drive and writes its certificate.

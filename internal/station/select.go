@@ -86,12 +86,12 @@ func selectAll(s Selection) ([]*devices.Device, []Skipped, error) {
 	var out []*devices.Device
 	var skips []Skipped
 	for _, d := range list {
-		if d.Virtual {
-			continue
-		}
 		if d.Transport == devices.TransportLoop {
 			// Loop devices are not media; they are wiped only when named.
 			skips = append(skips, Skipped{d, "loop device: name it explicitly to wipe it"})
+			continue
+		}
+		if d.Virtual {
 			continue
 		}
 		if sel := matchAny(d, s.Excludes); sel != "" {

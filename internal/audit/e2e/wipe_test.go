@@ -33,13 +33,19 @@ func TestWipeToAuditStore(t *testing.T) {
 	l1 := testutil.NewLoop(t, 8<<20, testutil.LoopOptions{})
 	l2 := testutil.NewLoop(t, 8<<20, testutil.LoopOptions{SectorSize: 4096})
 	out := mustRun(t, "wipe", "--yes", "--progress", "none", "--key", filepath.Join(keys, "lethe.key"), "--cert-dir", certs,
-		"--job", "JOB-E2E", "--operator", "e2e", "--audit", srv.URL, "--audit-token", enr.Token, "--audit-ca", srv.CA, l1.Path, l2.Path)
+		"--job", "JOB-E2E", "--operator", "e2e", "--organization", "e2e-org", "--audit", srv.URL, "--audit-token", enr.Token, "--audit-ca", srv.CA, l1.Path, l2.Path)
 	if n := strings.Count(out, "logged as entry"); n != 2 {
 		t.Fatalf("want 2 certificates logged:\n%s", out)
 	}
 	sent, _ := filepath.Glob(filepath.Join(certs, "audit-spool", "sent", "*.receipt.json"))
 	if len(sent) != 2 {
 		t.Fatalf("%d receipts in the spool", len(sent))
+	}
+	// Each receipt also sits beside its certificate, under its base name.
+	for _, c := range []string{"*.cert.json", "*.receipt.json", "*.pdf"} {
+		if m, _ := filepath.Glob(filepath.Join(certs, c)); len(m) != 2 {
+			t.Errorf("%d %s in the certificate directory, want 2", len(m), c)
+		}
 	}
 	// Offline verification of each certificate against its receipt.
 	for _, rp := range sent {
@@ -81,7 +87,7 @@ func TestWipeToAuditStore(t *testing.T) {
 	srv.stop(t)
 	l3 := testutil.NewLoop(t, 4<<20, testutil.LoopOptions{})
 	out = mustRun(t, "wipe", "--yes", "--progress", "none", "--key", filepath.Join(keys, "lethe.key"), "--cert-dir", certs,
-		"--job", "JOB-E2E", "--audit", srv.URL, "--audit-ca", srv.CA, "--audit-wait", "2s", l3.Path)
+		"--job", "JOB-E2E", "--operator", "e2e", "--organization", "e2e-org", "--audit", srv.URL, "--audit-ca", srv.CA, "--audit-wait", "2s", l3.Path)
 	if !strings.Contains(out, "1 certificate(s) still waiting") {
 		t.Fatalf("spooling while the store is down:\n%s", out)
 	}
