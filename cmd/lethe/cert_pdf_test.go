@@ -14,6 +14,7 @@ import (
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/testutil"
 	"github.com/lethe-project/lethe/internal/wipe"
+	"github.com/lethe-project/lethe/sign"
 )
 
 func pdfText(t *testing.T, path string) string {
@@ -41,8 +42,16 @@ func TestCertPDFMany(t *testing.T) {
 		}
 		certs = append(certs, p)
 	}
+	pub := filepath.Join(dir, "station.pub")
+	if err := os.WriteFile(pub, sign.MarshalPublicKey(key.Public().(ed25519.PublicKey)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without a key a PDF would look valid: refused unless --unverified.
+	if _, err := runCLI(t, append([]string{"cert", "pdf"}, certs...)...); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--unverified") {
+		t.Fatalf("cert pdf without --key: %v", err)
+	}
 	// Beside each certificate, same base name.
-	out, err := runCLI(t, append([]string{"cert", "pdf"}, certs...)...)
+	out, err := runCLI(t, append([]string{"cert", "pdf", "--key", pub}, certs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,19 +62,19 @@ func TestCertPDFMany(t *testing.T) {
 		}
 	}
 	// -o with several certificates is a usage error.
-	if _, err := runCLI(t, "cert", "pdf", "-o", filepath.Join(dir, "x.pdf"), certs[0], certs[1]); exitCode(err) != exitUsage {
+	if _, err := runCLI(t, "cert", "pdf", "--key", pub, "-o", filepath.Join(dir, "x.pdf"), certs[0], certs[1]); exitCode(err) != exitUsage {
 		t.Errorf("-o with two certificates: %v", err)
 	}
 	// --out-dir.
 	od := filepath.Join(dir, "pdfs")
-	if _, err := runCLI(t, "cert", "pdf", "--out-dir", od, certs[0], certs[2]); err != nil {
+	if _, err := runCLI(t, "cert", "pdf", "--key", pub, "--out-dir", od, certs[0], certs[2]); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := filepath.Glob(filepath.Join(od, "*.pdf")); len(m) != 2 {
 		t.Errorf("--out-dir holds %v", m)
 	}
 	// A host report refuses certificates of two hosts.
-	_, err = runCLI(t, "cert", "pdf", "--host-report", filepath.Join(dir, "r.pdf"), certs[0], certs[2])
+	_, err = runCLI(t, "cert", "pdf", "--key", pub, "--host-report", filepath.Join(dir, "r.pdf"), certs[0], certs[2])
 	if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "more than one host") {
 		t.Errorf("mixed hosts: %v", err)
 	}
@@ -80,7 +89,7 @@ func TestCertPDFMany(t *testing.T) {
 	b, _ := json.Marshal(inv)
 	os.WriteFile(invPath, b, 0o644)
 	report := filepath.Join(dir, "host.pdf")
-	out, err = runCLI(t, "cert", "pdf", "--host-report", report, "--inventory", invPath, certs[0], certs[1])
+	out, err = runCLI(t, "cert", "pdf", "--key", pub, "--host-report", report, "--inventory", invPath, certs[0], certs[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +101,17 @@ func TestCertPDFMany(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("host report lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Contains(text, "UNVERIFIED") {
+		t.Errorf("a host report of verified certificates says UNVERIFIED:\n%s", text)
+	}
+	// --unverified: every page says so, and the verdict is not a claim.
+	unv := filepath.Join(dir, "host-unverified.pdf")
+	if _, err := runCLI(t, "cert", "pdf", "--unverified", "--host-report", unv, certs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if text := pdfText(t, unv); !strings.Contains(text, "UNVERIFIED") || strings.Count(text, "UNVERIFIED") < 5 {
+		t.Errorf("unverified host report:\n%s", text)
 	}
 }
 
