@@ -55,3 +55,18 @@ func digitRun(s string) int {
 	}
 	return n
 }
+
+// DecimalBytes formats n bytes with decimal units and the exact count, as
+// drive labels state capacity: "1.1 GB (1073741824 bytes)".
+func DecimalBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB (%d bytes)", float64(n)/float64(div), "kMGTPE"[exp], n)
+}

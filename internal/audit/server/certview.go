@@ -15,6 +15,7 @@ import (
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/humanize"
 	"github.com/lethe-project/lethe/internal/safetext"
 )
 
@@ -64,19 +65,6 @@ type valView struct {
 	ProofURL string
 }
 
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB (%d bytes)", float64(n)/float64(div), "kMGTPE"[exp], n)
-}
-
 func (s *Server) certView(ctx context.Context, c *store.Certificate) *certView {
 	p := &c.Statement.Predicate
 	v := &certView{C: c, P: p, Check: s.st.Check(ctx, c)}
@@ -96,7 +84,7 @@ func (s *Server) certView(ctx context.Context, c *store.Certificate) *certView {
 		v.Serial, v.SerialLabel = "none reported", "Serial"
 	}
 	if m.CapacityBytes > 0 {
-		v.Capacity = humanBytes(m.CapacityBytes)
+		v.Capacity = humanize.DecimalBytes(m.CapacityBytes)
 	}
 
 	// Verification, in words.
@@ -117,7 +105,7 @@ func (s *Server) certView(ctx context.Context, c *store.Certificate) *certView {
 	add(&v.Verification, "Scope", vr.Scope)
 	add(&v.Verification, "Result", string(vr.Result))
 	if vr.Scope != "" && vr.Scope != "none" {
-		add(&v.Verification, "Coverage", fmt.Sprintf("%.4g%% (%s read)", vr.Coverage, humanBytes(vr.Bytes)))
+		add(&v.Verification, "Coverage", fmt.Sprintf("%.4g%% (%s read)", vr.Coverage, humanize.DecimalBytes(vr.Bytes)))
 		add(&v.Verification, "Mismatched sectors", fmt.Sprint(vr.MismatchedSectors))
 		add(&v.Verification, "Read-back bypassed the page cache", yesNo(vr.Direct))
 	}

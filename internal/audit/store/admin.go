@@ -99,12 +99,21 @@ func (s *Store) InitialAdminPending() bool {
 // SecurityConfig, and attempts beyond the rate limits are refused
 // (ErrRateLimited) and only counted.
 func (s *Store) Login(ctx context.Context, name, password, code, remote string) (string, *accounts.Session, error) {
+	return s.login(ctx, name, remote, "TOTP", func() (accounts.LoginResult, error) {
+		return s.Accounts.Authenticate(ctx, name, password, code)
+	})
+}
+
+// login runs one authentication (password and a second factor) within
+// the rate limits, records failures, lockouts and the login, and starts
+// the session.
+func (s *Store) login(ctx context.Context, name, remote, factor string, authenticate func() (accounts.LoginResult, error)) (string, *accounts.Session, error) {
 	who := Actor{Name: name, Remote: remote}
 	if err := s.limit("login", remote, name); err != nil {
 		s.sec.countOnly(entry.TypeLoginFailed, who, "rate limited")
 		return "", nil, err
 	}
-	res, err := s.Accounts.Authenticate(ctx, name, password, code)
+	res, err := authenticate()
 	if err != nil {
 		if !errors.Is(err, accounts.ErrBadCredentials) && !errors.Is(err, accounts.ErrLocked) {
 			return "", nil, err
@@ -126,7 +135,7 @@ func (s *Store) Login(ctx context.Context, name, password, code, remote string) 
 	}
 	detail := "password"
 	if res.User.Role.NeedsTOTP() {
-		detail = "password + TOTP"
+		detail = "password + " + factor
 	}
 	return tok, sess, s.event(ctx, entry.TypeLogin, who, "session", entry.ResultSuccess, detail)
 }

@@ -298,34 +298,7 @@ func shortID(id []byte) string {
 // the browser's assertion once the password is right. The login, the
 // failure or the lockout is recorded as Login records it.
 func (s *Store) LoginPasskey(ctx context.Context, name, password, remote string, verify func(*accounts.User) error) (string, *accounts.Session, error) {
-	who := Actor{Name: name, Remote: remote}
-	if err := s.limit("login", remote, name); err != nil {
-		s.sec.countOnly(entry.TypeLoginFailed, who, "rate limited")
-		return "", nil, err
-	}
-	res, err := s.Accounts.AuthenticatePasskey(ctx, name, password, verify)
-	if err != nil {
-		if !errors.Is(err, accounts.ErrBadCredentials) && !errors.Is(err, accounts.ErrLocked) {
-			return "", nil, err
-		}
-		if rerr := s.sec.record(ctx, entry.TypeLoginFailed, who, "session", entry.ResultFailure, res.Reason); rerr != nil {
-			return "", nil, rerr
-		}
-		if res.LockedNow {
-			if rerr := s.event(ctx, entry.TypeLocked, Actor{Name: "server", Remote: remote}, "user:"+name, entry.ResultSuccess,
-				fmt.Sprintf("%d failed logins; locked until %s", s.Accounts.Policy().MaxFailures, res.User.LockedUntil.UTC().Format(time.RFC3339))); rerr != nil {
-				return "", nil, rerr
-			}
-		}
-		return "", nil, err
-	}
-	tok, sess, err := s.Accounts.NewSession(ctx, res.User)
-	if err != nil {
-		return "", nil, err
-	}
-	detail := "password"
-	if res.User.Role.NeedsTOTP() {
-		detail = "password + passkey"
-	}
-	return tok, sess, s.event(ctx, entry.TypeLogin, who, "session", entry.ResultSuccess, detail)
+	return s.login(ctx, name, remote, "passkey", func() (accounts.LoginResult, error) {
+		return s.Accounts.AuthenticatePasskey(ctx, name, password, verify)
+	})
 }
