@@ -24,7 +24,7 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/cert"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/internal/devices"
 	certstation "github.com/lethe-project/lethe/internal/station"
 	"github.com/lethe-project/lethe/internal/testutil"

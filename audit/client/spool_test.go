@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // TestSpool: while the store is down certificates stay pending; once it

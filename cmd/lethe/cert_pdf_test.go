@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/testutil"
 	"github.com/lethe-project/lethe/internal/wipe"

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/internal/testutil"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/lethe-project/lethe/sign"
 
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // TestKillMidIngest kills the server with SIGKILL while clients submit

@@ -27,9 +27,9 @@ import (
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/mariadbtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/sign"
 )
 

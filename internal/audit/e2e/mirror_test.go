@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/audit/api"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/sign"
 )
 

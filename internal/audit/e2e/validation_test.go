@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/passkey/passkeytest"
 	"github.com/lethe-project/lethe/internal/audit/totp"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // TestVerifyValidationOffline: an auditor of a real lethe audit serve

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package mariadbtest starts a throwaway MariaDB server (Debian's
 // mariadb-server) on loopback in a test's temporary directory, for the
 // tests that run the audit store on Tessera's MySQL backend.

@@ -24,10 +24,10 @@ import (
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/logverify"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/server"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // source is a store served over HTTPS on loopback, with a read-only token.

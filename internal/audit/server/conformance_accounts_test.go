@@ -13,8 +13,8 @@ import (
 
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 func createUser(t *testing.T, e *env, name, pw, role string) *api.User {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/audit/api"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // testAlteredEntry: an entry altered where the log keeps it is noticed —

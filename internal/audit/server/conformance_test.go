@@ -24,10 +24,10 @@ import (
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/audit/client"
 	"github.com/lethe-project/lethe/audit/receipt"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/passkey/passkeytest"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/internal/wipe"
 )
 

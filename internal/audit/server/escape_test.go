@@ -7,8 +7,8 @@ import (
 
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/cert"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/store"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/internal/safetext"
 )
 

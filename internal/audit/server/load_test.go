@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/audit/api"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // TestLoadIngest ingests certificates over HTTPS on loopback from 64

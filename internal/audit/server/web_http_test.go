@@ -16,9 +16,9 @@ import (
 
 	"github.com/lethe-project/lethe/audit/api"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/audit/totp"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // browser is a cookie-keeping HTTP client that does not follow redirects,

@@ -22,10 +22,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lethe-project/lethe/internal/audit/accounts"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/audit/totp"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/internal/testutil"
 )
 

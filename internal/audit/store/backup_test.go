@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/dirlock"
+	"github.com/lethe-project/lethe/internal/certtest"
 	"github.com/lethe-project/lethe/sign"
 )
 

@@ -11,10 +11,10 @@ import (
 
 	"github.com/lethe-project/lethe/audit/receipt"
 	"github.com/lethe-project/lethe/internal/audit/accounts"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
 	"github.com/lethe-project/lethe/internal/audit/entry"
 	"github.com/lethe-project/lethe/internal/audit/passkey"
 	"github.com/lethe-project/lethe/internal/audit/passkey/passkeytest"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 const testOrigin = "https://audit.example:8443"

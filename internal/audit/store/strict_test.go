@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/lethe-project/lethe/cert"
-	"github.com/lethe-project/lethe/internal/audit/certtest"
+	"github.com/lethe-project/lethe/internal/certtest"
 )
 
 // TestIngestRefusesAmbiguousJSON: a certificate signed with a trusted key
