@@ -36,7 +36,7 @@ lint: crossbuild
 
 # The schema, the verifier and the audit store build on every OS an
 # auditor may use (ARCHITECTURE.md): keep it that way.
-PORTABLE := ./cert/... ./sign/... ./attest/... ./audit/... ./internal/audit/... ./internal/certpdf/... ./internal/certview/...
+PORTABLE := ./cmd/lethe ./cert/... ./sign/... ./attest/... ./audit/... ./internal/audit/... ./internal/certpdf/... ./internal/certview/...
 crossbuild:
 	GOOS=darwin $(GO) build -o /dev/null $(PORTABLE)
 	GOOS=windows $(GO) build -o /dev/null $(PORTABLE)

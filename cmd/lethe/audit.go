@@ -129,11 +129,15 @@ socket DIR/admin.sock.`,
 			srv := &http.Server{Handler: handler, TLSConfig: tlsCfg,
 				ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
 			adminSrv, err := serveAdminSocket(cfg.Dir, handler)
-			if err != nil {
+			switch {
+			case errors.Is(err, errNoAdminSocket):
+				logger.Warn("no admin socket on this system: stop the store to run lethe audit admin against its data directory", "reason", err)
+			case err != nil:
 				ln.Close()
 				return err
+			default:
+				defer adminSrv.Close()
 			}
-			defer adminSrv.Close()
 			if !st.ReadOnly() {
 				_ = st.Event(ctx, "server.start", store.Actor{Name: "server"}, "listen:"+ln.Addr().String(), "success", "lethe "+version)
 			}
@@ -180,9 +184,7 @@ socket DIR/admin.sock.`,
 func serveAdminSocket(dir string, h *server.Server) (*http.Server, error) {
 	p := filepath.Join(dir, adminSocket)
 	_ = os.Remove(p) // we hold the data directory: a socket there is stale
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", p)
-	syscall.Umask(old)
+	ln, err := listenOwnerOnly(p)
 	if err != nil {
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}

@@ -218,12 +218,22 @@ func reportDrives(certs []loadedCert, inventory string) ([]certpdf.ReportDrive, 
 	if err != nil {
 		return nil, usageErr("--inventory: %v", err)
 	}
-	var inv []deviceView
+	// The fields of `lethe devices --json` the report uses (it may be
+	// taken on the host, and read anywhere).
+	var inv []struct {
+		Path      string `json:"path"`
+		Model     string `json:"model"`
+		Serial    string `json:"serial"`
+		SizeBytes int64  `json:"sizeBytes"`
+		Refusals  []struct {
+			Detail string `json:"detail"`
+		} `json:"refusals"`
+	}
 	if err := json.Unmarshal(data, &inv); err != nil {
 		return nil, usageErr("--inventory %s: not the output of lethe devices --json: %v", inventory, err)
 	}
 	for _, v := range inv {
-		if v.Device == nil || covered["serial "+v.Serial] || (v.Serial == "" && covered["path "+v.Path]) {
+		if v.Path == "" || covered["serial "+v.Serial] || (v.Serial == "" && covered["path "+v.Path]) {
 			continue
 		}
 		why := "no certificate among those given"

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/internal/agent/tpmkey"
 	"github.com/lethe-project/lethe/sign"
 )
 
@@ -31,7 +30,7 @@ Exit 0 only if every certificate has a valid TPM signature.`,
 				if err != nil {
 					return usageErr("--tpm-key: %v", err)
 				}
-				if want, err = tpmkey.ParsePublicKey(b); err != nil {
+				if want, err = sign.ParseECDSAPublicKey(b); err != nil {
 					return usageErr("--tpm-key %s: %v", keyPath, err)
 				}
 			}
@@ -65,17 +64,17 @@ func verifyTPM(path string, want *ecdsa.PublicKey, out interface{ Write([]byte) 
 	if st.Predicate.Host.TPMKey == "" {
 		return fmt.Errorf("the certificate names no TPM key (host.tpmKey): made without a TPM")
 	}
-	named, err := tpmkey.ParsePublicKey([]byte(st.Predicate.Host.TPMKey))
+	named, err := sign.ParseECDSAPublicKey([]byte(st.Predicate.Host.TPMKey))
 	if err != nil {
 		return fmt.Errorf("host.tpmKey: %w", err)
 	}
 	if want != nil && !want.Equal(named) {
 		return fmt.Errorf("the certificate names another TPM key than --tpm-key")
 	}
-	if err := tpmkey.VerifyEnvelope(data, named); err != nil {
+	if err := sign.VerifyECDSA(data, named); err != nil {
 		return err
 	}
-	id, _ := tpmkey.KeyID(named)
+	id := sign.KeyID(named)
 	fmt.Fprintf(out, "OK   %s: signed by TPM key %s (host serial %s)\n", path, id, dash(st.Predicate.Host.SystemSerial))
 	return nil
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -365,11 +367,4 @@ func writeDeviceTableWide(w io.Writer, views []deviceView) error {
 		fmt.Fprintf(w, "  %s: %s\n", strings.Join(notes.devs[note], ", "), note)
 	}
 	return nil
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

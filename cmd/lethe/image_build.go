@@ -1,4 +1,4 @@
-//go:build !lethe_guest
+//go:build linux && !lethe_guest
 
 package main
 

@@ -3,27 +3,21 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
-
-	"github.com/lethe-project/lethe/cert"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/lethe-project/lethe/attest"
-	"github.com/lethe-project/lethe/internal/agent"
-	"github.com/lethe-project/lethe/internal/devices"
-	"github.com/lethe-project/lethe/internal/image/manifest"
 	"github.com/lethe-project/lethe/internal/safetext"
-	"github.com/lethe-project/lethe/internal/station"
 )
 
 // version is set at build time: -ldflags "-X main.version=..."; in the
@@ -68,17 +62,13 @@ func failed(format string, args ...any) error {
 // exitCode maps an error to the process exit code.
 func exitCode(err error) int {
 	var ee *exitError
-	var ie *devices.InputError
 	var ve *attest.VerifyError
-	var oe *station.OptionError
-	var re *station.RefusedError
-	var ar *agent.RefusedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case devices.IsRefusal(err), errors.As(err, &ie), errors.As(err, &oe), errors.As(err, &re), errors.As(err, &ar):
+	case engineUsageError(err):
 		return exitUsage
 	case errors.As(err, &ve):
 		return exitFailed
@@ -225,24 +215,6 @@ func checkFlagText(cmd *cobra.Command) error {
 }
 
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
-func stdinIsTerminal() bool  { return term.IsTerminal(int(os.Stdin.Fd())) }
-
-// toolInfo is the certificate's tool section. Running from the boot image
-// (lethe agent, or lethe wipe in its rescue shell), it records the image
-// digest: which image, down to the kernel, did the work.
-func toolInfo() cert.Tool {
-	return cert.Tool{Name: "lethe", Version: version, GoVersion: runtime.Version(), ImageDigest: runningImageDigest()}
-}
-
-var runningImage = sync.OnceValue(func() string {
-	img, _, err := manifest.Running("/")
-	if err != nil {
-		return ""
-	}
-	return img.Digest
-})
-
-func runningImageDigest() string { return runningImage() }
 
 func main() {
 	root := newRootCmd()
@@ -269,4 +241,18 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// dash shows an empty value as "-".
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

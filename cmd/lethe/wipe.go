@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -402,11 +404,6 @@ func requireConfirmation(yes bool, drives []station.Drive, cfg station.Config, a
 		return usageErr("refusing to %s without confirmation: stdin is not a terminal; pass --yes", action)
 	}
 	return confirm(os.Stdin, os.Stderr, drives, cfg, action)
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // keyOf is the public half of a signing key.
