@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -16,12 +15,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +31,7 @@ import (
 	"github.com/lethe-project/lethe/internal/agent"
 	"github.com/lethe-project/lethe/internal/agent/tpmkey"
 	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/totp"
+	"github.com/lethe-project/lethe/internal/audit/storeproc"
 	"github.com/lethe-project/lethe/internal/qemutest"
 	"github.com/lethe-project/lethe/internal/swtpm"
 	"github.com/lethe-project/lethe/internal/testutil"
@@ -43,22 +40,13 @@ import (
 
 // auditServer is a `lethe audit serve` subprocess on the host's loopback;
 // a QEMU guest reaches it at 10.0.2.2.
-type auditServer struct {
-	data, url string
-	port      int
-	cmd       *exec.Cmd
-	done      chan struct{}
-	mu        sync.Mutex
-	log       bytes.Buffer
-}
-
-var listeningRE = regexp.MustCompile(`listening on https://127\.0\.0\.1:(\d+)`)
+type auditServer struct{ *storeproc.Server }
 
 func startAuditServer(t *testing.T, data string, port int) *auditServer {
 	t.Helper()
 	s, err := launchAuditServer(data, port)
 	if s != nil {
-		t.Cleanup(s.stop)
+		t.Cleanup(s.Stop)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -67,66 +55,19 @@ func startAuditServer(t *testing.T, data string, port int) *auditServer {
 }
 
 // launchAuditServer starts the store and waits until it listens; it does
-// not touch testing.T, so a helper goroutine may call it.
+// not touch testing.T, so a helper goroutine may call it. When it returns
+// an error with a server, the server must still be stopped.
 func launchAuditServer(data string, port int) (*auditServer, error) {
-	s := &auditServer{data: data, done: make(chan struct{})}
-	s.cmd = exec.Command(letheBin, "audit", "serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-format", "text")
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
+	s, err := storeproc.Start(letheBin, data, fmt.Sprintf("127.0.0.1:%d", port))
+	if s == nil {
 		return nil, err
 	}
-	s.cmd.Stderr = writerFunc(func(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.log.Write(p) })
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	ports := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				var p int
-				fmt.Sscan(m[1], &p)
-				ports <- p
-			}
-		}
-	}()
-	select {
-	case s.port = <-ports:
-	case <-s.done:
-		return s, fmt.Errorf("audit server exited: %s", s.stderr())
-	case <-time.After(60 * time.Second):
-		return s, fmt.Errorf("audit server did not start: %s", s.stderr())
-	}
-	s.url = fmt.Sprintf("https://127.0.0.1:%d", s.port)
-	return s, nil
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func (s *auditServer) stderr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.log.String() }
-
-func (s *auditServer) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(40 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	return &auditServer{s}, err
 }
 
 // pin is lethe.auditca for this store: the SHA-256 of its TLS certificate.
 func (s *auditServer) pin(t *testing.T) string {
-	b, err := os.ReadFile(filepath.Join(s.data, "tls", "cert.pem"))
+	b, err := os.ReadFile(s.CA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,43 +75,13 @@ func (s *auditServer) pin(t *testing.T) string {
 	return agent.CertPin(blk.Bytes)
 }
 
-// initialAdmins holds, per data directory, the first admin's credentials
-// after the first login changed the password (the store then removes
-// initial-admin.json).
-var initialAdmins sync.Map
-
 func (s *auditServer) admin(t *testing.T) *client.Client {
 	t.Helper()
-	var ia store.InitialAdmin
-	if v, ok := initialAdmins.Load(s.data); ok {
-		ia = v.(store.InitialAdmin)
-	} else {
-		b, err := os.ReadFile(filepath.Join(s.data, store.InitialAdminFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &ia); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(s.url, client.Options{CAFile: filepath.Join(s.data, "tls", "cert.pem")})
+	c, err := s.Admin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _ := totp.Code(ia.TOTPSecret, time.Now())
-	ac, err := c.Login(context.Background(), ia.User, ia.Password, code)
-	if err != nil {
-		t.Fatalf("admin login: %v", err)
-	}
-	if _, ok := initialAdmins.Load(s.data); !ok {
-		changed := ia
-		changed.Password = ia.Password + "-Own1"
-		if err := ac.Do(context.Background(), "POST", "/v1/account/password", map[string]string{"old": ia.Password, "new": changed.Password}, nil); err != nil {
-			t.Fatalf("first admin login: change the initial password: %v", err)
-		}
-		initialAdmins.Store(s.data, changed)
-	}
-	return ac
+	return c
 }
 
 // storedCert is a certificate as the store has it.
@@ -191,11 +102,11 @@ func (s *auditServer) certificates(t *testing.T, c *client.Client, job string) [
 	if err := c.Do(context.Background(), http.MethodGet, "/v1/certificates?format=json&job="+job, nil, &res); err != nil {
 		t.Fatal(err)
 	}
-	serverKey, err := sign.LoadPublicKey(filepath.Join(s.data, "keys", "server.pub"))
+	serverKey, err := sign.LoadPublicKey(filepath.Join(s.Data, "keys", "server.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	logKey, err := os.ReadFile(filepath.Join(s.data, "keys", "log.vkey"))
+	logKey, err := os.ReadFile(filepath.Join(s.Data, "keys", "log.vkey"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,8 +249,8 @@ func TestAgentDirectBoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pin, port := srv.pin(t), srv.port
-	srv.stop() // down for the whole wipe
+	pin, port := srv.pin(t), srv.Port
+	srv.Stop() // down for the whole wipe
 
 	dir := t.TempDir()
 	disks := []qemutest.Disk{
@@ -389,7 +300,7 @@ func TestAgentDirectBoot(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if restart != nil {
-		t.Cleanup(restart.stop)
+		t.Cleanup(restart.Stop)
 	}
 	if upErr != nil || restart == nil {
 		t.Fatalf("audit store restart: %v (waiting line seen: %v)", upErr, waitSeen)
@@ -475,7 +386,7 @@ func TestAgentPXEWithTPM(t *testing.T) {
 	}
 	payload, _ := json.Marshal(map[string]any{
 		"policy": "clear", "verify": "sample", "sample": "50",
-		"audit": fmt.Sprintf("https://10.0.2.2:%d", srv.port), "auditca": srv.pin(t), "token": tok.Token, "job": "J-PXE",
+		"audit": fmt.Sprintf("https://10.0.2.2:%d", srv.Port), "auditca": srv.pin(t), "token": tok.Token, "job": "J-PXE",
 		"operator": "PXE Tester", "site": "qemu-pxe", "end": "poweroff", "bootdev": "none",
 		"notAfter": time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "comment": "e2e",
 	})

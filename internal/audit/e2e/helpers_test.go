@@ -3,23 +3,16 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/internal/audit/store"
-	"github.com/lethe-project/lethe/internal/audit/totp"
+	"github.com/lethe-project/lethe/internal/audit/storeproc"
 )
 
 var (
@@ -51,19 +44,7 @@ func lethe(t *testing.T) string {
 }
 
 // server is a `lethe audit serve` subprocess.
-type server struct {
-	cmd  *exec.Cmd
-	URL  string
-	Data string
-	// startLine is what the server printed when it started listening.
-	startLine string
-	CA        string
-	done      chan struct{}
-	log       *bytes.Buffer
-	mu        sync.Mutex
-}
-
-var listenRE = regexp.MustCompile(`listening on (https://\S+)`)
+type server struct{ *storeproc.Server }
 
 // startServer starts the audit store on a free loopback port.
 func startServer(t *testing.T, data string, extra ...string) *server {
@@ -73,111 +54,40 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 
 func startServerAt(t *testing.T, data, listen string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"audit", "serve", "--data", data, "--listen", listen, "--log-format", "text"}, extra...)
-	cmd := exec.Command(lethe(t), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
+	s, err := storeproc.Start(lethe(t), data, listen, extra...)
+	if s != nil {
+		t.Cleanup(s.Stop)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, Data: data, CA: filepath.Join(data, "tls", "cert.pem"), done: make(chan struct{}), log: &bytes.Buffer{}}
-	cmd.Stderr = &lockedWriter{s: s}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.stop(t) })
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if listenRE.MatchString(sc.Text()) {
-				lines <- sc.Text()
-			}
-		}
-	}()
-	select {
-	case s.startLine = <-lines:
-		s.URL = listenRE.FindStringSubmatch(s.startLine)[1]
-	case <-s.done:
-		t.Fatalf("audit server exited: %s", s.stderr())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("audit server did not start: %s", s.stderr())
-	}
-	return s
+	return &server{s}
 }
 
-type lockedWriter struct{ s *server }
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	return w.s.log.Write(p)
-}
-
-func (s *server) stderr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.log.String() }
+func (s *server) stderr() string { return s.Stderr() }
 
 // stop ends the server with SIGTERM (a clean shutdown).
-func (s *server) stop(t *testing.T) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(40 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+func (s *server) stop(*testing.T) { s.Stop() }
 
 // kill ends the server with SIGKILL: no shutdown at all.
-func (s *server) kill() {
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-}
+func (s *server) kill() { s.Kill() }
 
 func (s *server) client(t *testing.T, token string) *client.Client {
-	c, err := client.New(s.URL, client.Options{CAFile: s.CA, Token: token})
+	t.Helper()
+	c, err := s.Client(token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// initialAdmins holds, per data directory, the first admin's credentials
-// after the first login changed the password (the store then removes
-// initial-admin.json).
-var initialAdmins sync.Map
-
 // admin logs in as the initial admin; the first time, it chooses a new
 // password as the store requires.
 func (s *server) admin(t *testing.T) *client.Client {
 	t.Helper()
-	var ia store.InitialAdmin
-	if v, ok := initialAdmins.Load(s.Data); ok {
-		ia = v.(store.InitialAdmin)
-	} else {
-		b, err := os.ReadFile(filepath.Join(s.Data, store.InitialAdminFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		json.Unmarshal(b, &ia)
-	}
-	code, _ := totp.Code(ia.TOTPSecret, time.Now())
-	c, err := s.client(t, "").Login(context.Background(), ia.User, ia.Password, code)
+	c, err := s.Admin(context.Background())
 	if err != nil {
-		t.Fatalf("admin login: %v", err)
-	}
-	if _, ok := initialAdmins.Load(s.Data); !ok {
-		changed := ia
-		changed.Password = ia.Password + "-Own1"
-		if err := c.Do(context.Background(), "POST", "/v1/account/password", map[string]string{"old": ia.Password, "new": changed.Password}, nil); err != nil {
-			t.Fatalf("first admin login: change the initial password: %v", err)
-		}
-		initialAdmins.Store(s.Data, changed)
+		t.Fatal(err)
 	}
 	return c
 }

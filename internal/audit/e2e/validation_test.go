@@ -32,9 +32,9 @@ func TestVerifyValidationOffline(t *testing.T) {
 	work := t.TempDir()
 	data := filepath.Join(work, "audit")
 	srv := startServer(t, data, "--backup-interval", "0")
-	m := regexp.MustCompile(`web UI (https://\S+?)/,`).FindStringSubmatch(srv.startLine)
+	m := regexp.MustCompile(`web UI (https://\S+?)/,`).FindStringSubmatch(srv.StartLine)
 	if m == nil {
-		t.Fatalf("no web UI URL in %q", srv.startLine)
+		t.Fatalf("no web UI URL in %q", srv.StartLine)
 	}
 	origin := m[1]
 	admin := srv.admin(t)
