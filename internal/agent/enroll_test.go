@@ -6,13 +6,12 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/internal/audit/server"
+	"github.com/lethe-project/lethe/internal/audit/server/servertest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/station"
 )
@@ -21,20 +20,10 @@ import (
 // per-boot key, and turns a refused token into "nothing was written".
 func TestAwaitEnrollment(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Origin: "test.lethe/agent"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ts := servertest.Start(t, store.Config{Dir: t.TempDir(), Origin: "test.lethe/agent"})
 	if _, err := st.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewTLSServer(server.New(server.Config{Store: st}))
-	t.Cleanup(func() {
-		ts.Close()
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		st.Close(cctx)
-	})
 	good, _, err := st.CreateEnrollmentToken(ctx, "J1", time.Hour, 1, store.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)

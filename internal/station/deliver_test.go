@@ -18,7 +18,7 @@ import (
 
 	"github.com/lethe-project/lethe/attest"
 	"github.com/lethe-project/lethe/audit/client"
-	"github.com/lethe-project/lethe/internal/audit/server"
+	"github.com/lethe-project/lethe/internal/audit/server/servertest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/devices"
 	"github.com/lethe-project/lethe/internal/wipe"
@@ -78,20 +78,10 @@ type testStore struct {
 func startStore(t *testing.T) *testStore {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Origin: "test.lethe/agent"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ts := servertest.Start(t, store.Config{Dir: t.TempDir(), Origin: "test.lethe/agent"})
 	if _, err := st.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewTLSServer(server.New(server.Config{Store: st}))
-	t.Cleanup(func() {
-		ts.Close()
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		st.Close(cctx)
-	})
 	return &testStore{st: st, ts: ts}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/lethe-project/lethe/internal/audit/accounts"
 	"github.com/lethe-project/lethe/internal/audit/mirror"
 	"github.com/lethe-project/lethe/internal/audit/server"
+	"github.com/lethe-project/lethe/internal/audit/server/servertest"
 	"github.com/lethe-project/lethe/internal/audit/store"
 	"github.com/lethe-project/lethe/internal/certtest"
 )
@@ -42,12 +43,7 @@ type source struct {
 func startSource(t *testing.T, dir string) *source {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Dir: dir, Origin: "test.lethe/mirrored"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewTLSServer(server.New(server.Config{Store: st}))
-	t.Cleanup(func() { ts.Close(); st.Close(ctx) })
+	st, ts := servertest.Start(t, store.Config{Dir: dir, Origin: "test.lethe/mirrored"})
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	if _, err := st.AddStationKey(ctx, "mirror-test", pub, store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
