@@ -29,6 +29,7 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 
 	"github.com/lethe-project/lethe/cert"
+	"github.com/lethe-project/lethe/internal/certview"
 	"github.com/lethe-project/lethe/internal/humanize"
 	"github.com/lethe-project/lethe/internal/safetext"
 )
@@ -383,17 +384,8 @@ func (d *doc) sanitization(p cert.Predicate) {
 		d.row(fmt.Sprintf("Decision %d", i+1), dec)
 	}
 	for _, ps := range s.Passes {
-		state := "complete"
-		switch {
-		case ps.Aborted:
-			state = "aborted by the operator"
-		case ps.Stopped != "":
-			state = "stopped: " + ps.Stopped
-		case len(ps.Failed) > 0:
-			state = fmt.Sprintf("%d failed LBA range(s)", len(ps.Failed))
-		}
 		d.row(fmt.Sprintf("Pass %d", ps.Index), fmt.Sprintf("%s, %d bytes (%s) written, %s to %s, %s", ps.Pattern.Name, ps.BytesWritten,
-			humanize.Bytes(ps.BytesWritten), ps.Started.UTC().Format(time.RFC3339), ps.Ended.UTC().Format(time.RFC3339), state))
+			humanize.Bytes(ps.BytesWritten), ps.Started.UTC().Format(time.RFC3339), ps.Ended.UTC().Format(time.RFC3339), certview.PassState(ps)))
 		d.pattern("  pattern", ps.Pattern)
 		for _, r := range ps.Failed {
 			d.row("  failed", rangeText(r))

@@ -55,17 +55,8 @@ func WriteSummary(w io.Writer, st *cert.Statement) error {
 	row("Technique", "%s", s.TechniqueName)
 	row("  method", "%s: %s", s.Method.Name, s.Method.Description)
 	for _, ps := range s.Passes {
-		state := "complete"
-		switch {
-		case ps.Aborted:
-			state = "aborted"
-		case ps.Stopped != "":
-			state = "stopped: " + ps.Stopped
-		case len(ps.Failed) > 0:
-			state = fmt.Sprintf("%d failed range(s)", len(ps.Failed))
-		}
 		row(fmt.Sprintf("  pass %d", ps.Index), "%s, %s written in %s, %s", ps.Pattern.Name,
-			humanize.Bytes(ps.BytesWritten), ps.Ended.Sub(ps.Started).Round(time.Millisecond), state)
+			humanize.Bytes(ps.BytesWritten), ps.Ended.Sub(ps.Started).Round(time.Millisecond), PassState(ps))
 		for _, r := range ps.Failed {
 			row("", "LBA %d +%d: %s", r.LBA, r.Count, r.Error)
 		}
@@ -284,4 +275,19 @@ func roundDuration(d time.Duration) time.Duration {
 		return d.Round(10 * time.Millisecond)
 	}
 	return d.Round(time.Second)
+}
+
+// PassState says in a few words how an overwrite pass ended: "complete",
+// "aborted by the operator", "stopped: WHY" or "N failed LBA range(s)".
+// The text summary and the PDF say it the same way.
+func PassState(ps cert.PassReport) string {
+	switch {
+	case ps.Aborted:
+		return "aborted by the operator"
+	case ps.Stopped != "":
+		return "stopped: " + ps.Stopped
+	case len(ps.Failed) > 0:
+		return fmt.Sprintf("%d failed LBA range(s)", len(ps.Failed))
+	}
+	return "complete"
 }

@@ -164,3 +164,19 @@ func TestStamped(t *testing.T) {
 		}
 	}
 }
+
+func TestPassState(t *testing.T) {
+	for _, tc := range []struct {
+		ps   cert.PassReport
+		want string
+	}{
+		{cert.PassReport{}, "complete"},
+		{cert.PassReport{Aborted: true, Stopped: "x"}, "aborted by the operator"},
+		{cert.PassReport{Stopped: "device removed"}, "stopped: device removed"},
+		{cert.PassReport{Failed: []cert.Range{{LBA: 1, Count: 2}, {LBA: 9, Count: 1}}}, "2 failed LBA range(s)"},
+	} {
+		if got := PassState(tc.ps); got != tc.want {
+			t.Errorf("PassState(%+v) = %q, want %q", tc.ps, got, tc.want)
+		}
+	}
+}
