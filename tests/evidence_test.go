@@ -394,7 +394,7 @@ func TestShrinkingDeviceEndsFast(t *testing.T) {
 		t.Fatalf("status %s: %s", rep.Status, rep.StatusReason)
 	}
 	// Every LBA past the new end is recorded as not written.
-	if !covers(rep.Passes[0].Failed, (64<<20)/512, (256<<20)/512) {
+	if !wipetest.Covers(rep.Passes[0].Failed, (64<<20)/512, (256<<20)/512) {
 		t.Fatalf("failed ranges %+v do not cover LBAs %d-%d", rep.Passes[0].Failed, (64<<20)/512, (256<<20)/512-1)
 	}
 	// 256 chunks of 2048 sectors each; the old engine made ~3 attempts per
@@ -417,23 +417,6 @@ func (o *onWrite) WriteAt(p []byte, off int64) (int, error) {
 		o.fn()
 	}
 	return o.Target.WriteAt(p, off)
-}
-
-// covers reports whether rs cover every LBA in [lo, hi).
-func covers(rs []wipe.Range, lo, hi int64) bool {
-	for lba := lo; lba < hi; {
-		next := lba
-		for _, r := range rs {
-			if lba >= r.LBA && lba < r.LBA+r.Count {
-				next = r.LBA + r.Count
-			}
-		}
-		if next == lba {
-			return false
-		}
-		lba = next
-	}
-	return true
 }
 
 // TestVerifyRefusesAnotherDevice: `lethe verify --cert` reads back a device

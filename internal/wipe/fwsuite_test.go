@@ -107,6 +107,39 @@ func (l *loseSCSI) Exec(ctx context.Context, c *scsi.Command) (*scsi.Result, err
 	return l.Transport.Exec(ctx, c)
 }
 
+// listed says which of the three actions s lists; none when it lists
+// none (the ATA and SCSI simulators then support all three).
+func (s spec) listed() (crypto, block, overwrite bool) {
+	for _, a := range s.actions {
+		switch a {
+		case actCrypto:
+			crypto = true
+		case actBlock:
+			block = true
+		case actOverwrite:
+			overwrite = true
+		}
+	}
+	return crypto, block, overwrite
+}
+
+// scsiFaults is the transport faults s asks for on an SG_IO drive (ATA
+// behind SAT, or SCSI): drop wraps the transport so the erase command is
+// acknowledged and never run; a lost answer times out the command that is
+// matches.
+func (s spec) scsiFaults(drop func(scsi.Transport) scsi.Transport, is func(cdb []byte) bool) []func(scsi.Transport) scsi.Transport {
+	var wraps []func(scsi.Transport) scsi.Transport
+	if s.drop {
+		wraps = append(wraps, drop)
+	}
+	if s.lose != "" {
+		wraps = append(wraps, func(t scsi.Transport) scsi.Transport {
+			return &loseSCSI{Transport: t, is: is, before: s.lose == "before"}
+		})
+	}
+	return wraps
+}
+
 func isATASanitizeErase(cdb []byte) bool {
 	return len(cdb) == 16 && cdb[0] == scsi.OpATAPassThru16 && cdb[14] == ata.CmdSanitize && cdb[4] != 0
 }
@@ -159,26 +192,8 @@ var ataKit = kit{
 	new: func(t *testing.T, s spec) (*rig, simdrive.Drive) {
 		cfg := atasim.Config{Sanitize: true, NoSecurity: true, Steps: s.steps, ManualProgress: s.manual, FailAtStep: s.failAt, Lying: s.lying,
 			PreviousSanitizeSucceeded: s.previousSuccess}
-		for _, a := range s.actions {
-			switch a {
-			case actCrypto:
-				cfg.Crypto = true
-			case actBlock:
-				cfg.Block = true
-			case actOverwrite:
-				cfg.Overwrite = true
-			}
-		}
-		var wraps []func(scsi.Transport) scsi.Transport
-		if s.drop {
-			wraps = append(wraps, func(t scsi.Transport) scsi.Transport { return dropATASanitize{t} })
-		}
-		if s.lose != "" {
-			wraps = append(wraps, func(t scsi.Transport) scsi.Transport {
-				return &loseSCSI{Transport: t, is: isATASanitizeErase, before: s.lose == "before"}
-			})
-		}
-		return ataRig(t, cfg, wraps...)
+		cfg.Crypto, cfg.Block, cfg.Overwrite = s.listed()
+		return ataRig(t, cfg, s.scsiFaults(func(t scsi.Transport) scsi.Transport { return dropATASanitize{t} }, isATASanitizeErase)...)
 	},
 	erases: func(log []string) int {
 		n := 0
@@ -198,26 +213,8 @@ var scsiKit = kit{
 	name: "scsi",
 	new: func(t *testing.T, s spec) (*rig, simdrive.Drive) {
 		cfg := scsisim.Config{Sanitize: true, Steps: s.steps, ManualProgress: s.manual, FailAtStep: s.failAt, Lying: s.lying}
-		for _, a := range s.actions {
-			switch a {
-			case actCrypto:
-				cfg.Crypto = true
-			case actBlock:
-				cfg.Block = true
-			case actOverwrite:
-				cfg.Overwrite = true
-			}
-		}
-		var wraps []func(scsi.Transport) scsi.Transport
-		if s.drop {
-			wraps = append(wraps, func(t scsi.Transport) scsi.Transport { return dropSCSISanitize{t} })
-		}
-		if s.lose != "" {
-			wraps = append(wraps, func(t scsi.Transport) scsi.Transport {
-				return &loseSCSI{Transport: t, is: isSCSISanitizeErase, before: s.lose == "before"}
-			})
-		}
-		return scsiRig(t, cfg, wraps...)
+		cfg.Crypto, cfg.Block, cfg.Overwrite = s.listed()
+		return scsiRig(t, cfg, s.scsiFaults(func(t scsi.Transport) scsi.Transport { return dropSCSISanitize{t} }, isSCSISanitizeErase)...)
 	},
 	erases: func(log []string) int {
 		n := 0

@@ -423,7 +423,7 @@ func TestFailingRegionIsBounded(t *testing.T) {
 		t.Fatalf("status %s", rep.Status)
 	}
 	failed := rep.Passes[0].Failed
-	if failed[0].LBA != bad/sector || !coversLBAs(failed, bad/sector, size/sector) {
+	if failed[0].LBA != bad/sector || !wipetest.Covers(failed, bad/sector, size/sector) {
 		t.Fatalf("failed ranges %+v, want exactly LBAs %d-%d", failed, bad/sector, size/sector-1)
 	}
 	// 384 chunks of 128 sectors fail; the old engine tried each sector
@@ -457,12 +457,12 @@ func TestBadPatchSkippedThenResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := rep.Passes[0].Failed
-	if rep.Status != wipe.StatusFailed || !coversLBAs(failed, (4<<20)/sector, (5<<20)/sector) || !coversLBAs(failed, (9<<20)/sector+3, (9<<20)/sector+5) {
+	if rep.Status != wipe.StatusFailed || !wipetest.Covers(failed, (4<<20)/sector, (5<<20)/sector) || !wipetest.Covers(failed, (9<<20)/sector+3, (9<<20)/sector+5) {
 		t.Fatalf("status %s, failed %+v", rep.Status, failed)
 	}
 	// Everything not recorded as failed was written.
 	for lba := int64(0); lba < size/sector; lba++ {
-		if coversLBAs(failed, lba, lba+1) {
+		if wipetest.Covers(failed, lba, lba+1) {
 			continue
 		}
 		if mem.Data[lba*sector] != 0 {
@@ -477,22 +477,6 @@ func TestBadPatchSkippedThenResumed(t *testing.T) {
 	if !exact || mem.Data[12<<20] != 0 {
 		t.Fatalf("after the patch: failed %+v", failed)
 	}
-}
-
-func coversLBAs(rs []wipe.Range, lo, hi int64) bool {
-	for lba := lo; lba < hi; {
-		next := lba
-		for _, r := range rs {
-			if lba >= r.LBA && lba < r.LBA+r.Count {
-				next = r.LBA + r.Count
-			}
-		}
-		if next == lba {
-			return false
-		}
-		lba = next
-	}
-	return true
 }
 
 // TestCheckSamplePercent: the sample is drawn in whole hundredths of a

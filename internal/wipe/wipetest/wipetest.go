@@ -232,3 +232,21 @@ func (o *Over) Sync() error { return nil }
 
 // Close implements wipe.Target.
 func (o *Over) Close() error { return nil }
+
+// Covers reports whether the ranges rs, in any order and possibly
+// overlapping, cover every LBA in [lo, hi).
+func Covers(rs []wipe.Range, lo, hi int64) bool {
+	for lba := lo; lba < hi; {
+		next := lba
+		for _, r := range rs {
+			if lba >= r.LBA && lba < r.LBA+r.Count {
+				next = r.LBA + r.Count
+			}
+		}
+		if next == lba {
+			return false
+		}
+		lba = next
+	}
+	return true
+}
