@@ -244,6 +244,9 @@ func conformance(t *testing.T, e *env) {
 		"from=2026-03-14&to=2026-03-14":    {"SN-0001"},
 		"from=2026-03-15":                  {"SN-0002"},
 		"validation=pending&status=erased": {"SN-0001"},
+		"q=0002":                           {"SN-0002"}, // text: serial, WWN, host, job, id, model, hostname
+		"q=JOB-":                           {"SN-0002", "SN-0001"},
+		"q=HOST-B&status=erased":           nil,
 	} {
 		var res api.SearchResult
 		if err := machine.Do(ctx, "GET", "/v1/certificates?"+q, nil, &res); err != nil {
@@ -365,6 +368,33 @@ func conformance(t *testing.T, e *env) {
 		seen[ev.Type+"/"+ev.Result] = true
 		if ev.Time.IsZero() || ev.Type == "" || ev.Subject == "" || ev.Object == "" || ev.Result == "" {
 			t.Errorf("event lacks a field: %+v", ev)
+		}
+	}
+	// The filters select, and combine with AND.
+	for q, want := range map[string]func(store.EventRow) bool{
+		"type=login.failed":          func(ev store.EventRow) bool { return ev.Type == "login.failed" },
+		"type=admin.&result=failure": func(ev store.EventRow) bool { return strings.HasPrefix(ev.Type, "admin.") && ev.Result == "failure" },
+		"user=olga&type=login": func(ev store.EventRow) bool {
+			return strings.HasPrefix(ev.Type, "login") && (ev.Subject == "olga" || ev.Object == "user:olga")
+		},
+	} {
+		var sel []store.EventRow
+		if err := auditor.Do(ctx, "GET", "/v1/events?limit=1000&"+q, nil, &sel); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range events {
+			if want(ev) {
+				n++
+			}
+		}
+		if n == 0 || len(sel) != n {
+			t.Errorf("events %s: %d rows, want the %d that match", q, len(sel), n)
+		}
+		for _, ev := range sel {
+			if !want(ev) {
+				t.Errorf("events %s: %+v does not match", q, ev)
+			}
 		}
 	}
 	for _, want := range []string{"login/success", "login.failed/failure", "account.locked/success", "certificate.validated/approved",

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -288,5 +289,41 @@ func TestExportAppendixG(t *testing.T) {
 	}
 	if err := e.admin.Do(ctx, "GET", "/v1/certificates?format=json", nil, &j); err != nil || len(j.Certificates) != 1 || j.Certificates[0].AppendixG["asset_tag"] != "AT-77" {
 		t.Fatalf("JSON export: %v %+v", err, j)
+	}
+}
+
+// TestHostsFilter: the hosts view groups by server and its text filter
+// matches host serial, hostname or job.
+func TestHostsFilter(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, backends["posix-sqlite"](t).config(t))
+	pub, key := newKey(t)
+	if _, err := e.st.AddStationKey(ctx, "x", pub, store.Actor{Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []certtest.Drive{
+		{Serial: "H-1", HostSerial: "HOST-A", Job: "J-1"},
+		{Serial: "H-2", HostSerial: "HOST-A", Job: "J-1"},
+		{Serial: "H-3", HostSerial: "HOST-B", Job: "J-2"},
+	} {
+		if _, _, err := e.st.Ingest(ctx, store.Submission{Envelope: certtest.MustSign(key, d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for text, want := range map[string][]string{"": {"HOST-B", "HOST-A"}, "HOST-A": {"HOST-A"}, "J-2": {"HOST-B"}, "nothing": nil} {
+		rows, total, err := e.st.Hosts(ctx, text, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.HostSerial)
+		}
+		if !slices.Equal(got, want) || total != len(want) {
+			t.Errorf("Hosts(%q) = %v (total %d), want %v", text, got, total, want)
+		}
+		if text == "HOST-A" && (rows[0].Certificates != 2 || rows[0].Drives != 2) {
+			t.Errorf("HOST-A: %+v, want 2 certificates of 2 drives", rows[0])
+		}
 	}
 }

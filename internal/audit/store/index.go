@@ -374,45 +374,22 @@ func scanRow(sc interface{ Scan(...any) error }) (*Row, error) {
 
 // Search finds certificates, newest first, and counts all matches.
 func (s *Store) Search(ctx context.Context, q Query) ([]Row, int, error) {
-	var where []string
-	var args []any
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
-	}
-	eq("drive_serial", q.Serial)
-	eq("wwn", q.WWN)
-	eq("host_serial", q.HostSerial)
-	eq("job", q.Job)
-	eq("site", q.Site)
-	eq("status", strings.ToUpper(q.Status))
-	eq("validation", strings.ToLower(q.Validation))
-	if q.Text != "" {
-		where = append(where, "(drive_serial LIKE ? OR wwn LIKE ? OR host_serial LIKE ? OR job LIKE ? OR certificate_id LIKE ? OR drive_model LIKE ? OR hostname LIKE ?)")
-		like := "%" + q.Text + "%"
-		args = append(args, like, like, like, like, like, like, like)
-	}
-	if !q.From.IsZero() {
-		where = append(where, "ended >= ?")
-		args = append(args, q.From.Unix())
-	}
-	if !q.To.IsZero() {
-		where = append(where, "ended < ?")
-		args = append(args, q.To.Unix())
-	}
-	w := ""
-	if len(where) > 0 {
-		w = " WHERE " + strings.Join(where, " AND ")
-	}
+	var f filter
+	f.eq("drive_serial", q.Serial)
+	f.eq("wwn", q.WWN)
+	f.eq("host_serial", q.HostSerial)
+	f.eq("job", q.Job)
+	f.eq("site", q.Site)
+	f.eq("status", strings.ToUpper(q.Status))
+	f.eq("validation", strings.ToLower(q.Validation))
+	f.contains(q.Text, "drive_serial", "wwn", "host_serial", "job", "certificate_id", "drive_model", "hostname")
+	f.within("ended", q.From, q.To, unixSeconds)
+	w, args := f.where(), f.args
 	var total int
 	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM certificates"+w, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	if q.Limit <= 0 || q.Limit > 100000 {
-		q.Limit = 100
-	}
+	q.Limit = pageSize(q.Limit, 100, 100000)
 	rows, err := s.DB.QueryContext(ctx, "SELECT "+rowCols+" FROM certificates"+w+q.orderBy()+" LIMIT ? OFFSET ?",
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {

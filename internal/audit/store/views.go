@@ -77,19 +77,14 @@ type HostRow struct {
 // Hosts lists servers with how many certificates arrived for each, the
 // most recently seen first; text filters by host serial, hostname or job.
 func (s *Store) Hosts(ctx context.Context, text string, limit, offset int) ([]HostRow, int, error) {
-	where, args := "", []any{}
-	if text != "" {
-		where = " WHERE host_serial LIKE ? OR hostname LIKE ? OR job LIKE ?"
-		like := "%" + text + "%"
-		args = append(args, like, like, like)
-	}
+	var f filter
+	f.contains(text, "host_serial", "hostname", "job")
+	where, args := f.where(), f.args
 	var total int
 	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(DISTINCT host_serial) FROM certificates"+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
+	limit = pageSize(limit, 100, 1000)
 	rows, err := s.DB.QueryContext(ctx, `SELECT host_serial, MAX(hostname), COUNT(*),
 		COUNT(DISTINCT CASE WHEN drive_serial <> '' THEN drive_serial ELSE certificate_id END),
 		SUM(CASE WHEN status = 'ERASED' THEN 1 ELSE 0 END), SUM(CASE WHEN status <> 'ERASED' THEN 1 ELSE 0 END),
@@ -132,39 +127,21 @@ type EventQuery struct {
 
 // SearchEvents lists audit events, newest first, and counts all matches.
 func (s *Store) SearchEvents(ctx context.Context, q EventQuery) ([]EventRow, int, error) {
-	var where []string
-	var args []any
+	var f filter
 	if q.Type != "" {
-		where = append(where, "type LIKE ?")
-		args = append(args, q.Type+"%")
+		f.add("type LIKE ?", q.Type+"%")
 	}
 	if q.User != "" {
-		where = append(where, "(subject = ? OR object = ?)")
-		args = append(args, q.User, "user:"+q.User)
+		f.add("(subject = ? OR object = ?)", q.User, "user:"+q.User)
 	}
-	if q.Result != "" {
-		where = append(where, "result = ?")
-		args = append(args, q.Result)
-	}
-	if !q.From.IsZero() {
-		where = append(where, "at >= ?")
-		args = append(args, q.From.UnixNano())
-	}
-	if !q.To.IsZero() {
-		where = append(where, "at < ?")
-		args = append(args, q.To.UnixNano())
-	}
-	w := ""
-	if len(where) > 0 {
-		w = " WHERE " + strings.Join(where, " AND ")
-	}
+	f.eq("result", q.Result)
+	f.within("at", q.From, q.To, unixNanos)
+	w, args := f.where(), f.args
 	var total int
 	if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM events"+w, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	if q.Limit <= 0 || q.Limit > 100000 {
-		q.Limit = 200
-	}
+	q.Limit = pageSize(q.Limit, 200, 100000)
 	rows, err := s.DB.QueryContext(ctx, `SELECT log_index, at, type, subject, object, result, detail, remote FROM events`+w+
 		` ORDER BY log_index DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
