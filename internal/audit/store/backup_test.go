@@ -25,15 +25,7 @@ import (
 // an empty directory and re-verifies, against the pinned log key.
 func TestBackupRetention(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{Dir: t.TempDir(), Origin: "test.lethe/backup", BackupKeep: 3 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := st.AddStationKey(ctx, "s", pub, Actor{Name: "t"}); err != nil {
-		t.Fatal(err)
-	}
+	st, key := openWithStation(t, Config{Dir: t.TempDir(), Origin: "test.lethe/backup", BackupKeep: 3 * 24 * time.Hour})
 	now := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
 	st.SetClock(func() time.Time { return now })
 	dir := filepath.Join(st.Dir(), "backups")

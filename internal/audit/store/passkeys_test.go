@@ -81,15 +81,7 @@ func signValidation(t *testing.T, st *Store, rp *passkey.RP, auth *passkeytest.A
 // auditor's registration — are rejected.
 func TestSignedValidationOffline(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{Dir: t.TempDir(), Origin: "test.lethe/passkeys"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := st.AddStationKey(ctx, "s", pub, Actor{Name: "t"}); err != nil {
-		t.Fatal(err)
-	}
+	st, key := openWithStation(t, Config{Dir: t.TempDir(), Origin: "test.lethe/passkeys"})
 	cert := certtest.MustSign(key, certtest.Drive{Serial: "PK-1"})
 	rc, _, err := st.Ingest(ctx, Submission{Envelope: cert})
 	if err != nil {
@@ -217,13 +209,7 @@ func TestSignedValidationOffline(t *testing.T) {
 // assertion over one statement presented with another.
 func TestValidateSignedRefusesChangedStatement(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{Dir: t.TempDir(), Origin: "test.lethe/passkeys2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	st.AddStationKey(ctx, "s", pub, Actor{Name: "t"})
+	st, key := openWithStation(t, Config{Dir: t.TempDir(), Origin: "test.lethe/passkeys2"})
 	rc, _, err := st.Ingest(ctx, Submission{Envelope: certtest.MustSign(key, certtest.Drive{Serial: "PK-3"})})
 	if err != nil {
 		t.Fatal(err)

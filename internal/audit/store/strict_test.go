@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -20,15 +18,7 @@ import (
 // certificate two readers could read differently (issue 10, item 6).
 func TestIngestRefusesAmbiguousJSON(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, Config{Dir: t.TempDir(), Origin: "test.lethe/strict"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := st.AddStationKey(ctx, "s", pub, Actor{Name: "t"}); err != nil {
-		t.Fatal(err)
-	}
+	st, key := openWithStation(t, Config{Dir: t.TempDir(), Origin: "test.lethe/strict"})
 	forged, err := certtest.CaseVariantStatus(certtest.Drive{Serial: "DUP-1"})
 	if err != nil {
 		t.Fatal(err)
