@@ -108,12 +108,12 @@ func TestGuestFirmware(t *testing.T) {
 	// 16 MiB = 32768 sectors: linear, 8 failing sectors at LBA 8192, linear.
 	// (The engine retries each failing sector; a longer range only costs
 	// guest time.)
-	dmTable := `"0 8192 linear /dev/vda 0" "8192 8 error" "8200 24568 linear /dev/vda 8200"`
+	dmTable := `"0 8192 linear /dev/vda 0" "8192 8 error" "8200 24568 linear /dev/vda 8200"` // inside the QEMU guest: its emulated disks
 	steps := []qemutest.Step{
 		{Name: "modules", Script: "lethe modules load > $OUT/modules.txt"},
 		{Name: "devices", Script: "lethe devices --json --state-dir /tmp/lethe-state > $OUT/devices.json && lethe devices --state-dir /tmp/lethe-state > $OUT/devices.txt"},
-		{Name: "nvme-plan", Script: "lethe plan --state-dir /tmp/lethe-state /dev/nvme0n1"},
-		{Name: "nvme-purge-or-fail", Script: "lethe plan --policy purge-or-fail /dev/nvme0n1", ContinueOnError: true},
+		{Name: "nvme-plan", Script: "lethe plan --state-dir /tmp/lethe-state /dev/nvme0n1"},                           // inside the QEMU guest: its emulated disks
+		{Name: "nvme-purge-or-fail", Script: "lethe plan --policy purge-or-fail /dev/nvme0n1", ContinueOnError: true}, // inside the QEMU guest: its emulated disks
 		{Name: "nvme-wipe", Script: guestWipe("nvme", "--policy purge /dev/nvme0n1")},
 		{Name: "ata-purge-or-fail", Script: findDisks + guestWipe("ata-pof", "--policy purge-or-fail $ATA"), ContinueOnError: true},
 		{Name: "ata-wipe", Script: findDisks + guestWipe("ata", "--policy purge $ATA")},
@@ -122,7 +122,7 @@ func TestGuestFirmware(t *testing.T) {
 		{Name: "scsi-wipe", Script: findDisks + guestWipe("scsi", "--policy purge $SCSI")},
 		{Name: "dm-create", Script: "/mnt/lethe/in/dmhelper create lethe-bad " + dmTable + " > $OUT/dm.txt && cat $OUT/dm.txt"},
 		{Name: "holders-refused", Script: guestWipe("holders", "/dev/vda"), ContinueOnError: true},
-		{Name: "holders-forced-plan", Script: "lethe plan --force /dev/vda"},
+		{Name: "holders-forced-plan", Script: "lethe plan --force /dev/vda"}, // inside the QEMU guest: its emulated disks
 		{Name: "dm-wipe", Script: guestWipe("dm", "--force --method zero $(cat $OUT/dm.txt)"), ContinueOnError: true},
 	}
 	start := time.Now()
@@ -276,7 +276,7 @@ func TestGuestFirmware(t *testing.T) {
 		t.Fatalf("scsi certificate: %s %s", scc.Status, scc.Sanitization.Technique)
 	}
 
-	// device-mapper: a holder on /dev/vda, and a real I/O error.
+	// device-mapper in the guest: a holder on the guest's /dev/vda, and a real I/O error.
 	dm := strings.TrimSpace(step("dm-create", 0).Stdout)
 	if !strings.HasPrefix(dm, "/dev/dm-") {
 		t.Fatalf("dm device %q", dm)

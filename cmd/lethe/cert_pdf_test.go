@@ -82,9 +82,9 @@ func TestCertPDFMany(t *testing.T) {
 	}
 	// One host, with an inventory that has a refused drive and the two wiped ones.
 	inv := []deviceView{
-		{Device: &devices.Device{Path: "/dev/sdz", Serial: "SER-A1"}},
-		{Device: &devices.Device{Path: "/dev/sdy", Serial: "SER-A2"}},
-		{Device: &devices.Device{Path: "/dev/sdx", Serial: "SYS-DISK", Model: "BOOT SSD", SizeBytes: 1 << 30},
+		{Device: &devices.Device{Path: "/dev/sdz", Serial: "SER-A1"}}, // fixture: the path is never opened
+		{Device: &devices.Device{Path: "/dev/sdy", Serial: "SER-A2"}}, // fixture: the path is never opened
+		{Device: &devices.Device{Path: "/dev/sdx", Serial: "SYS-DISK", Model: "BOOT SSD", SizeBytes: 1 << 30}, // fixture: the path is never opened
 			Refusals: []refusalView{{Reason: "system", Detail: "holds the running system's / filesystem"}}},
 	}
 	invPath := filepath.Join(dir, "inv.json")

@@ -20,10 +20,10 @@ func tableFixture() []deviceView {
 	}
 	return []deviceView{
 		loop("loop2"), loop("loop10"),
-		{Device: &devices.Device{Path: "/dev/nvme10n1", Name: "nvme10n1", Transport: devices.TransportNVMe, Media: devices.MediaSSD, SizeBytes: 3840755982336,
+		{Device: &devices.Device{Path: "/dev/nvme10n1", Name: "nvme10n1", Transport: devices.TransportNVMe, Media: devices.MediaSSD, SizeBytes: 3840755982336, // fixture: the path is never opened
 			Model: "SAMSUNG MZQL23T8HCLS-00A07 WITH A VERY LONG MODEL NAME", Serial: "S64HNE0R123456789012"},
 			Techniques: []techniqueView{{ID: "nvme-sanitize-crypto", Category: "purge", Available: true}}, Interface: "nvme"},
-		{Device: &devices.Device{Path: "/dev/sdq", Name: "sdq", Transport: devices.TransportSATA, Media: devices.MediaHDD, SizeBytes: 16 << 40,
+		{Device: &devices.Device{Path: "/dev/sdq", Name: "sdq", Transport: devices.TransportSATA, Media: devices.MediaHDD, SizeBytes: 16 << 40, // fixture: the path is never opened
 			Model: "WDC WD161KRYZ", Serial: "WD-WCC4N1234567"},
 			Refusals: []refusalView{{Reason: "mounted", Detail: "is mounted: /srv/data (xfs) and this detail is long enough that it has to be wrapped onto a second line"}, {Reason: "swap", Detail: "active swap"}}},
 	}

@@ -48,7 +48,7 @@ func TestPlanCapture(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) < 30 {
 		t.Fatalf("%d plans, %v", len(plans), err)
 	}
-	if _, err := run("--capture", capturesDir, "/dev/sda"); exitCode(err) != 2 {
+	if _, err := run("--capture", capturesDir, "/dev/sda"); exitCode(err) != 2 { // refused as a usage error before any device is opened
 		t.Fatalf("--capture with a device: %v", err)
 	}
 	if _, err := run("--capture", t.TempDir()); exitCode(err) != 2 {

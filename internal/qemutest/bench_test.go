@@ -55,7 +55,7 @@ func BenchmarkBootImage(b *testing.B) {
 		res := qemutest.Boot(b, img, qemutest.Options{Disks: threeDisks},
 			qemutest.Step{Name: "modules", Script: "lethe modules load >/dev/null"},
 			// Inside the guest: the emulated NVMe disk the test created.
-			qemutest.Step{Name: "write", Script: "dd if=/dev/zero of=/dev/nvme0n1 bs=4096 count=1 oflag=sync conv=notrunc"},
+			qemutest.Step{Name: "write", Script: "dd if=/dev/zero of=/dev/nvme0n1 bs=4096 count=1 oflag=sync conv=notrunc"}, // inside the QEMU guest
 		)
 		res.RequireOK(b)
 		uinit += res.UptimeStart

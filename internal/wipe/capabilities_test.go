@@ -87,7 +87,7 @@ func TestCapabilitiesQEMUATA(t *testing.T) {
 func TestCapabilitiesCapacityCap(t *testing.T) {
 	id := &ata.Identify{Sectors: 6 << 30, LogicalSectorSize: 512} // a 3 TiB drive
 	in := &probe.Info{Kind: probe.KindATA, ATA: &probe.ATAInfo{Identify: id}}
-	d := &devices.Device{Path: "/dev/sdx", Kind: devices.KindDisk, Transport: devices.TransportSATA, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 32 * 512}
+	d := &devices.Device{Path: "/dev/sdx", Kind: devices.KindDisk, Transport: devices.TransportSATA, Media: devices.MediaHDD, Rotational: true, SizeBytes: 1 << 32 * 512} // fixture: the path is never opened
 	c := CapabilitiesOf(d, in, FirmwareOptions{}, false)
 	ow, ok := c.Lookup(TechOverwrite)
 	if !ok || ow.Available || !strings.Contains(ow.Reason, "2^32") || c.Capacity[0].Match {
@@ -147,7 +147,7 @@ func TestSystemSuspendWrites(t *testing.T) {
 
 func TestJobKeyIsFileSafe(t *testing.T) {
 	for _, d := range []*devices.Device{
-		{WWN: "naa.5000c500a1b2c3d4"}, {Model: "Samsung SSD 980/PRO", Serial: "S5 GXNX0 R"}, {Path: "/dev/sda"},
+		{WWN: "naa.5000c500a1b2c3d4"}, {Model: "Samsung SSD 980/PRO", Serial: "S5 GXNX0 R"}, {Path: "/dev/sda"}, // fixture: the path is never opened
 	} {
 		k := jobKey(d)
 		if strings.ContainsAny(k, "/ ") || k == "" {

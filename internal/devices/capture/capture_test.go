@@ -106,7 +106,7 @@ Estimated Time For Crypto Erase (No-Deallocate):  7
 	if err != nil || l.Status != nvme.SanitizeSuccess || !l.GlobalDataErased || l.SCDW10 != 0x204 || l.ETBE != 120 || l.ETCEND != 7 || l.ETO != nvme.NotReported {
 		t.Fatalf("%+v %v", l, err)
 	}
-	if ids := ParseNVMeList("/dev/nvme0n1  S1 M 1\n/dev/nvme0n3 S1 M\n/dev/nvme1n1 S2 M\n"); fmt.Sprint(ids) != "[1 3]" {
+	if ids := ParseNVMeList("/dev/nvme0n1  S1 M 1\n/dev/nvme0n3 S1 M\n/dev/nvme1n1 S2 M\n"); fmt.Sprint(ids) != "[1 3]" { // parser input text: never opened
 		t.Fatal(ids)
 	}
 }
@@ -123,7 +123,7 @@ func TestHdparmI(t *testing.T) {
 	if c.ata.id.Model != "Samsung SSD 840 EVO 120GB" || c.ata.id.RotationRate != 1 {
 		t.Fatalf("%+v", c.ata.id)
 	}
-	if n, ok := ParseHdparmN("\n/dev/sda:\n max sectors   = 1953525168/1953525168, HPA is disabled\n"); !ok || n != 1953525167 {
+	if n, ok := ParseHdparmN("\n/dev/sda:\n max sectors   = 1953525168/1953525168, HPA is disabled\n"); !ok || n != 1953525167 { // parser input text: never opened
 		t.Fatal(n, ok)
 	}
 }
